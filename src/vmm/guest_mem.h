@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest physical memory: a short list of RAM regions, each mapped into the
+ * VMM.  Every guest-supplied address goes through guest_mem_ptr(), which
+ * refuses ranges that are not wholly inside one region; device code never
+ * does pointer arithmetic on guest addresses itself.
+ */
+#ifndef KILN_VMM_GUEST_MEM_H
+#define KILN_VMM_GUEST_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_MEM_MAX_REGIONS 2
+
+/* RAM below the MMIO hole ends here; the rest goes above 4 GiB. */
+#define GUEST_MMIO_HOLE_START 0xC0000000ULL
+#define GUEST_MMIO_HOLE_END 0x100000000ULL
+
+struct guest_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+};
+
+struct guest_mem {
+	int nregions;
+	struct guest_region r[GUEST_MEM_MAX_REGIONS];
+	uint64_t total; /* bytes of RAM over all regions */
+};
+
+/*
+ * Host pointer to [gpa, gpa + len) or NULL if any byte of it is not guest
+ * RAM or the range wraps.  len == 0 is accepted if gpa itself is RAM.
+ */
+static inline void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa,
+				  uint64_t len)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		const struct guest_region *r = &m->r[i];
+
+		if (gpa < r->gpa || gpa - r->gpa >= r->size)
+			continue;
+		if (len > r->size - (gpa - r->gpa))
+			return NULL;
+		return r->hva + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+/*
+ * Lay out RAM of mem_size bytes around the MMIO hole and map it anonymous
+ * (MAP_PRIVATE | MAP_NORESERVE).  Returns 0 or -errno.
+ */
+int guest_mem_alloc(struct guest_mem *m, uint64_t mem_size);
+void guest_mem_free(struct guest_mem *m);
+
+#endif

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-mmio transport, version 2 (virtio 1.x, no legacy).  A device fills
+ * in struct virtio_dev (id, features, queues, ops) and calls
+ * virtio_mmio_attach(): the transport claims a 4 KiB MMIO window and a GSI
+ * from the VM, appends `virtio_mmio.device=4K@<base>:<gsi>` to the kernel
+ * command line, wires QueueNotify to one ioeventfd per queue and the
+ * interrupt to an irqfd, and serves the register file.
+ *
+ * Locking: d->lock is held around every ops callback.  Register accesses
+ * come from vCPU threads, queue notifications and backend events from the
+ * event loop thread.
+ */
+#ifndef KILN_VMM_VIRTIO_MMIO_H
+#define KILN_VMM_VIRTIO_MMIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtq.h"
+
+struct vm;
+struct virtio_dev;
+
+/* Device IDs */
+#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_VSOCK 19
+
+/* Status bits */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+/* Transport feature bits */
+#define VIRTIO_F_RING_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+
+/* Interrupt status bits */
+#define VIRTIO_INT_USED 1
+#define VIRTIO_INT_CONFIG 2
+
+struct virtio_dev_ops {
+	/* Device config space (offset from 0x100); out of range reads give 0. */
+	void (*config_read)(struct virtio_dev *d, uint32_t off, uint8_t *data,
+			    uint32_t len);
+	void (*config_write)(struct virtio_dev *d, uint32_t off,
+			     const uint8_t *data, uint32_t len);
+	/* DRIVER_OK was set: start backends.  Non-zero fails the device. */
+	int (*activate)(struct virtio_dev *d);
+	/* Status written 0 or device torn down: stop backends, drop state. */
+	void (*reset)(struct virtio_dev *d);
+	/* The driver kicked queue q. */
+	void (*queue_notify)(struct virtio_dev *d, uint16_t q);
+};
+
+#define VIRTIO_MAX_QUEUES 8
+
+struct virtio_dev {
+	/* Set by the device before virtio_mmio_attach() */
+	const char *name; /* "blk0", for logs */
+	uint32_t device_id;
+	uint64_t host_features; /* VIRTIO_F_VERSION_1 is added by the transport */
+	uint16_t nqueues;
+	uint16_t queue_max[VIRTIO_MAX_QUEUES];
+	const struct virtio_dev_ops *ops;
+	void *priv;
+
+	/* Transport state */
+	struct vm *vm;
+	pthread_mutex_t lock;
+	uint64_t guest_features;
+	uint32_t status;
+	uint32_t isr;
+	uint32_t config_generation;
+	uint32_t device_features_sel, driver_features_sel, queue_sel;
+	struct virtq vqs[VIRTIO_MAX_QUEUES];
+	uint64_t mmio_base;
+	uint32_t gsi;
+	int irqfd; /* eventfd bound to gsi with KVM_IRQFD, or -1 */
+	int notify_fd[VIRTIO_MAX_QUEUES]; /* ioeventfds, or -1 */
+};
+
+/* Claim a window and GSI, register handlers.  Returns 0 or -errno. */
+int virtio_mmio_attach(struct vm *vm, struct virtio_dev *d);
+void virtio_mmio_detach(struct virtio_dev *d);
+
+/* The register file; exposed for unit tests and the trap registry. */
+void virtio_mmio_access(void *opaque, uint64_t offset, uint8_t *data,
+			uint32_t len, bool is_write);
+
+/* Raise the used-buffer interrupt if q wants one (call with d->lock held). */
+void virtio_signal_used(struct virtio_dev *d, uint16_t q);
+/* Raise a config-change interrupt. */
+void virtio_signal_config(struct virtio_dev *d);
+
+/*
+ * The driver did something illegal: log why, set NEEDS_RESET, raise a config
+ * interrupt and ignore the device's queues until the driver resets it.
+ */
+void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* True once DRIVER_OK is set and the device has not failed. */
+bool virtio_dev_live(const struct virtio_dev *d);
+
+#endif
