@@ -49,10 +49,21 @@ static inline void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa,
 }
 
 /*
+ * Compute the region layout for mem_size bytes of RAM without mapping
+ * anything (hva stays NULL): [0, min(size, hole start)) and, for sizes
+ * above the hole start, the rest from GUEST_MMIO_HOLE_END.  mem_size must be
+ * a non-zero multiple of 4 KiB.  Returns 0 or -EINVAL.
+ */
+int guest_mem_layout(struct guest_mem *m, uint64_t mem_size);
+
+/*
  * Lay out RAM of mem_size bytes around the MMIO hole and map it anonymous
  * (MAP_PRIVATE | MAP_NORESERVE).  Returns 0 or -errno.
  */
 int guest_mem_alloc(struct guest_mem *m, uint64_t mem_size);
 void guest_mem_free(struct guest_mem *m);
+
+/* First byte above the RAM that starts at guest physical 0 (below 4 GiB). */
+uint64_t guest_mem_low_end(const struct guest_mem *m);
 
 #endif

@@ -10,6 +10,12 @@
  * Locking: d->lock is held around every ops callback.  Register accesses
  * come from vCPU threads, queue notifications and backend events from the
  * event loop thread.
+ *
+ * Without KVM (vm->vm_fd < 0, unit tests) or when KVM_IOEVENTFD/KVM_IRQFD
+ * fail, the transport falls back: a QueueNotify write reaching the register
+ * file is forwarded to the queue's eventfd on the event loop, or handled
+ * inline when there is no loop; interrupts use KVM_IRQ_LINE, or are only
+ * counted (d->interrupts) when there is no VM.
  */
 #ifndef KILN_VMM_VIRTIO_MMIO_H
 #define KILN_VMM_VIRTIO_MMIO_H
@@ -37,6 +43,9 @@ struct virtio_dev;
 #define VIRTIO_STATUS_NEEDS_RESET 64
 #define VIRTIO_STATUS_FAILED 128
 
+/* virtio-mmio VendorID: "KILN" as little-endian bytes. */
+#define VIRTIO_MMIO_VENDOR_ID 0x4e4c494bU
+
 /* Transport feature bits */
 #define VIRTIO_F_RING_EVENT_IDX 29
 #define VIRTIO_F_VERSION_1 32
@@ -46,7 +55,7 @@ struct virtio_dev;
 #define VIRTIO_INT_CONFIG 2
 
 struct virtio_dev_ops {
-	/* Device config space (offset from 0x100); out of range reads give 0. */
+	/* Config space (offset from 0x100); out of range reads give 0. */
 	void (*config_read)(struct virtio_dev *d, uint32_t off, uint8_t *data,
 			    uint32_t len);
 	void (*config_write)(struct virtio_dev *d, uint32_t off,
@@ -55,7 +64,9 @@ struct virtio_dev_ops {
 	int (*activate)(struct virtio_dev *d);
 	/* Status written 0 or device torn down: stop backends, drop state. */
 	void (*reset)(struct virtio_dev *d);
-	/* The driver kicked queue q. */
+	/* The driver kicked queue q (only called while the device is live and
+	 * q is ready).  Do bounded work; if chains remain, call
+	 * virtio_queue_defer() to be called again after other events. */
 	void (*queue_notify)(struct virtio_dev *d, uint16_t q);
 };
 
@@ -65,7 +76,8 @@ struct virtio_dev {
 	/* Set by the device before virtio_mmio_attach() */
 	const char *name; /* "blk0", for logs */
 	uint32_t device_id;
-	uint64_t host_features; /* VIRTIO_F_VERSION_1 is added by the transport */
+	/* VIRTIO_F_VERSION_1 is added by the transport. */
+	uint64_t host_features;
 	uint16_t nqueues;
 	uint16_t queue_max[VIRTIO_MAX_QUEUES];
 	const struct virtio_dev_ops *ops;
@@ -83,11 +95,29 @@ struct virtio_dev {
 	uint64_t mmio_base;
 	uint32_t gsi;
 	int irqfd; /* eventfd bound to gsi with KVM_IRQFD, or -1 */
-	int notify_fd[VIRTIO_MAX_QUEUES]; /* ioeventfds, or -1 */
+	int notify_fd[VIRTIO_MAX_QUEUES]; /* on the event loop, or -1 */
+	uint32_t ioeventfd_mask; /* queues whose notify_fd KVM signals */
+	bool features_invalid; /* driver accepted features beyond bit 63 */
+	uint32_t deferred; /* queues with deferred work and no event loop */
+	uint64_t interrupts; /* interrupts raised (statistics, tests) */
+	unsigned int warnings; /* log lines so far (rate limit) */
+	struct virtio_notify {
+		struct virtio_dev *d;
+		uint16_t q;
+	} notify_ctx[VIRTIO_MAX_QUEUES];
 };
 
-/* Claim a window and GSI, register handlers.  Returns 0 or -errno. */
+/*
+ * Claim a window and GSI, register handlers.  Returns 0 or -errno (and has
+ * logged why).  A failed attach may have named the window on the kernel
+ * command line already: the VM must not be started then.
+ */
 int virtio_mmio_attach(struct vm *vm, struct virtio_dev *d);
+/*
+ * Reset the device and release its eventfds.  The MMIO window stays
+ * registered (the trap registry has no removal), so call this only once
+ * the vCPUs have stopped, while tearing the VM down.
+ */
 void virtio_mmio_detach(struct virtio_dev *d);
 
 /* The register file; exposed for unit tests and the trap registry. */
@@ -108,5 +138,20 @@ void virtio_dev_fail(struct virtio_dev *d, const char *fmt, ...)
 
 /* True once DRIVER_OK is set and the device has not failed. */
 bool virtio_dev_live(const struct virtio_dev *d);
+
+/*
+ * Log a complaint about the driver ("kiln-vmm: <name>: ..."), at most a
+ * few dozen per device so a hostile guest cannot flood the log.
+ */
+void virtio_dev_warn(struct virtio_dev *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Ask for ops->queue_notify(d, q) to run again from the event loop after
+ * other pending events (bounded work per notification).  Without an event
+ * loop (unit tests) it only sets the bit in d->deferred; the next kick runs
+ * the queue.  Call with d->lock held.
+ */
+void virtio_queue_defer(struct virtio_dev *d, uint16_t q);
 
 #endif

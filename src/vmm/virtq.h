@@ -7,6 +7,11 @@
  * instead of the VMM crashing or spinning.
  *
  * Not offered to the guest: indirect descriptors, packed rings.
+ * VIRTIO_F_RING_EVENT_IDX is supported (set q->event_idx when negotiated);
+ * with it, "no more chains" must be learnt from virtq_pop() returning 0 or
+ * virtq_has_avail() returning false: both re-arm the driver's kick.
+ *
+ * Not thread-safe: the owner (virtio_dev) serialises calls with its lock.
  */
 #ifndef KILN_VMM_VIRTQ_H
 #define KILN_VMM_VIRTQ_H
@@ -29,8 +34,9 @@ struct virtq {
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	uint16_t last_avail; /* next avail ring slot to consume */
 	uint16_t used_idx; /* next used ring slot to fill */
-	uint16_t signalled_used; /* used_idx at the last interrupt */
+	uint16_t signalled_used; /* used_idx at the last should_signal */
 	const struct guest_mem *mem;
+	const char *error; /* why the last call failed, for logs */
 };
 
 struct virtq_chain {
@@ -41,21 +47,25 @@ struct virtq_chain {
 	struct iovec iov[VIRTQ_MAX_IOV];
 };
 
-/* Forget ring addresses and indices (device reset). */
+/* Forget ring addresses and indices (device reset); keeps num_max and mem,
+ * num goes back to num_max. */
 void virtq_reset(struct virtq *q);
 
 /*
  * Check that the rings the driver configured lie in guest RAM and num is a
  * power of two <= num_max.  Called when the driver sets QueueReady.
- * Returns 0 or -EINVAL.
+ * Returns 0 or -EINVAL with q->error set.  (pop/push/should_signal repeat
+ * these checks, so a queue that was never validated is still safe.)
  */
-int virtq_validate(const struct virtq *q);
+int virtq_validate(struct virtq *q);
 
 /*
  * Take the next available chain.  Returns 1 with *c filled, 0 if the ring is
  * empty, -EINVAL if the driver broke the ring (index jump > num, descriptor
  * index out of range, loop, readable after writable, address outside RAM,
- * total length overflow, chain longer than VIRTQ_MAX_IOV).
+ * total length over 4 GiB, chain longer than num or VIRTQ_MAX_IOV,
+ * indirect descriptor); q->error says which.  Zero-length descriptors are
+ * accepted and produce no iovec, so every iovec is non-empty.
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
 
@@ -72,13 +82,14 @@ int virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written);
 /* True if the driver wants an interrupt for what was pushed since last time. */
 bool virtq_should_signal(struct virtq *q);
 
-/* True if the avail ring holds chains not yet popped. */
-bool virtq_has_avail(const struct virtq *q);
+/* True if the avail ring holds chains not yet popped (with EVENT_IDX, a
+ * false answer also asks the driver to kick on its next chain). */
+bool virtq_has_avail(struct virtq *q);
 
-/* Copy out of the readable segments starting at byte off; returns bytes copied. */
+/* Copy out of the readable segments from byte off; returns bytes copied. */
 size_t virtq_chain_read(const struct virtq_chain *c, size_t off, void *buf,
 			size_t len);
-/* Copy into the writable segments starting at byte off; returns bytes copied. */
+/* Copy into the writable segments from byte off; returns bytes copied. */
 size_t virtq_chain_write(const struct virtq_chain *c, size_t off,
 			 const void *buf, size_t len);
 

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Processes started by exec requests: spawning with pipes in a new session,
+ * streaming their output, feeding their stdin, timeouts, signals, and the
+ * single waitpid(-1) loop that reaps everything (tracked commands and, as
+ * PID 1 or subreaper, orphans) without stealing statuses.
+ */
+#ifndef KILN_AGENT_EXEC_H
+#define KILN_AGENT_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/agent.h"
+#include "agent/loop.h"
+#include "agent/spawn.h"
+
+/* Longest timeout_ms accepted: one year. */
+#define EXEC_MAX_TIMEOUT_MS (365ull * 24 * 3600 * 1000)
+
+struct proc_stream {
+	int fd; /* -1 once closed */
+	struct loop_watch w;
+	struct proc *p;
+	uint64_t drain_left; /* after the leader exited: bytes still to read */
+};
+
+struct proc {
+	struct agent *ag;
+	struct proc *next; /* ag->procs or ag->dead_procs */
+	struct conn *conn; /* NULL once its connection closed */
+	struct proc *conn_next; /* conn->procs */
+	uint32_t id; /* the exec request's id */
+	pid_t pid; /* also the process group and session id */
+
+	struct proc_stream out, err;
+
+	int in_fd; /* -1 if no stdin pipe or closed */
+	struct loop_watch in_w;
+	uint8_t *in_buf; /* stdin not yet accepted by the pipe */
+	size_t in_off, in_len, in_cap;
+	bool in_eof_pending; /* close stdin once in_buf drained */
+
+	uint64_t start_ns;
+	uint64_t deadline_ns; /* 0: none */
+	bool killed_for_timeout;
+	bool reaped;
+	int status; /* wait status once reaped */
+	uint64_t end_ns;
+	bool dead;
+};
+
+/*
+ * Start a command for connection c under request id.  On success sends
+ * {"type":"started"} and returns 0.  On failure returns -1 with *code set to
+ * a PROTO_E_* code and a message in err (the caller sends the error).
+ */
+int proc_spawn(struct conn *c, uint32_t id, const struct exec_spec *spec,
+	       const char **code, char *err, size_t errlen);
+
+/* The live command of c with request id, or NULL. */
+struct proc *proc_find(struct conn *c, uint32_t id);
+
+/* stdin data / EOF from the client; discarded if stdin is closed. */
+void proc_stdin_write(struct proc *p, const uint8_t *buf, size_t len);
+void proc_stdin_close(struct proc *p);
+/* True while more than AGENT_STDIN_HIGH bytes wait for the pipe. */
+bool proc_stdin_full(const struct proc *p);
+
+/* kill() the process (group: its whole process group). Returns 0/-errno. */
+int proc_signal(struct proc *p, int sig, bool group);
+
+/* Output queue of its connection drained / filled: resume or pause pipes. */
+void proc_output_resume(struct proc *p);
+void proc_output_pause(struct proc *p);
+
+/* Its connection is closing: SIGKILL its process group, forget the pipes. */
+void proc_detach(struct proc *p);
+
+/* SIGCHLD: reap every child that has exited and dispatch the statuses. */
+void proc_reap_children(struct agent *ag);
+
+/* ms until the earliest timeout (-1: none); kill those that are due. */
+int proc_check_timeouts(struct agent *ag);
+
+/* Agent stopping: SIGKILL every command's group and reap them (bounded). */
+void proc_kill_all(struct agent *ag);
+
+/* Free what finished during the last batch. */
+void proc_reap_dead(struct agent *ag);
+
+/* Signal number from a name ("TERM", "SIGTERM") or 0 if unknown. */
+int proc_signal_from_name(const char *name);
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Starting a command: look argv[0] up in the command's PATH, build its
+ * environment, make its stdio pipes and posix_spawn() it in a new session
+ * with default signal handling.  No event-loop state: exec.c owns what
+ * runs.
+ */
+#ifndef KILN_AGENT_SPAWN_H
+#define KILN_AGENT_SPAWN_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SPAWN_DEFAULT_PATH \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define SPAWN_DEFAULT_HOME "/root"
+
+/* A validated exec request; strings point into the request's JSON. */
+struct exec_spec {
+	const char **argv; /* NULL-terminated, argc >= 1 */
+	size_t argc;
+	const char **env_names; /* nenv entries, names valid, no '=' */
+	const char **env_values;
+	size_t nenv;
+	const char *cwd; /* never NULL */
+	bool stdin_pipe;
+	uint64_t timeout_ms; /* 0: none */
+};
+
+struct spawned {
+	pid_t pid; /* also its process group and session id */
+	int stdout_fd, stderr_fd; /* our read ends, non-blocking */
+	int stdin_fd; /* our write end, non-blocking; -1 for /dev/null */
+	char path[PATH_MAX]; /* what was executed */
+};
+
+/*
+ * Spawn spec.  On failure returns -1 with *code a PROTO_E_* code and a
+ * message like `exec: "foo": not found in PATH=...` in err; nothing is left
+ * running or open.
+ */
+int spawn_command(const struct exec_spec *spec, struct spawned *out,
+		  const char **code, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kiln command line: one function per command, shared exit codes.
+ */
+#ifndef KILN_CLI_CLI_H
+#define KILN_CLI_CLI_H
+
+/* kiln's own exit codes (docs/CLI.md); others are the command's. */
+#define CLI_EXIT_TIMEOUT 124 /* the command ran into --timeout */
+#define CLI_EXIT_FAILURE 125 /* kiln failed: usage, setup, VM, agent */
+#define CLI_EXIT_CANNOT_EXEC 126 /* the command could not be executed */
+#define CLI_EXIT_NOT_FOUND 127 /* the command was not found */
+
+/* `kiln run ...`; argv[0] is the first argument after "run". */
+int cli_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kiln: the command line over libkiln.  This file only dispatches; each
+ * command lives in its own file (cmd_<name>.c).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "kiln.h"
+
+static const char usage[] =
+	"usage: kiln COMMAND [ARGS...]\n"
+	"\n"
+	"kiln runs commands in KVM microVM sandboxes.\n"
+	"\n"
+	"commands:\n"
+	"  run [OPTIONS] [--] CMD [ARGS...]   boot a microVM, run CMD, tear "
+	"down\n"
+	"  version                            print kiln's version\n"
+	"  help                               show this help\n"
+	"\n"
+	"'kiln COMMAND --help' shows a command's options.\n"
+	"\n"
+	"exit status of 'kiln run': CMD's own status (128+N if signal N killed "
+	"it);\n"
+	"  124 CMD timed out, 125 kiln failed (usage, setup, VM or agent "
+	"failure),\n"
+	"  126 CMD could not be executed, 127 CMD not found.  Other commands:\n"
+	"  0 on success, 125 on failure.\n"
+	"\n"
+	"environment:\n"
+	"  KILN_CACHE          kernel and image cache (default "
+	"~/.cache/kiln)\n"
+	"  KILN_VMM            path of kiln-vmm (default: next to kiln, then "
+	"PATH)\n"
+	"  KILN_BOOT_TIMEOUT   seconds to wait for a guest to boot (default "
+	"300)\n"
+	"  KILN_RUNTIME_DIR    where per-sandbox sockets and logs live\n"
+	"  KILN_LOG            'info' or 'debug' for more messages on stderr\n"
+	"\n"
+	"See docs/CLI.md.\n";
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		fputs(usage, stderr);
+		return CLI_EXIT_FAILURE;
+	}
+	if (!strcmp(cmd, "run"))
+		return cli_run(argc - 2, argv + 2);
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
+	    !strcmp(cmd, "help")) {
+		if (argc > 2) {
+			fprintf(stderr, "kiln %s: unexpected argument '%s'\n",
+				cmd, argv[2]);
+			return CLI_EXIT_FAILURE;
+		}
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		if (argc > 2) {
+			fprintf(stderr, "kiln %s: unexpected argument '%s'\n",
+				cmd, argv[2]);
+			return CLI_EXIT_FAILURE;
+		}
+		printf("kiln %s\n", KILN_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "kiln: unknown command '%s'; see 'kiln --help'\n", cmd);
+	return CLI_EXIT_FAILURE;
+}

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host-side client for kiln-agent, protocol v1 (docs/PROTOCOL.md).
+ *
+ * Conventions (they hold for every function below):
+ *
+ *  - Functions return AGENT_OK (0) or a negative enum agent_err.  On failure
+ *    a one-line message saying what failed, where and what to do is written
+ *    to err (errlen bytes, always NUL-terminated) when err is not NULL.
+ *  - One struct agent_client is one connection that runs one request at a
+ *    time; it is not thread-safe.  For concurrent commands open one client
+ *    per command: the agent serves many connections at once.
+ *  - Every wait is bounded by the timeout given and, when cancel_fd >= 0,
+ *    stops as soon as cancel_fd is readable (AGENT_ERR_CANCELLED).  The
+ *    client never reads from cancel_fd (it stays readable, see kiln.h).
+ *  - After AGENT_ERR_IO, AGENT_ERR_PROTO, AGENT_ERR_TIMEOUT or
+ *    AGENT_ERR_CANCELLED from a call on a connected client, the connection
+ *    is unusable: close it.  AGENT_ERR_REMOTE, AGENT_ERR_NOT_FOUND,
+ *    AGENT_ERR_PERM and AGENT_ERR_INVAL leave it usable.
+ */
+#ifndef KILN_LIB_AGENT_CLIENT_H
+#define KILN_LIB_AGENT_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum agent_err {
+	AGENT_OK = 0,
+	AGENT_ERR_IO = -1, /* connect/read/write failed, connection lost */
+	AGENT_ERR_TIMEOUT = -2, /* the client-side deadline passed */
+	AGENT_ERR_PROTO = -3, /* the peer broke protocol v1 */
+	AGENT_ERR_REMOTE = -4, /* the agent refused the request */
+	AGENT_ERR_NOT_FOUND = -5, /* exec: command or cwd not found */
+	AGENT_ERR_PERM = -6, /* exec: permission denied / not executable */
+	AGENT_ERR_CANCELLED =
+		-7, /* cancel_fd readable or a callback said stop */
+	AGENT_ERR_INVAL = -8, /* bad argument from the caller */
+	AGENT_ERR_NOT_READY = -9, /* connect: agent not listening yet; retry */
+};
+
+/* A static English name for an enum agent_err, e.g. "timed out". */
+const char *agent_strerror(int status);
+
+struct agent_client;
+
+/*
+ * Connect to an agent listening on a Unix socket (kiln-agent --listen
+ * unix:PATH, used by tests) and do the hello handshake.  timeout_ms bounds
+ * the whole call (< 0: no limit).  AGENT_ERR_NOT_READY if nobody listens
+ * on path (yet).
+ */
+int agent_client_connect_unix(const char *path, int timeout_ms,
+			      struct agent_client **out, char *err,
+			      size_t errlen);
+
+/*
+ * One attempt to connect to the agent through a VMM's vsock Unix socket
+ * (Firecracker protocol: write "CONNECT <port>\n", read "OK <n>\n"), then
+ * the hello handshake.  AGENT_ERR_NOT_READY when the socket does not exist
+ * yet, refuses, or the VMM hangs up before "OK" (no guest listener yet):
+ * the caller may retry.  timeout_ms bounds this attempt (< 0: no limit).
+ */
+int agent_client_connect_vsock(const char *uds_path, uint32_t port,
+			       int timeout_ms, struct agent_client **out,
+			       char *err, size_t errlen);
+
+/*
+ * Retry agent_client_connect_vsock() until it succeeds, fails for a reason
+ * other than AGENT_ERR_NOT_READY, timeout_ms passes (AGENT_ERR_TIMEOUT) or
+ * cancel_fd (-1: none) becomes readable.  Backs off 5..100 ms between
+ * attempts.  On success stores the connected client in *out, or closes it
+ * if out is NULL (a pure readiness check).
+ */
+int agent_client_wait_ready(const char *uds_path, uint32_t port, int timeout_ms,
+			    int cancel_fd, struct agent_client **out, char *err,
+			    size_t errlen);
+
+/* Close the connection; the agent kills commands still running on it. */
+void agent_client_close(struct agent_client *c);
+
+/* The agent's version string from the handshake, e.g. "0.1.0". */
+const char *agent_client_agent_version(const struct agent_client *c);
+
+struct agent_ping_info {
+	char agent_version[32];
+	uint64_t uptime_ms; /* since the agent started */
+	bool init; /* the agent runs as PID 1 */
+};
+
+int agent_client_ping(struct agent_client *c, int timeout_ms,
+		      struct agent_ping_info *info, char *err, size_t errlen);
+
+/*
+ * A command.  argv: NULL-terminated, argv[0] looked up in the guest PATH
+ * (default /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin).
+ * env: NULL-terminated "NAME=value" strings added over the defaults (PATH,
+ * HOME=/root), may be NULL.  cwd: NULL means "/".  timeout_ms: 0 = none;
+ * else the agent SIGKILLs the command's process group after that long.
+ * wait_timeout_ms: how long the client waits for the whole exec, 0 = no
+ * limit (a dead VM closes the socket, which ends the wait anyway).
+ */
+struct agent_exec_opts {
+	const char *const *argv;
+	const char *const *env;
+	const char *cwd;
+	unsigned int timeout_ms;
+	unsigned int wait_timeout_ms;
+};
+
+/*
+ * Output callback: len (> 0) bytes of stdout or stderr, in order per
+ * stream, as they arrive.  Return 0 to go on; anything else kills the
+ * command and makes the exec return AGENT_ERR_CANCELLED.
+ */
+typedef int (*agent_output_fn)(void *ctx, const void *buf, size_t len);
+
+/*
+ * Where stdin comes from and where output goes.  Initialise with
+ * agent_exec_io_init() (it sets the fds to -1).
+ *   stdin_fd >= 0: copied to the command's stdin until EOF (the fd may be
+ *                  blocking or not; it is polled);
+ *   else stdin_data != NULL: those stdin_len bytes, then EOF;
+ *   else the command's stdin is /dev/null.
+ *   cancel_fd >= 0: polled; once readable the command is killed and the
+ *                  exec returns AGENT_ERR_CANCELLED.
+ *   on_started: optional, called once with the guest pid when it started.
+ */
+struct agent_exec_io {
+	agent_output_fn on_stdout;
+	void *stdout_ctx;
+	agent_output_fn on_stderr;
+	void *stderr_ctx;
+	void (*on_started)(void *ctx, int pid);
+	void *started_ctx;
+	int stdin_fd;
+	const void *stdin_data;
+	size_t stdin_len;
+	int cancel_fd;
+};
+
+void agent_exec_io_init(struct agent_exec_io *io);
+
+/*
+ * How a command ended.  exit_code follows the shell: the exit status, or
+ * 128 + signal, or 127 (not found) / 126 (not executable) when it could
+ * not start; -1 when there is no status (other errors).
+ */
+struct agent_exec_result {
+	int pid; /* guest pid, 0 if it never started */
+	bool exited; /* it exited by itself with exit_code */
+	bool signaled; /* a signal (term_signal) killed it */
+	int term_signal;
+	bool timed_out; /* killed because opts.timeout_ms passed */
+	int exit_code;
+	uint64_t duration_ms; /* measured by the agent */
+};
+
+/*
+ * Run a command and wait for it, streaming its output to the callbacks and
+ * feeding stdin.  AGENT_OK once it ended (any exit code; also when the
+ * agent killed it for its timeout: res->timed_out).  AGENT_ERR_NOT_FOUND /
+ * AGENT_ERR_PERM: it could not start (res->exit_code 127 / 126, message
+ * like `exec: "foo": not found in PATH`).  res may not be NULL.
+ */
+int agent_client_exec(struct agent_client *c, const struct agent_exec_opts *o,
+		      const struct agent_exec_io *io,
+		      struct agent_exec_result *res, char *err, size_t errlen);
+
+/*
+ * Ask the agent to power the guest off (PID 1: kill everything, sync,
+ * port 0x501; service mode: stop serving and exit).  Returns once the
+ * agent acknowledged; the VMM then exits with status 0.
+ */
+int agent_client_shutdown(struct agent_client *c, int timeout_ms, char *err,
+			  size_t errlen);
+
+/*
+ * Send one request given as a JSON object text without "op" framing
+ * knowledge (e.g. {"op":"ping"}) and wait for its final reply, returned as
+ * a malloc'ed JSON text in *reply (free() it).  For requests that produce
+ * one reply only (not exec).  An error reply is AGENT_ERR_REMOTE with its
+ * message in err, and *reply still holds it.
+ */
+int agent_client_call(struct agent_client *c, const char *request_json,
+		      int timeout_ms, char **reply, char *err, size_t errlen);
+
+/*
+ * ---- internals, exposed for the unit tests and the fuzzer ----------------
+ * The exec reply state machine: what agent_client_exec() does with each
+ * frame for its request.  Pure (no I/O); it trusts nothing in the frame.
+ */
+struct proto_hdr;
+
+struct agent_exec_state {
+	uint32_t id; /* the exec request id */
+	const struct agent_exec_io *io;
+	struct agent_exec_result *res;
+	bool started;
+	bool cancel; /* a callback asked to stop */
+	char *err;
+	size_t errlen;
+};
+
+/*
+ * Apply one frame received while exec request st->id runs.  Returns 0 to
+ * go on, 1 when the exec is over with status AGENT_OK, or a negative enum
+ * agent_err (the exec is over; message in st->err).  Frames for other ids
+ * are ignored, except connection errors (id 0).
+ */
+int agent_exec_feed(struct agent_exec_state *st, const struct proto_hdr *h,
+		    const uint8_t *payload);
+
+#endif

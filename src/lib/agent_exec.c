@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * agent_client_exec(): run one command over a connection (see
+ * agent_client.h).  The frame handling is a pure state machine,
+ * agent_exec_feed(), so it is unit-tested and fuzzed without sockets; the
+ * loop around it moves bytes between the socket, stdin and the callbacks.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/proto.h"
+#include "lib/agent_client.h"
+#include "lib/agent_client_int.h"
+
+/* Stop reading stdin while this much is queued for the socket. */
+#define EXEC_OUTQ_HIGH (256u << 10)
+/* Bound for sending what is still queued once the command has ended. */
+#define EXEC_DRAIN_MS 5000
+
+static int feed_control(struct agent_exec_state *st, const uint8_t *payload,
+			size_t len)
+{
+	struct agent_exec_result *res = st->res;
+	json_int_t pid, code, sig, dur = 0;
+	const char *type, *ecode = "";
+	int timed_out, rc;
+	char jerr[256];
+	json_t *obj;
+
+	obj = proto_json_parse(payload, len, jerr, sizeof(jerr));
+	if (!obj) {
+		aclient_seterr(st->err, st->errlen, "agent reply: %s", jerr);
+		return AGENT_ERR_PROTO;
+	}
+	type = json_string_value(json_object_get(obj, "type"));
+	if (!type)
+		type = "";
+	if (strcmp(type, "started") == 0) {
+		if (st->started || json_unpack(obj, "{s:I}", "pid", &pid) < 0 ||
+		    pid <= 0 || pid > INT_MAX) {
+			aclient_seterr(st->err, st->errlen,
+				       "agent sent a malformed or repeated "
+				       "\"started\" message");
+			rc = AGENT_ERR_PROTO;
+			goto out;
+		}
+		st->started = true;
+		res->pid = (int)pid;
+		if (st->io->on_started)
+			st->io->on_started(st->io->started_ctx, (int)pid);
+		rc = 0;
+	} else if (strcmp(type, "exit") == 0) {
+		if (!st->started ||
+		    json_unpack(obj, "{s:I,s:I,s:b,s?I}", "exit_code", &code,
+				"signal", &sig, "timed_out", &timed_out,
+				"duration_ms", &dur) < 0 ||
+		    sig < 0 || sig >= 128 ||
+		    (sig == 0 && (code < 0 || code > 255)) ||
+		    (sig > 0 && code != 128 + sig) || dur < 0) {
+			aclient_seterr(
+				st->err, st->errlen,
+				"agent sent a malformed \"exit\" message");
+			rc = AGENT_ERR_PROTO;
+			goto out;
+		}
+		res->exited = sig == 0;
+		res->signaled = sig > 0;
+		res->term_signal = (int)sig;
+		res->exit_code = (int)code;
+		res->timed_out = timed_out;
+		res->duration_ms = (uint64_t)dur;
+		rc = 1;
+	} else if (strcmp(type, "error") == 0) {
+		aclient_remote_error(obj, st->err, st->errlen, &ecode);
+		if (strcmp(ecode, PROTO_E_NOT_FOUND) == 0) {
+			res->exit_code = 127;
+			rc = AGENT_ERR_NOT_FOUND;
+		} else if (strcmp(ecode, PROTO_E_PERM) == 0) {
+			res->exit_code = 126;
+			rc = AGENT_ERR_PERM;
+		} else {
+			rc = AGENT_ERR_REMOTE;
+		}
+	} else {
+		aclient_seterr(
+			st->err, st->errlen,
+			"agent sent an unexpected message type \"%.32s\" "
+			"for an exec",
+			type);
+		rc = AGENT_ERR_PROTO;
+	}
+out:
+	json_decref(obj);
+	return rc;
+}
+
+int agent_exec_feed(struct agent_exec_state *st, const struct proto_hdr *h,
+		    const uint8_t *payload)
+{
+	agent_output_fn fn;
+	void *ctx;
+	char msg[256];
+	json_t *obj;
+
+	if (h->id != st->id) {
+		if (h->id != 0)
+			return 0; /* a late frame of an earlier request */
+		/* The agent gave up on the connection; say why. */
+		obj = h->kind == PROTO_CONTROL
+			      ? proto_json_parse(payload, h->len, msg,
+						 sizeof(msg))
+			      : NULL;
+		if (obj)
+			aclient_remote_error(obj, st->err, st->errlen, NULL);
+		else
+			aclient_seterr(st->err, st->errlen,
+				       "agent sent a %s frame with id 0",
+				       proto_kind_name(h->kind));
+		json_decref(obj);
+		return AGENT_ERR_PROTO;
+	}
+	switch (h->kind) {
+	case PROTO_CONTROL:
+		return feed_control(st, payload, h->len);
+	case PROTO_STDOUT:
+	case PROTO_STDERR:
+		if (!st->started) {
+			aclient_seterr(st->err, st->errlen,
+				       "agent sent output before \"started\"");
+			return AGENT_ERR_PROTO;
+		}
+		fn = h->kind == PROTO_STDOUT ? st->io->on_stdout
+					     : st->io->on_stderr;
+		ctx = h->kind == PROTO_STDOUT ? st->io->stdout_ctx
+					      : st->io->stderr_ctx;
+		if (st->cancel || !fn || h->len == 0)
+			return 0;
+		if (fn(ctx, payload, h->len) != 0) {
+			st->cancel = true;
+			aclient_seterr(
+				st->err, st->errlen,
+				"exec: cancelled by the output callback");
+			return AGENT_ERR_CANCELLED;
+		}
+		return 0;
+	case PROTO_EOF:
+		if (h->len != 1 || (payload[0] != PROTO_STREAM_STDOUT &&
+				    payload[0] != PROTO_STREAM_STDERR)) {
+			aclient_seterr(st->err, st->errlen,
+				       "agent sent a malformed eof frame");
+			return AGENT_ERR_PROTO;
+		}
+		return 0;
+	default:
+		aclient_seterr(st->err, st->errlen,
+			       "agent sent an unexpected %s frame (kind %u)",
+			       proto_kind_name(h->kind), h->kind);
+		return AGENT_ERR_PROTO;
+	}
+}
+
+/* {"op":"exec",...} for o; NULL with a message on bad input. */
+static json_t *exec_request(const struct agent_exec_opts *o, bool stdin_pipe,
+			    char *err, size_t errlen)
+{
+	json_t *req = json_pack("{s:s,s:[],s:b}", "op", "exec", "argv", "stdin",
+				stdin_pipe);
+	json_t *argv = json_object_get(req, "argv"), *env;
+
+	if (!req)
+		goto nomem;
+	for (size_t i = 0; o->argv[i]; i++)
+		if (json_array_append_new(argv, json_string(o->argv[i])) < 0) {
+			aclient_seterr(err, errlen,
+				       "exec: argv[%zu] is not valid UTF-8", i);
+			goto fail;
+		}
+	if (o->env && o->env[0]) {
+		env = json_object();
+		if (!env || json_object_set_new(req, "env", env) < 0)
+			goto nomem;
+		for (size_t i = 0; o->env[i]; i++) {
+			const char *eq = strchr(o->env[i], '=');
+			char *name;
+			int rc;
+
+			if (!eq || eq == o->env[i]) {
+				aclient_seterr(err, errlen,
+					       "exec: env entry \"%s\" is not "
+					       "NAME=value",
+					       o->env[i]);
+				goto fail;
+			}
+			name = strndup(o->env[i], (size_t)(eq - o->env[i]));
+			if (!name)
+				goto nomem;
+			rc = json_object_set_new(env, name,
+						 json_string(eq + 1));
+			free(name);
+			if (rc < 0) {
+				aclient_seterr(err, errlen,
+					       "exec: env entry \"%s\" is not "
+					       "valid UTF-8",
+					       o->env[i]);
+				goto fail;
+			}
+		}
+	}
+	if (o->cwd &&
+	    json_object_set_new(req, "cwd", json_string(o->cwd)) < 0) {
+		aclient_seterr(err, errlen, "exec: cwd is not valid UTF-8");
+		goto fail;
+	}
+	if (o->timeout_ms &&
+	    json_object_set_new(req, "timeout_ms",
+				json_integer(o->timeout_ms)) < 0)
+		goto nomem;
+	return req;
+nomem:
+	aclient_seterr(err, errlen, "exec: out of memory");
+fail:
+	json_decref(req);
+	return NULL;
+}
+
+enum stdin_mode { STDIN_NONE, STDIN_FD, STDIN_BUF };
+
+struct exec_run {
+	struct agent_client *c;
+	struct agent_exec_state st;
+	struct outq q;
+	enum stdin_mode mode;
+	size_t data_off;
+	bool stdin_done;
+	int64_t deadline;
+	char *err;
+	size_t errlen;
+};
+
+static int queue_frame(struct exec_run *r, uint8_t kind, const void *buf,
+		       size_t len)
+{
+	if (aclient_outq_push(&r->q, kind, r->st.id, buf, len) < 0) {
+		aclient_seterr(r->err, r->errlen, "exec: out of memory");
+		return AGENT_ERR_IO;
+	}
+	return 0;
+}
+
+static int queue_stdin_eof(struct exec_run *r)
+{
+	uint8_t s = PROTO_STREAM_STDIN;
+
+	r->stdin_done = true;
+	return queue_frame(r, PROTO_EOF, &s, 1);
+}
+
+/* Queue more of a stdin buffer, leaving room for output to flow. */
+static int refill_from_buffer(struct exec_run *r,
+			      const struct agent_exec_io *io)
+{
+	while (r->mode == STDIN_BUF && !r->stdin_done &&
+	       aclient_outq_pending(&r->q) < EXEC_OUTQ_HIGH) {
+		size_t n = io->stdin_len - r->data_off;
+		int rc;
+
+		if (n == 0)
+			return queue_stdin_eof(r);
+		if (n > CLIENT_CHUNK)
+			n = CLIENT_CHUNK;
+		rc = queue_frame(r, PROTO_STDIN,
+				 (const uint8_t *)io->stdin_data + r->data_off,
+				 n);
+		if (rc < 0)
+			return rc;
+		r->data_off += n;
+	}
+	return 0;
+}
+
+static int read_stdin_fd(struct exec_run *r, int fd)
+{
+	uint8_t buf[CLIENT_CHUNK];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n > 0)
+		return queue_frame(r, PROTO_STDIN, buf, (size_t)n);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	/* EOF, or an unreadable stdin: either way the command sees EOF. */
+	return queue_stdin_eof(r);
+}
+
+/* Ask the agent to kill the command; best effort, the client is done. */
+static void send_kill(struct exec_run *r)
+{
+	uint32_t id = aclient_new_id(r->c);
+	json_t *req = json_pack("{s:s,s:I,s:s}", "op", "signal", "target",
+				(json_int_t)r->st.id, "signal", "KILL");
+	size_t len;
+	char *s = req ? proto_json_dump(req, &len) : NULL;
+	char ignored[64];
+
+	json_decref(req);
+	if (s && aclient_outq_push(&r->q, PROTO_CONTROL, id, s, len) == 0)
+		aclient_outq_flush(r->c, &r->q, ignored, sizeof(ignored));
+	free(s);
+}
+
+/* The command ended: send what is queued so the stream stays in sync. */
+static int drain_outq(struct exec_run *r)
+{
+	int64_t deadline = aclient_deadline_in(EXEC_DRAIN_MS);
+
+	while (aclient_outq_pending(&r->q) > 0) {
+		struct pollfd p = {.fd = r->c->fd, .events = POLLOUT};
+		int rc = aclient_outq_flush(r->c, &r->q, r->err, r->errlen);
+
+		if (rc < 0)
+			return rc;
+		if (aclient_outq_pending(&r->q) == 0)
+			break;
+		if (poll(&p, 1, aclient_poll_timeout(deadline)) <= 0 &&
+		    aclient_poll_timeout(deadline) == 0) {
+			aclient_seterr(r->err, r->errlen,
+				       "exec: agent stopped reading stdin");
+			return AGENT_ERR_TIMEOUT;
+		}
+	}
+	return 0;
+}
+
+/* One round: frames in, stdin out, poll.  0 go on, 1 done, <0 error. */
+static int exec_step(struct exec_run *r, const struct agent_exec_io *io)
+{
+	struct agent_client *c = r->c;
+	struct pollfd p[3];
+	int rc, t, n;
+
+	while ((rc = aclient_pop_frame(c, r->err, r->errlen)) == 1) {
+		rc = agent_exec_feed(&r->st, &c->rd.hdr, c->rd.payload);
+		if (rc != 0)
+			return rc;
+	}
+	if (rc < 0)
+		return rc;
+	rc = refill_from_buffer(r, io);
+	if (rc == 0)
+		rc = aclient_outq_flush(c, &r->q, r->err, r->errlen);
+	if (rc < 0)
+		return rc;
+	p[0] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+	if (aclient_outq_pending(&r->q) > 0)
+		p[0].events |= POLLOUT;
+	p[1] = (struct pollfd){.fd = -1};
+	if (r->mode == STDIN_FD && !r->stdin_done &&
+	    aclient_outq_pending(&r->q) < EXEC_OUTQ_HIGH)
+		p[1] = (struct pollfd){.fd = io->stdin_fd, .events = POLLIN};
+	p[2] = (struct pollfd){.fd = io->cancel_fd, .events = POLLIN};
+	t = aclient_poll_timeout(r->deadline);
+	n = poll(p, 3, t);
+	if (n < 0 && errno == EINTR)
+		return 0;
+	if (n < 0) {
+		aclient_seterr(r->err, r->errlen, "exec: poll: %s",
+			       strerror(errno));
+		return AGENT_ERR_IO;
+	}
+	if (p[2].revents) {
+		aclient_seterr(r->err, r->errlen, "exec: cancelled");
+		return AGENT_ERR_CANCELLED;
+	}
+	if (n == 0 && aclient_poll_timeout(r->deadline) == 0) {
+		aclient_seterr(r->err, r->errlen,
+			       "exec: the command did not finish within the "
+			       "client's wait timeout");
+		return AGENT_ERR_TIMEOUT;
+	}
+	if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+		rc = aclient_read_some(c, r->err, r->errlen);
+		if (rc < 0)
+			return rc;
+	}
+	if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+		rc = read_stdin_fd(r, io->stdin_fd);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int agent_client_exec(struct agent_client *c, const struct agent_exec_opts *o,
+		      const struct agent_exec_io *io,
+		      struct agent_exec_result *res, char *err, size_t errlen)
+{
+	struct agent_exec_io noio;
+	struct exec_run r;
+	json_t *req;
+	size_t len;
+	char *s;
+	int rc;
+
+	if (!res || !o || !o->argv || !o->argv[0] || !o->argv[0][0]) {
+		aclient_seterr(err, errlen,
+			       "exec: argv and result are required and "
+			       "argv[0] must not be empty");
+		return AGENT_ERR_INVAL;
+	}
+	memset(res, 0, sizeof(*res));
+	res->exit_code = -1;
+	rc = aclient_check_usable(c, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (!io) {
+		agent_exec_io_init(&noio);
+		io = &noio;
+	}
+	memset(&r, 0, sizeof(r));
+	r.c = c;
+	r.err = err;
+	r.errlen = errlen;
+	r.mode = io->stdin_fd >= 0 ? STDIN_FD
+		 : io->stdin_data  ? STDIN_BUF
+				   : STDIN_NONE;
+	r.stdin_done = r.mode == STDIN_NONE;
+	r.deadline = o->wait_timeout_ms
+			     ? aclient_deadline_in(o->wait_timeout_ms)
+			     : -1;
+	r.st.id = aclient_new_id(c);
+	r.st.io = io;
+	r.st.res = res;
+	r.st.err = err;
+	r.st.errlen = errlen;
+	req = exec_request(o, r.mode != STDIN_NONE, err, errlen);
+	if (!req)
+		return AGENT_ERR_INVAL;
+	s = proto_json_dump(req, &len);
+	json_decref(req);
+	if (!s) {
+		aclient_seterr(err, errlen,
+			       "exec: request too large (limit %u bytes)",
+			       PROTO_MAX_PAYLOAD);
+		return AGENT_ERR_INVAL;
+	}
+	rc = queue_frame(&r, PROTO_CONTROL, s, len);
+	free(s);
+	/* Bounded: every step waits for progress or the deadline. */
+	while (rc == 0)
+		rc = exec_step(&r, io);
+	if (rc == AGENT_ERR_CANCELLED)
+		send_kill(&r);
+	else if (rc == 1 || rc == AGENT_ERR_NOT_FOUND || rc == AGENT_ERR_PERM ||
+		 rc == AGENT_ERR_REMOTE) {
+		int drc = drain_outq(&r);
+
+		if (drc < 0)
+			rc = drc;
+	}
+	free(r.q.buf);
+	return aclient_result(c, rc == 1 ? AGENT_OK : rc);
+}

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kiln_open()/kiln_close(): the composition root.  Options and the
+ * environment are resolved once here; nothing else in the library looks at
+ * the environment, so a handle behaves the same for its whole life.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kiln.h"
+#include "lib/handle.h"
+#include "lib/sandbox.h"
+
+#define BOOT_TIMEOUT_DEFAULT_MS (300u * 1000u)
+#define BOOT_TIMEOUT_MAX_S 86400u
+
+const char *kiln_strstatus(int status)
+{
+	switch (status) {
+	case KILN_OK:
+		return "ok";
+	case KILN_EINVAL:
+		return "invalid argument";
+	case KILN_ENOTFOUND:
+		return "not found";
+	case KILN_EFORMAT:
+		return "bad file format";
+	case KILN_ENOMEM:
+		return "out of memory";
+	case KILN_ESYS:
+		return "system error";
+	case KILN_EKVM:
+		return "KVM unavailable";
+	case KILN_EVMM:
+		return "VMM failed";
+	case KILN_ETIMEOUT:
+		return "timed out";
+	case KILN_EGUEST:
+		return "guest agent failed";
+	case KILN_EEXEC:
+		return "command could not be started";
+	case KILN_ECANCELED:
+		return "cancelled";
+	case KILN_ESTATE:
+		return "wrong state";
+	}
+	return "unknown status";
+}
+
+void kiln_options_init(struct kiln_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->cancel_fd = -1;
+	opts->log_level = KILN_LOG_WARN;
+}
+
+int handle_fail(struct kiln *k, int status, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	free(k->errmsg);
+	k->errmsg = msg;
+	if (msg)
+		handle_log(k, KILN_LOG_DEBUG, "error: %s", msg);
+	return status;
+}
+
+void handle_fail_append(struct kiln *k, const char *fmt, ...)
+{
+	va_list ap;
+	char *more, *joined;
+
+	va_start(ap, fmt);
+	if (vasprintf(&more, fmt, ap) < 0)
+		more = NULL;
+	va_end(ap);
+	if (!more)
+		return;
+	if (asprintf(&joined, "%s%s", k->errmsg ? k->errmsg : "", more) < 0) {
+		free(more);
+		return;
+	}
+	free(more);
+	free(k->errmsg);
+	k->errmsg = joined;
+}
+
+void handle_log(struct kiln *k, enum kiln_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[1024];
+
+	if (!k->log || level > k->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	k->log(k->log_ctx, level, buf);
+}
+
+bool handle_cancelled(const struct kiln *k)
+{
+	struct pollfd pfd = {.fd = k->cancel_fd, .events = POLLIN};
+
+	if (k->cancel_fd < 0)
+		return false;
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLIN | POLLHUP));
+}
+
+/* Pick the first non-empty value; join with suffix if given. */
+static char *path_pick(const char *explicit, const char *base,
+		       const char *suffix)
+{
+	char *out;
+
+	if (explicit && *explicit)
+		return strdup(explicit);
+	if (!base || !*base)
+		return NULL;
+	if (asprintf(&out, "%s%s", base, suffix) < 0)
+		return NULL;
+	return out;
+}
+
+static int boot_timeout_parse(const char *s, unsigned int *ms)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v == 0 || v > BOOT_TIMEOUT_MAX_S)
+		return -1;
+	*ms = (unsigned int)v * 1000u;
+	return 0;
+}
+
+static int dir_resolve(char **dst, const char *what, const char *opt,
+		       const char *env_val, const char *xdg,
+		       const char *xdg_sub, const char *home,
+		       const char *home_sub, char *errbuf, size_t errlen)
+{
+	char *p;
+
+	if (opt)
+		p = path_pick(opt, NULL, "");
+	else if (env_val && *env_val)
+		p = strdup(env_val);
+	else if (xdg && *xdg)
+		p = path_pick(NULL, xdg, xdg_sub);
+	else
+		p = path_pick(NULL, home, home_sub);
+	if (!p) {
+		snprintf(errbuf, errlen,
+			 "no %s directory: set HOME or pass it in the options",
+			 what);
+		return KILN_EINVAL;
+	}
+	if (p[0] != '/') {
+		snprintf(errbuf, errlen,
+			 "%s directory '%s' is not an absolute path", what, p);
+		free(p);
+		return KILN_EINVAL;
+	}
+	*dst = p;
+	return KILN_OK;
+}
+
+int handle_resolve(struct kiln *k, const struct kiln_options *opts,
+		   handle_env_fn env, void *env_ctx, char *errbuf,
+		   size_t errlen)
+{
+	const char *home = env(env_ctx, "HOME");
+	const char *rt = env(env_ctx, "XDG_RUNTIME_DIR");
+	const char *s;
+	int rc;
+
+	errbuf[0] = '\0';
+	k->cancel_fd = opts->cancel_fd;
+	k->log = opts->log;
+	k->log_ctx = opts->log_ctx;
+	if (opts->log_level < KILN_LOG_ERROR ||
+	    opts->log_level > KILN_LOG_DEBUG) {
+		snprintf(errbuf, errlen, "unknown log level %d",
+			 (int)opts->log_level);
+		return KILN_EINVAL;
+	}
+	k->log_level = opts->log_level;
+
+	rc = dir_resolve(&k->cache_dir, "cache", opts->cache_dir,
+			 env(env_ctx, "KILN_CACHE"),
+			 env(env_ctx, "XDG_CACHE_HOME"), "/kiln", home,
+			 "/.cache/kiln", errbuf, errlen);
+	if (rc)
+		return rc;
+	rc = dir_resolve(&k->state_dir, "state", opts->state_dir,
+			 env(env_ctx, "KILN_STATE"),
+			 env(env_ctx, "XDG_STATE_HOME"), "/kiln", home,
+			 "/.local/state/kiln", errbuf, errlen);
+	if (rc)
+		return rc;
+
+	/*
+	 * The runtime directory holds sockets: prefer the per-user tmpfs
+	 * ($XDG_RUNTIME_DIR), then /run for root, then a per-uid directory
+	 * in /tmp (its ownership and mode are checked when it is used).
+	 */
+	if (!opts->runtime_dir && !(rt && *rt) &&
+	    !((s = env(env_ctx, "KILN_RUNTIME_DIR")) && *s)) {
+		char tmp[64];
+
+		if (getuid() == 0)
+			snprintf(tmp, sizeof(tmp), "/run/kiln");
+		else
+			snprintf(tmp, sizeof(tmp), "/tmp/kiln-%u",
+				 (unsigned int)getuid());
+		rc = dir_resolve(&k->runtime_dir, "runtime", tmp, NULL, NULL,
+				 NULL, NULL, NULL, errbuf, errlen);
+	} else {
+		rc = dir_resolve(&k->runtime_dir, "runtime", opts->runtime_dir,
+				 env(env_ctx, "KILN_RUNTIME_DIR"), rt, "/kiln",
+				 NULL, NULL, errbuf, errlen);
+	}
+	if (rc)
+		return rc;
+
+	if (opts->vmm_path && *opts->vmm_path)
+		k->vmm_path = strdup(opts->vmm_path);
+	else if ((s = env(env_ctx, "KILN_VMM")) && *s)
+		k->vmm_path = strdup(s);
+	else
+		k->vmm_path = strdup("kiln-vmm");
+	s = env(env_ctx, "PATH");
+	k->path_env = strdup(s && *s ? s : "/usr/local/bin:/usr/bin:/bin");
+	if (!k->vmm_path || !k->path_env) {
+		snprintf(errbuf, errlen, "out of memory");
+		return KILN_ENOMEM;
+	}
+
+	if (opts->boot_timeout_ms) {
+		k->boot_timeout_ms = opts->boot_timeout_ms;
+	} else if ((s = env(env_ctx, "KILN_BOOT_TIMEOUT")) != NULL) {
+		if (boot_timeout_parse(s, &k->boot_timeout_ms)) {
+			snprintf(errbuf, errlen,
+				 "KILN_BOOT_TIMEOUT='%s' is not a number of "
+				 "seconds in 1..%u",
+				 s, BOOT_TIMEOUT_MAX_S);
+			return KILN_EINVAL;
+		}
+	} else {
+		k->boot_timeout_ms = BOOT_TIMEOUT_DEFAULT_MS;
+	}
+	return KILN_OK;
+}
+
+void handle_release(struct kiln *k)
+{
+	free(k->cache_dir);
+	free(k->state_dir);
+	free(k->runtime_dir);
+	free(k->vmm_path);
+	free(k->path_env);
+	free(k->errmsg);
+	k->cache_dir = k->state_dir = k->runtime_dir = NULL;
+	k->vmm_path = k->path_env = k->errmsg = NULL;
+}
+
+static const char *env_getenv(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+int kiln_open(const struct kiln_options *opts, struct kiln **out)
+{
+	struct kiln_options defaults;
+	struct kiln *k;
+	char err[512];
+	int rc;
+
+	*out = NULL;
+	if (!opts) {
+		kiln_options_init(&defaults);
+		opts = &defaults;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return KILN_ENOMEM;
+	rc = handle_resolve(k, opts, env_getenv, NULL, err, sizeof(err));
+	if (rc) {
+		if (opts->log)
+			opts->log(opts->log_ctx, KILN_LOG_ERROR, err);
+		handle_release(k);
+		free(k);
+		return rc;
+	}
+	*out = k;
+	return KILN_OK;
+}
+
+void kiln_close(struct kiln *k)
+{
+	if (!k)
+		return;
+	while (k->sandboxes) {
+		handle_log(k, KILN_LOG_WARN,
+			   "sandbox %s was not destroyed; destroying it now",
+			   kiln_sandbox_id(k->sandboxes));
+		kiln_sandbox_destroy(k->sandboxes);
+	}
+	handle_release(k);
+	free(k);
+}
+
+const char *kiln_errmsg(const struct kiln *k)
+{
+	if (!k || !k->errmsg)
+		return "";
+	return k->errmsg;
+}
+
+const char *kiln_cache_dir(const struct kiln *k)
+{
+	return k->cache_dir;
+}
+
+const char *kiln_runtime_dir(const struct kiln *k)
+{
+	return k->runtime_dir;
+}

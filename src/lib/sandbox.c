@@ -1,0 +1,678 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sandboxes: boot a microVM, wait for its agent, run commands, tear down.
+ *
+ * Every path out of kiln_sandbox_create() either returns a ready sandbox or
+ * leaves nothing behind: the VMM is stopped and reaped and the runtime
+ * directory removed before the error is returned.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/proto.h"
+#include "kiln.h"
+#include "lib/console.h"
+#include "lib/handle.h"
+#include "lib/sandbox.h"
+#include "lib/sandbox_config.h"
+#include "lib/vmm_argv.h"
+
+#define ERRLEN 1024
+#define CONSOLE_FAIL_LINES 20 /* console lines shown when a guest fails */
+#define VMM_LOG_FAIL_LINES 10
+#define FAIL_TAIL_SIZE 8192
+#define CONNECT_ATTEMPT_MS 5000 /* one vsock connect + hello */
+#define RETRY_MIN_MS 10
+#define RETRY_MAX_MS 250
+#define PROGRESS_EVERY_MS 1000
+#define SHUTDOWN_ACK_MS 10000 /* agent acknowledges a power-off request */
+#define POWEROFF_WAIT_MS 20000 /* then the VMM should exit by itself */
+#define TERM_WAIT_MS 5000 /* after SIGTERM, before SIGKILL */
+#define EXEC_WAIT_SLACK_MS 60000 /* beyond a command timeout: guest hung */
+#define ATTACH_DEFAULT_MS 10000
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+	char *s;
+
+	if (asprintf(&s, "%s/%s", dir, name) < 0)
+		return NULL;
+	return s;
+}
+
+static void sandbox_link(struct kiln_sandbox *sb)
+{
+	struct kiln *k = sb->k;
+
+	sb->prev = NULL;
+	sb->next = k->sandboxes;
+	if (k->sandboxes)
+		k->sandboxes->prev = sb;
+	k->sandboxes = sb;
+}
+
+static void sandbox_unlink(struct kiln_sandbox *sb)
+{
+	if (sb->prev)
+		sb->prev->next = sb->next;
+	else if (sb->k->sandboxes == sb)
+		sb->k->sandboxes = sb->next;
+	if (sb->next)
+		sb->next->prev = sb->prev;
+	sb->next = sb->prev = NULL;
+}
+
+/* Append the VMM log and the console's last lines to k's error message. */
+static void sandbox_fail_tails(struct kiln_sandbox *sb)
+{
+	char tail[FAIL_TAIL_SIZE];
+
+	if (!sb->dir)
+		return;
+	/* each tail ends in a newline; the message does not */
+	if (console_file_tail(sb->vmm_log_path, VMM_LOG_FAIL_LINES, "  ", tail,
+			      sizeof(tail))) {
+		tail[strlen(tail) - 1] = '\0';
+		handle_fail_append(sb->k, "\nkiln-vmm output:\n%s", tail);
+	}
+	if (console_file_tail(sb->console_path, CONSOLE_FAIL_LINES, "  | ",
+			      tail, sizeof(tail))) {
+		tail[strlen(tail) - 1] = '\0';
+		handle_fail_append(sb->k, "\nlast guest console lines:\n%s",
+				   tail);
+	}
+	else
+		handle_fail_append(sb->k, "\nthe guest console is empty "
+					  "(the kernel printed nothing)");
+}
+
+/*
+ * Stop everything sb owns and free it.  graceful: ask the agent to power
+ * off first.  Returns 0, or a status with a message in err.
+ */
+static int sandbox_teardown(struct kiln_sandbox *sb, bool graceful, char *err,
+			    size_t errlen)
+{
+	char what[128], e2[ERRLEN / 2];
+	bool asked = false; /* the agent accepted a power-off request */
+	int rc = 0, r;
+
+	err[0] = '\0';
+	if (sb->agent) {
+		if (graceful && sb->vmm.pid > 0 && !sb->broken &&
+		    vmm_proc_poll(&sb->vmm) == 0) {
+			r = agent_client_shutdown(sb->agent, SHUTDOWN_ACK_MS,
+						  e2, sizeof(e2));
+			if (r) {
+				snprintf(err, errlen,
+					 "the guest did not accept the "
+					 "power-off "
+					 "request (%s); kiln-vmm was stopped",
+					 e2);
+				rc = KILN_EGUEST;
+			} else {
+				asked = true;
+			}
+		}
+		agent_client_close(sb->agent);
+		sb->agent = NULL;
+	}
+	if (sb->vmm.pid > 0) {
+		r = vmm_proc_stop(&sb->vmm, asked ? POWEROFF_WAIT_MS : 0,
+				  TERM_WAIT_MS);
+		if (r < 0 && !rc) {
+			snprintf(err, errlen,
+				 "kiln-vmm (pid %d) did not exit even after "
+				 "SIGKILL",
+				 (int)sb->vmm.pid);
+			rc = KILN_ESYS;
+		} else if (r == 0 && asked) {
+			snprintf(err, errlen,
+				 "kiln-vmm did not exit within %d s of the "
+				 "guest's power-off; it was stopped",
+				 POWEROFF_WAIT_MS / 1000);
+			rc = KILN_EVMM;
+		} else if (r == 1 && asked &&
+			   !(WIFEXITED(sb->vmm.wstatus) &&
+			     WEXITSTATUS(sb->vmm.wstatus) == 0)) {
+			vmm_proc_describe(&sb->vmm, what, sizeof(what));
+			snprintf(err, errlen,
+				 "the guest did not power off cleanly: %s",
+				 what);
+			rc = KILN_EVMM;
+		}
+	}
+	if (sb->dir && rundir_remove(sb->dir, e2, sizeof(e2)) && !rc) {
+		snprintf(err, errlen, "%s", e2);
+		rc = KILN_ESYS;
+	}
+	sandbox_unlink(sb);
+	free(sb->dir);
+	free(sb->uds_path);
+	free(sb->console_path);
+	free(sb->vmm_log_path);
+	free(sb);
+	return rc;
+}
+
+static struct kiln_sandbox *sandbox_alloc(struct kiln *k)
+{
+	struct kiln_sandbox *sb = calloc(1, sizeof(*sb));
+
+	if (!sb)
+		return NULL;
+	sb->k = k;
+	sb->vmm.pidfd = -1;
+	sandbox_link(sb);
+	return sb;
+}
+
+/* Find the VMM program: a path with '/' as is, else a $PATH lookup. */
+static int vmm_resolve(struct kiln *k, char **out)
+{
+	const char *p = k->path_env;
+
+	*out = NULL;
+	if (strchr(k->vmm_path, '/')) {
+		if (access(k->vmm_path, X_OK) < 0)
+			return handle_fail(
+				k, KILN_ENOTFOUND,
+				"kiln-vmm not found at %s (%s); build it with "
+				"'make' or set KILN_VMM",
+				k->vmm_path, strerror(errno));
+		*out = strdup(k->vmm_path);
+		return *out ? KILN_OK : KILN_ENOMEM;
+	}
+	while (*p) {
+		size_t n = strcspn(p, ":");
+		char *cand;
+
+		if (n &&
+		    asprintf(&cand, "%.*s/%s", (int)n, p, k->vmm_path) >= 0) {
+			if (cand[0] == '/' && access(cand, X_OK) == 0) {
+				*out = cand;
+				return KILN_OK;
+			}
+			free(cand);
+		}
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return handle_fail(k, KILN_ENOTFOUND,
+			   "%s not found in PATH; build it with 'make' or set "
+			   "KILN_VMM to its path",
+			   k->vmm_path);
+}
+
+static int kvm_check(struct kiln *k)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		return KILN_OK;
+	}
+	if (errno == ENOENT)
+		return handle_fail(k, KILN_EKVM,
+				   "/dev/kvm does not exist: this host has no "
+				   "KVM (enable virtualisation and load "
+				   "kvm_intel or kvm_amd)");
+	if (errno == EACCES || errno == EPERM)
+		return handle_fail(k, KILN_EKVM,
+				   "no permission to open /dev/kvm; add your "
+				   "user to the group that owns it (usually "
+				   "'kvm')");
+	return handle_fail(k, KILN_EKVM, "cannot open /dev/kvm: %s",
+			   strerror(errno));
+}
+
+int kiln_sandbox_check(struct kiln *k, const struct kiln_sandbox_config *cfg)
+{
+	struct sandbox_params p;
+	char err[ERRLEN];
+	int rc;
+
+	rc = sandbox_params_resolve(k->cache_dir, cfg, &p, err, sizeof(err));
+	if (!rc)
+		rc = sandbox_params_check_files(&p, err, sizeof(err));
+	sandbox_params_free(&p);
+	return rc ? handle_fail(k, rc, "%s", err) : KILN_OK;
+}
+
+static void progress_report(const struct kiln_sandbox_config *cfg,
+			    struct kiln_sandbox *sb, enum kiln_phase phase,
+			    uint64_t elapsed)
+{
+	char line[CONSOLE_LINE_MAX + 8];
+
+	if (!cfg || !cfg->progress)
+		return;
+	if (!console_file_tail(sb->console_path, 1, "", line, sizeof(line)))
+		line[0] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	cfg->progress(cfg->progress_ctx, phase, elapsed, line);
+}
+
+/*
+ * Connect to the agent through the VMM's vsock socket, retrying until the
+ * boot deadline while watching the VMM and the cancel fd.  Until the guest
+ * agent listens, each attempt fails fast (no socket yet, or the VMM hangs
+ * up), so short backed-off retries cost little.
+ */
+static int sandbox_wait_agent(struct kiln_sandbox *sb,
+			      const struct kiln_sandbox_config *cfg)
+{
+	struct kiln *k = sb->k;
+	uint64_t start = now_ms(), deadline = start + k->boot_timeout_ms;
+	uint64_t next_progress = start + PROGRESS_EVERY_MS;
+	unsigned int backoff = RETRY_MIN_MS;
+	char err[ERRLEN], what[128];
+
+	progress_report(cfg, sb, KILN_PHASE_BOOTING, 0);
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{.fd = sb->vmm.pidfd, .events = POLLIN},
+			{.fd = k->cancel_fd, .events = POLLIN},
+		};
+		uint64_t now = now_ms();
+		int r, wait;
+
+		if (handle_cancelled(k))
+			return handle_fail(k, KILN_ECANCELED,
+					   "cancelled while the guest booted");
+		if (vmm_proc_poll(&sb->vmm) == 1) {
+			vmm_proc_describe(&sb->vmm, what, sizeof(what));
+			handle_fail(k, KILN_EVMM,
+				    "the VM stopped before its agent answered "
+				    "(%.1f s after start): %s",
+				    (double)(now - start) / 1000.0, what);
+			sandbox_fail_tails(sb);
+			return KILN_EVMM;
+		}
+		if (now >= deadline) {
+			handle_fail(
+				k, KILN_ETIMEOUT,
+				"the guest agent did not answer within %u s "
+				"of boot; if the guest is just slow, raise "
+				"KILN_BOOT_TIMEOUT (seconds)",
+				k->boot_timeout_ms / 1000);
+			sandbox_fail_tails(sb);
+			return KILN_ETIMEOUT;
+		}
+		wait = (int)(deadline - now);
+		r = agent_client_connect_vsock(
+			sb->uds_path, PROTO_AGENT_PORT,
+			wait < CONNECT_ATTEMPT_MS ? wait : CONNECT_ATTEMPT_MS,
+			&sb->agent, err, sizeof(err));
+		if (r == AGENT_OK) {
+			progress_report(cfg, sb, KILN_PHASE_READY,
+					now_ms() - start);
+			handle_log(k, KILN_LOG_INFO,
+				   "sandbox %s: agent %s ready after %llu ms",
+				   sb->id,
+				   agent_client_agent_version(sb->agent),
+				   (unsigned long long)(now_ms() - start));
+			return KILN_OK;
+		}
+		if (r == AGENT_ERR_PROTO || r == AGENT_ERR_INVAL ||
+		    r == AGENT_ERR_REMOTE) {
+			handle_fail(k, KILN_EGUEST,
+				    "the guest agent answered wrongly: %s",
+				    err);
+			sandbox_fail_tails(sb);
+			return KILN_EGUEST;
+		}
+		if (r == AGENT_ERR_CANCELLED)
+			continue; /* reported at the top */
+		/* not ready, timed out, or dropped: the VM is still coming up
+		 */
+		handle_log(k, KILN_LOG_DEBUG, "sandbox %s: agent not ready: %s",
+			   sb->id, err);
+
+		now = now_ms();
+		if (now >= next_progress) {
+			progress_report(cfg, sb, KILN_PHASE_BOOTING,
+					now - start);
+			next_progress = now + PROGRESS_EVERY_MS;
+		}
+		wait = (int)backoff;
+		if (next_progress - now < (uint64_t)wait)
+			wait = (int)(next_progress - now);
+		if (deadline > now && deadline - now < (uint64_t)wait)
+			wait = (int)(deadline - now);
+		/* a backed-off retry that also wakes on VMM exit or cancel */
+		if (poll(pfd, k->cancel_fd >= 0 ? 2 : 1, wait) < 0 &&
+		    errno != EINTR)
+			return handle_fail(k, KILN_ESYS, "poll: %s",
+					   strerror(errno));
+		backoff =
+			backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+	}
+}
+
+/* Create the runtime directory and the files the VMM writes into. */
+static int sandbox_prepare_dir(struct kiln_sandbox *sb, int *log_fd)
+{
+	struct kiln *k = sb->k;
+	char err[ERRLEN];
+	int rc, fd;
+
+	for (int tries = 0;; tries++) {
+		rc = rundir_new_id(sb->id);
+		if (rc)
+			return handle_fail(k, rc, "getrandom: %s",
+					   strerror(errno));
+		rc = rundir_create(k->runtime_dir, sb->id, &sb->dir, err,
+				   sizeof(err));
+		if (!rc)
+			break;
+		if (errno != EEXIST || tries >= 3)
+			return handle_fail(k, rc, "%s", err);
+	}
+	sb->uds_path = path_in(sb->dir, "vsock.sock");
+	sb->console_path = path_in(sb->dir, "console.log");
+	sb->vmm_log_path = path_in(sb->dir, "vmm.log");
+	if (!sb->uds_path || !sb->console_path || !sb->vmm_log_path)
+		return handle_fail(k, KILN_ENOMEM, "out of memory");
+	if (strlen(sb->uds_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return handle_fail(k, KILN_EINVAL,
+				   "socket path %s is too long for a Unix "
+				   "socket; set KILN_RUNTIME_DIR to a shorter "
+				   "directory",
+				   sb->uds_path);
+	/* created here, 0600, so they exist for tailing from the start */
+	fd = open(sb->console_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		return handle_fail(k, KILN_ESYS, "cannot create %s: %s",
+				   sb->console_path, strerror(errno));
+	close(fd);
+	*log_fd =
+		open(sb->vmm_log_path,
+		     O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+	if (*log_fd < 0)
+		return handle_fail(k, KILN_ESYS, "cannot create %s: %s",
+				   sb->vmm_log_path, strerror(errno));
+	return KILN_OK;
+}
+
+static int sandbox_start_vmm(struct kiln_sandbox *sb,
+			     const struct sandbox_params *p,
+			     const char *vmm_path, int log_fd)
+{
+	struct vmm_launch l = {
+		.vmm_path = vmm_path,
+		.kernel = p->kernel,
+		.image = p->image,
+		.cmdline_extra = p->cmdline_extra,
+		.cpus = p->cpus,
+		.memory_mib = p->memory_mib,
+		.cid = VMM_GUEST_CID,
+		.vsock_uds = sb->uds_path,
+		.console = sb->console_path,
+	};
+	struct vmm_argv a;
+	char err[ERRLEN];
+	int rc;
+
+	rc = vmm_argv_build(&l, &a, err, sizeof(err));
+	if (!rc) {
+		handle_log(sb->k, KILN_LOG_DEBUG,
+			   "sandbox %s: starting %s (%u cpus, %u MiB)", sb->id,
+			   vmm_path, p->cpus, p->memory_mib);
+		rc = vmm_proc_spawn(&sb->vmm, a.argv, log_fd, err, sizeof(err));
+	}
+	vmm_argv_free(&a);
+	return rc ? handle_fail(sb->k, rc, "%s", err) : KILN_OK;
+}
+
+int kiln_sandbox_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
+			struct kiln_sandbox **out)
+{
+	struct kiln_sandbox *sb = NULL;
+	struct sandbox_params p;
+	char err[ERRLEN], terr[ERRLEN];
+	char *vmm_path = NULL;
+	int rc, log_fd = -1;
+
+	*out = NULL;
+	rc = sandbox_params_resolve(k->cache_dir, cfg, &p, err, sizeof(err));
+	if (!rc)
+		rc = sandbox_params_check_files(&p, err, sizeof(err));
+	if (rc) {
+		handle_fail(k, rc, "%s", err);
+		goto out;
+	}
+	rc = vmm_resolve(k, &vmm_path);
+	if (!rc)
+		rc = kvm_check(k);
+	if (rc)
+		goto out;
+	if (handle_cancelled(k)) {
+		rc = handle_fail(k, KILN_ECANCELED, "cancelled");
+		goto out;
+	}
+
+	sb = sandbox_alloc(k);
+	if (!sb) {
+		rc = handle_fail(k, KILN_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = sandbox_prepare_dir(sb, &log_fd);
+	if (!rc) {
+		if (cfg && cfg->progress)
+			cfg->progress(cfg->progress_ctx, KILN_PHASE_STARTING, 0,
+				      "");
+		rc = sandbox_start_vmm(sb, &p, vmm_path, log_fd);
+	}
+	if (!rc)
+		rc = sandbox_wait_agent(sb, cfg);
+	if (rc) {
+		/* the error is already in k; teardown must not replace it */
+		if (sandbox_teardown(sb, false, terr, sizeof(terr)))
+			handle_fail_append(k, "\nwhile cleaning up: %s", terr);
+		sb = NULL;
+	}
+out:
+	if (log_fd >= 0)
+		close(log_fd);
+	free(vmm_path);
+	sandbox_params_free(&p);
+	*out = sb;
+	return rc;
+}
+
+int kiln_sandbox_attach(struct kiln *k, const char *endpoint,
+			struct kiln_sandbox **out)
+{
+	struct kiln_sandbox *sb;
+	char err[ERRLEN];
+	int r, ms;
+
+	*out = NULL;
+	if (!endpoint || strncmp(endpoint, "unix:", 5) || !endpoint[5])
+		return handle_fail(k, KILN_EINVAL,
+				   "agent endpoint '%s' is not of the form "
+				   "unix:PATH",
+				   endpoint ? endpoint : "(null)");
+	sb = sandbox_alloc(k);
+	if (!sb)
+		return handle_fail(k, KILN_ENOMEM, "out of memory");
+	if (rundir_new_id(sb->id)) {
+		sandbox_teardown(sb, false, err, sizeof(err));
+		return handle_fail(k, KILN_ESYS, "getrandom failed");
+	}
+	ms = k->boot_timeout_ms < ATTACH_DEFAULT_MS ? (int)k->boot_timeout_ms
+						    : ATTACH_DEFAULT_MS;
+	r = agent_client_connect_unix(endpoint + 5, ms, &sb->agent, err,
+				      sizeof(err));
+	if (r) {
+		char terr[ERRLEN];
+
+		sandbox_teardown(sb, false, terr, sizeof(terr));
+		return handle_fail(
+			k, r == AGENT_ERR_INVAL ? KILN_EINVAL : KILN_EGUEST,
+			"cannot reach the agent at %s: %s", endpoint + 5, err);
+	}
+	*out = sb;
+	return KILN_OK;
+}
+
+const char *kiln_sandbox_id(const struct kiln_sandbox *sb)
+{
+	return sb->id;
+}
+
+const char *kiln_sandbox_dir(const struct kiln_sandbox *sb)
+{
+	return sb->dir ? sb->dir : "";
+}
+
+void kiln_exec_init(struct kiln_exec *ex)
+{
+	memset(ex, 0, sizeof(*ex));
+	ex->stdin_fd = -1;
+}
+
+/* After the agent connection failed: say whether the VM died, and how. */
+static int exec_fail_connection(struct kiln_sandbox *sb, int r, const char *err)
+{
+	struct kiln *k = sb->k;
+	char what[128];
+
+	sb->broken = true;
+	if (r == AGENT_ERR_CANCELLED)
+		return handle_fail(k, KILN_ECANCELED,
+				   "cancelled; the command was killed");
+	if (sb->vmm.pid > 0 && vmm_proc_wait(&sb->vmm, 1000, -1) == 1) {
+		vmm_proc_describe(&sb->vmm, what, sizeof(what));
+		handle_fail(k, KILN_EVMM,
+			    "the VM stopped during the command: %s", what);
+		sandbox_fail_tails(sb);
+		return KILN_EVMM;
+	}
+	handle_fail(k, r == AGENT_ERR_TIMEOUT ? KILN_ETIMEOUT : KILN_EGUEST,
+		    "lost the guest agent during the command: %s", err);
+	if (sb->vmm.pid > 0)
+		sandbox_fail_tails(sb);
+	return r == AGENT_ERR_TIMEOUT ? KILN_ETIMEOUT : KILN_EGUEST;
+}
+
+int kiln_sandbox_exec(struct kiln_sandbox *sb, const struct kiln_exec *ex,
+		      struct kiln_exec_result *res)
+{
+	struct kiln *k = sb->k;
+	struct agent_exec_opts o = {0};
+	struct agent_exec_result ar;
+	struct agent_exec_io io;
+	char err[ERRLEN];
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (!ex || !ex->argv || !ex->argv[0] || !ex->argv[0][0])
+		return handle_fail(k, KILN_EINVAL, "no command given");
+	if (sb->broken || !sb->agent)
+		return handle_fail(k, KILN_ESTATE,
+				   "sandbox %s failed earlier and cannot run "
+				   "commands; destroy it",
+				   sb->id);
+	o.argv = ex->argv;
+	o.env = ex->env;
+	o.cwd = ex->cwd;
+	o.timeout_ms = ex->timeout_ms;
+	/* the agent enforces timeout_ms; the slack catches a hung guest */
+	o.wait_timeout_ms =
+		ex->timeout_ms ? ex->timeout_ms + EXEC_WAIT_SLACK_MS : 0;
+	agent_exec_io_init(&io);
+	io.on_stdout = ex->on_stdout;
+	io.stdout_ctx = ex->stdout_ctx;
+	io.on_stderr = ex->on_stderr;
+	io.stderr_ctx = ex->stderr_ctx;
+	io.stdin_fd = ex->stdin_fd;
+	io.cancel_fd = k->cancel_fd;
+
+	memset(&ar, 0, sizeof(ar));
+	r = agent_client_exec(sb->agent, &o, &io, &ar, err, sizeof(err));
+	switch (r) {
+	case AGENT_OK:
+		res->exited = ar.exited;
+		res->signaled = ar.signaled;
+		res->signal = ar.term_signal;
+		res->exit_code = ar.exit_code;
+		if (ar.timed_out) {
+			res->timed_out = 1;
+			return handle_fail(k, KILN_ETIMEOUT,
+					   "the command ran longer than %u s "
+					   "and was killed",
+					   (ex->timeout_ms + 999) / 1000);
+		}
+		return KILN_OK;
+	case AGENT_ERR_NOT_FOUND:
+	case AGENT_ERR_PERM:
+		res->exit_code =
+			ar.exit_code ? ar.exit_code
+				     : (r == AGENT_ERR_NOT_FOUND ? 127 : 126);
+		return handle_fail(k, KILN_EEXEC, "%s", err);
+	case AGENT_ERR_INVAL:
+		return handle_fail(k, KILN_EINVAL, "%s", err);
+	case AGENT_ERR_REMOTE:
+		return handle_fail(k, KILN_EGUEST,
+				   "the guest agent refused: %s", err);
+	default:
+		return exec_fail_connection(sb, r, err);
+	}
+}
+
+int kiln_sandbox_destroy(struct kiln_sandbox *sb)
+{
+	struct kiln *k;
+	char err[ERRLEN];
+	int rc;
+
+	if (!sb)
+		return KILN_OK;
+	k = sb->k;
+	/* after a cancel the caller wants out: no polite power-off */
+	rc = sandbox_teardown(sb, !handle_cancelled(k), err, sizeof(err));
+	return rc ? handle_fail(k, rc, "%s", err) : KILN_OK;
+}
+
+int kiln_run(struct kiln *k, const struct kiln_sandbox_config *cfg,
+	     const struct kiln_exec *ex, struct kiln_exec_result *res)
+{
+	struct kiln_sandbox *sb;
+	char err[ERRLEN];
+	int rc, rc2;
+
+	memset(res, 0, sizeof(*res));
+	if (!ex || !ex->argv || !ex->argv[0] || !ex->argv[0][0])
+		return handle_fail(k, KILN_EINVAL, "no command given");
+	rc = kiln_sandbox_create(k, cfg, &sb);
+	if (rc)
+		return rc;
+	rc = kiln_sandbox_exec(sb, ex, res);
+	rc2 = sandbox_teardown(sb, !handle_cancelled(k), err, sizeof(err));
+	if (rc2 && !rc)
+		handle_log(k, KILN_LOG_WARN, "%s", err);
+	else if (rc2)
+		handle_fail_append(k, "\nwhile cleaning up: %s", err);
+	return rc;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kiln-vmm command line libkiln starts a sandbox with (the flags are
+ * described in docs/ARCHITECTURE.md and `kiln-vmm --help`).
+ */
+#ifndef KILN_LIB_VMM_ARGV_H
+#define KILN_LIB_VMM_ARGV_H
+
+#include <stddef.h>
+
+/* Kernel command line every sandbox starts with (TEAM conventions). */
+#define VMM_BASE_CMDLINE                                    \
+	"console=ttyS0 panic=-1 reboot=t root=/dev/vda ro " \
+	"init=/sbin/kiln-agent"
+#define VMM_CMDLINE_EXTRA_MAX 1024
+#define VMM_GUEST_CID 3
+#define VMM_ARGV_MAX 32
+
+struct vmm_launch {
+	const char *vmm_path; /* argv[0] and the program run */
+	const char *kernel;
+	const char *image; /* attached read-only as /dev/vda */
+	const char *cmdline_extra; /* NULL or appended to the base */
+	unsigned int cpus;
+	unsigned int memory_mib;
+	unsigned int cid;
+	const char *vsock_uds;
+	const char *console; /* file the guest console is written to */
+};
+
+struct vmm_argv {
+	char *argv[VMM_ARGV_MAX + 1]; /* NULL-terminated, owned */
+	int argc;
+};
+
+/*
+ * Build argv for l.  Returns 0, or a negative kiln status with a message
+ * in err (bad characters in a path or the extra command line, too long).
+ * Release with vmm_argv_free() in every case.
+ */
+int vmm_argv_build(const struct vmm_launch *l, struct vmm_argv *out, char *err,
+		   size_t errlen);
+
+void vmm_argv_free(struct vmm_argv *a);
+
+/* The syntax checks vmm_argv_build() makes, for early use: 0 or -KILN_*. */
+int vmm_check_drive_path(const char *path, char *err, size_t errlen);
+int vmm_check_cmdline_extra(const char *extra, char *err, size_t errlen);
+
+#endif

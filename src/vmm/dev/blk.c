@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-blk (virtio 1.1 section 5.2) on a raw image.
+ *
+ * A request is a readable 16-byte header (type, ioprio, sector), data
+ * segments (readable for OUT, writable for IN) and a final writable status
+ * byte.  The guest controls the layout, so the header may share a
+ * descriptor with data and segments may be any length: the request is
+ * described by byte offsets into the chain's readable and writable streams,
+ * and the data part is cut out of the chain's iovecs for preadv/pwritev.
+ *
+ * I/O is synchronous on the event loop thread.  blk_request_*() compute a
+ * status from a chain and nothing else, so an asynchronous backend
+ * (io_uring) could complete chains later without changing the parsing.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <linux/fs.h>
+
+#include "vmm/dev/blk.h"
+#include "vmm/virtio_mmio.h"
+#include "vmm/vm.h"
+
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define BLK_HDR_SIZE 16
+
+/* struct virtio_blk_config offsets; fields not offered read as 0. */
+#define BLK_CFG_CAPACITY 0
+#define BLK_CFG_SEG_MAX 12
+#define BLK_CFG_BLK_SIZE 20
+#define BLK_CFG_SIZE 60
+
+/* Requests handled per notification before yielding to other events. */
+#define BLK_REQUESTS_PER_NOTIFY 256
+
+struct blk_req_hdr {
+	uint32_t type;
+	uint32_t ioprio;
+	uint64_t sector;
+};
+
+struct blk {
+	struct virtio_dev dev;
+	int fd;
+	bool read_only;
+	uint64_t capacity; /* in 512-byte sectors */
+	char id[BLK_ID_BYTES];
+	char name[40];
+	struct virtq_chain chain;
+	struct iovec data[VIRTQ_MAX_IOV];
+};
+
+/*
+ * Point dst at bytes [off, off + len) of the stream iov[0..n).  Returns the
+ * number of iovecs used (<= n).  The caller has checked that the stream
+ * holds off + len bytes.
+ */
+static int iov_slice(const struct iovec *iov, unsigned int n, uint64_t off,
+		     uint64_t len, struct iovec *dst)
+{
+	int cnt = 0;
+
+	for (unsigned int i = 0; i < n && len; i++) {
+		uint64_t seg = iov[i].iov_len, take;
+
+		if (off >= seg) {
+			off -= seg;
+			continue;
+		}
+		take = seg - off < len ? seg - off : len;
+		dst[cnt].iov_base = (uint8_t *)iov[i].iov_base + off;
+		dst[cnt].iov_len = take;
+		cnt++;
+		len -= take;
+		off = 0;
+	}
+	return cnt;
+}
+
+/* Drop the first n bytes of iov[0..*cnt). */
+static struct iovec *iov_advance(struct iovec *iov, int *cnt, size_t n)
+{
+	while (*cnt > 0 && n >= iov->iov_len) {
+		n -= iov->iov_len;
+		iov++;
+		(*cnt)--;
+	}
+	if (*cnt > 0) {
+		iov->iov_base = (uint8_t *)iov->iov_base + n;
+		iov->iov_len -= n;
+	}
+	return iov;
+}
+
+/*
+ * Read or write all of iov at file offset off, retrying short transfers.
+ * *done counts bytes transferred (for reads: bytes stored into the guest).
+ * Reads past the end of the file (it shrank after we sized it) give zeros.
+ */
+static int blk_transfer(int fd, struct iovec *iov, int cnt, off_t off,
+			bool write, uint64_t *done)
+{
+	*done = 0;
+	while (cnt > 0) {
+		ssize_t r = write ? pwritev(fd, iov, cnt, off)
+				  : preadv(fd, iov, cnt, off);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0) {
+			if (write)
+				return -EIO; /* no progress: do not spin */
+			for (int i = 0; i < cnt; i++) {
+				memset(iov[i].iov_base, 0, iov[i].iov_len);
+				*done += iov[i].iov_len;
+			}
+			return 0;
+		}
+		*done += (uint64_t)r;
+		off += r;
+		iov = iov_advance(iov, &cnt, (size_t)r);
+	}
+	return 0;
+}
+
+static bool blk_range_ok(const struct blk *b, uint64_t sector, uint64_t bytes)
+{
+	uint64_t nsec = bytes / BLK_SECTOR_SIZE;
+
+	return sector <= b->capacity && nsec <= b->capacity - sector;
+}
+
+/* IN: header only readable; data = writable bytes before the status. */
+static uint8_t blk_request_read(struct blk *b, const struct virtq_chain *c,
+				uint64_t sector, uint32_t *written)
+{
+	uint64_t len = c->in_len - 1, done = 0;
+	int cnt, err;
+
+	if (c->out_len != BLK_HDR_SIZE || len % BLK_SECTOR_SIZE) {
+		virtio_dev_warn(&b->dev,
+				"read request with %" PRIu64
+				" readable and %" PRIu64
+				" data bytes (need a 16-byte header and whole "
+				"sectors)",
+				c->out_len, len);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (!blk_range_ok(b, sector, len)) {
+		virtio_dev_warn(&b->dev,
+				"read of %" PRIu64 " bytes at sector %" PRIu64
+				" beyond capacity %" PRIu64 " sectors",
+				len, sector, b->capacity);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	cnt = iov_slice(c->iov + c->nout, c->nin, 0, len, b->data);
+	err = blk_transfer(b->fd, b->data, cnt,
+			   (off_t)(sector * BLK_SECTOR_SIZE), false, &done);
+	*written = (uint32_t)done;
+	if (err) {
+		virtio_dev_warn(&b->dev,
+				"read at sector %" PRIu64 " failed: %s", sector,
+				strerror(-err));
+		return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* OUT: data = readable bytes after the header; only the status writable. */
+static uint8_t blk_request_write(struct blk *b, const struct virtq_chain *c,
+				 uint64_t sector)
+{
+	uint64_t len = c->out_len - BLK_HDR_SIZE, done = 0;
+	int cnt, err;
+
+	if (c->in_len != 1 || len % BLK_SECTOR_SIZE) {
+		virtio_dev_warn(&b->dev,
+				"write request with %" PRIu64
+				" data and %" PRIu64
+				" writable bytes (need whole sectors and a "
+				"status byte)",
+				len, c->in_len);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (b->read_only) {
+		virtio_dev_warn(&b->dev, "write to a read-only drive refused");
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (!blk_range_ok(b, sector, len)) {
+		virtio_dev_warn(&b->dev,
+				"write of %" PRIu64 " bytes at sector %" PRIu64
+				" beyond capacity %" PRIu64 " sectors",
+				len, sector, b->capacity);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	cnt = iov_slice(c->iov, c->nout, BLK_HDR_SIZE, len, b->data);
+	err = blk_transfer(b->fd, b->data, cnt,
+			   (off_t)(sector * BLK_SECTOR_SIZE), true, &done);
+	if (err) {
+		virtio_dev_warn(&b->dev,
+				"write at sector %" PRIu64
+				" failed after %" PRIu64 " of %" PRIu64
+				" bytes: %s",
+				sector, done, len, strerror(-err));
+		return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+static uint8_t blk_request_flush(struct blk *b)
+{
+	if (fdatasync(b->fd) < 0) {
+		virtio_dev_warn(&b->dev, "flush failed: %s", strerror(errno));
+		return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+static uint8_t blk_request_get_id(struct blk *b, const struct virtq_chain *c,
+				  uint32_t *written)
+{
+	uint64_t room = c->in_len - 1;
+
+	*written = (uint32_t)virtq_chain_write(
+		c, 0, b->id, room < BLK_ID_BYTES ? room : BLK_ID_BYTES);
+	return VIRTIO_BLK_S_OK;
+}
+
+/*
+ * Execute one request.  Returns the bytes written into the chain (data +
+ * status), or -EINVAL if the chain has no status byte to report on.
+ */
+static int64_t blk_request(struct blk *b, const struct virtq_chain *c)
+{
+	struct blk_req_hdr hdr;
+	uint32_t written = 0;
+	uint8_t status;
+
+	if (c->in_len == 0)
+		return -EINVAL;
+	if (c->out_len < BLK_HDR_SIZE) {
+		virtio_dev_warn(&b->dev,
+				"request header is %" PRIu64
+				" bytes, need 16; failed with IOERR",
+				c->out_len);
+		status = VIRTIO_BLK_S_IOERR;
+	} else {
+		virtq_chain_read(c, 0, &hdr, sizeof(hdr));
+		switch (le32toh(hdr.type)) {
+		case VIRTIO_BLK_T_IN:
+			status = blk_request_read(b, c, le64toh(hdr.sector),
+						  &written);
+			break;
+		case VIRTIO_BLK_T_OUT:
+			status = blk_request_write(b, c, le64toh(hdr.sector));
+			break;
+		case VIRTIO_BLK_T_FLUSH:
+			status = blk_request_flush(b);
+			break;
+		case VIRTIO_BLK_T_GET_ID:
+			status = blk_request_get_id(b, c, &written);
+			break;
+		default:
+			status = VIRTIO_BLK_S_UNSUPP;
+			break;
+		}
+	}
+	virtq_chain_write(c, c->in_len - 1, &status, 1);
+	return (int64_t)written + 1;
+}
+
+static void blk_queue_notify(struct virtio_dev *d, uint16_t qi)
+{
+	struct blk *b = d->priv;
+	struct virtq *q = &d->vqs[qi];
+	int n;
+
+	for (n = 0; n < BLK_REQUESTS_PER_NOTIFY; n++) {
+		int64_t used;
+		int r = virtq_pop(q, &b->chain);
+
+		if (r < 0) {
+			virtio_dev_fail(d, "queue %u: %s", qi, q->error);
+			break;
+		}
+		if (r == 0)
+			break;
+		used = blk_request(b, &b->chain);
+		if (used < 0) {
+			virtio_dev_fail(d, "request without a writable "
+					   "status byte");
+			break;
+		}
+		virtq_push(q, &b->chain, (uint32_t)used);
+	}
+	virtio_signal_used(d, qi);
+	if (n == BLK_REQUESTS_PER_NOTIFY && virtio_dev_live(d) &&
+	    virtq_has_avail(q))
+		virtio_queue_defer(d, qi);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static void blk_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data,
+			    uint32_t len)
+{
+	struct blk *b = d->priv;
+	uint8_t cfg[BLK_CFG_SIZE] = {0};
+	uint64_t cap = htole64(b->capacity);
+
+	memcpy(cfg + BLK_CFG_CAPACITY, &cap, 8);
+	put_le32(cfg + BLK_CFG_SEG_MAX, BLK_QUEUE_SIZE - 2);
+	put_le32(cfg + BLK_CFG_BLK_SIZE, BLK_SECTOR_SIZE);
+
+	memset(data, 0, len);
+	if (off < sizeof(cfg))
+		memcpy(data, cfg + off,
+		       len < sizeof(cfg) - off ? len : sizeof(cfg) - off);
+}
+
+static void blk_config_write(struct virtio_dev *d, uint32_t off,
+			     const uint8_t *data, uint32_t len)
+{
+	virtio_dev_warn(d, "write to read-only config at 0x%x ignored", off);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+	.config_read = blk_config_read,
+	.config_write = blk_config_write,
+	.queue_notify = blk_queue_notify,
+	/* activate/reset: requests complete synchronously, so there is no
+	 * backend state to start or to drop. */
+};
+
+/* Size in bytes of a regular file or block device. */
+static int blk_size(int fd, const char *path, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, size) < 0)
+			return -errno;
+		return 0;
+	}
+	fprintf(stderr,
+		"kiln-vmm: drive %s: not a regular file or block device\n",
+		path);
+	return -EINVAL;
+}
+
+/* GET_ID serial: the file name, printable ASCII, NUL-padded. */
+static void blk_make_id(struct blk *b, const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	memset(b->id, 0, sizeof(b->id));
+	for (size_t i = 0; i < sizeof(b->id) && base[i]; i++)
+		b->id[i] = base[i] > 0x20 && base[i] < 0x7f ? base[i] : '_';
+}
+
+static int blk_open(struct blk *b, const char *path)
+{
+	uint64_t size;
+	int err;
+
+	b->fd = open(path, (b->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (b->fd < 0) {
+		err = -errno;
+		fprintf(stderr, "kiln-vmm: drive %s: cannot open %s: %s\n",
+			path, b->read_only ? "read-only" : "read-write",
+			strerror(errno));
+		return err;
+	}
+	if (flock(b->fd, (b->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		err = -errno;
+		if (errno == EWOULDBLOCK)
+			fprintf(stderr,
+				"kiln-vmm: drive %s: locked by another process "
+				"(another VM using it%s?); stop it or use a "
+				"copy\n",
+				path, b->read_only ? " read-write" : "");
+		else
+			fprintf(stderr, "kiln-vmm: drive %s: flock: %s\n", path,
+				strerror(errno));
+		return err == -EWOULDBLOCK ? -EBUSY : err;
+	}
+	err = blk_size(b->fd, path, &size);
+	if (err) {
+		if (err != -EINVAL)
+			fprintf(stderr, "kiln-vmm: drive %s: size: %s\n", path,
+				strerror(-err));
+		return err;
+	}
+	if (size % BLK_SECTOR_SIZE) {
+		fprintf(stderr,
+			"kiln-vmm: drive %s: size %" PRIu64
+			" is not a multiple of 512 bytes; pad it (truncate -s "
+			"%%512 ...)\n",
+			path, size);
+		return -EINVAL;
+	}
+	b->capacity = size / BLK_SECTOR_SIZE;
+	return 0;
+}
+
+int blk_create(struct vm *vm, const char *path, bool read_only,
+	       struct virtio_dev **out)
+{
+	struct blk *b = calloc(1, sizeof(*b));
+	int err;
+
+	if (!b)
+		return -ENOMEM;
+	b->read_only = read_only;
+	err = blk_open(b, path);
+	if (err)
+		goto fail;
+	blk_make_id(b, path);
+	snprintf(b->name, sizeof(b->name), "virtio-blk %.20s", b->id);
+
+	b->dev.name = b->name;
+	b->dev.device_id = VIRTIO_ID_BLOCK;
+	b->dev.host_features =
+		1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_BLK_SIZE |
+		1ULL << VIRTIO_BLK_F_FLUSH | 1ULL << VIRTIO_F_RING_EVENT_IDX;
+	if (read_only)
+		b->dev.host_features |= 1ULL << VIRTIO_BLK_F_RO;
+	b->dev.nqueues = 1;
+	b->dev.queue_max[0] = BLK_QUEUE_SIZE;
+	b->dev.ops = &blk_ops;
+	b->dev.priv = b;
+
+	err = virtio_mmio_attach(vm, &b->dev);
+	if (err)
+		goto fail;
+	*out = &b->dev;
+	return 0;
+
+fail:
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b);
+	return err;
+}
+
+void blk_destroy(struct virtio_dev *d)
+{
+	struct blk *b;
+
+	if (!d)
+		return;
+	b = d->priv;
+	virtio_mmio_detach(d);
+	close(b->fd);
+	free(b);
+}

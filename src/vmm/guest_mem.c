@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest RAM layout and mapping.  RAM starts at guest physical 0 and runs up
+ * to the MMIO hole (devices, LAPIC, IOAPIC live in [3 GiB, 4 GiB)); whatever
+ * does not fit below the hole continues at 4 GiB.  Each region is one
+ * anonymous mapping and later one KVM memory slot.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "guest_mem.h"
+
+#define GUEST_PAGE_SIZE 4096ULL
+
+/* Generous upper bound so the arithmetic below can never wrap. */
+#define GUEST_MEM_LAYOUT_MAX (1ULL << 46)
+
+int guest_mem_layout(struct guest_mem *m, uint64_t mem_size)
+{
+	memset(m, 0, sizeof(*m));
+	if (mem_size == 0 || mem_size % GUEST_PAGE_SIZE ||
+	    mem_size > GUEST_MEM_LAYOUT_MAX)
+		return -EINVAL;
+
+	if (mem_size <= GUEST_MMIO_HOLE_START) {
+		m->r[0] = (struct guest_region){.gpa = 0, .size = mem_size};
+		m->nregions = 1;
+	} else {
+		m->r[0] = (struct guest_region){.gpa = 0,
+						.size = GUEST_MMIO_HOLE_START};
+		m->r[1] = (struct guest_region){
+			.gpa = GUEST_MMIO_HOLE_END,
+			.size = mem_size - GUEST_MMIO_HOLE_START,
+		};
+		m->nregions = 2;
+	}
+	m->total = mem_size;
+	return 0;
+}
+
+int guest_mem_alloc(struct guest_mem *m, uint64_t mem_size)
+{
+	int rc = guest_mem_layout(m, mem_size);
+
+	if (rc)
+		return rc;
+	for (int i = 0; i < m->nregions; i++) {
+		void *p = mmap(NULL, m->r[i].size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+			       0);
+
+		if (p == MAP_FAILED) {
+			rc = -errno;
+			guest_mem_free(m);
+			return rc;
+		}
+		m->r[i].hva = p;
+		/* Guest RAM is large and never useful in a VMM core dump. */
+		madvise(p, m->r[i].size, MADV_DONTDUMP);
+	}
+	return 0;
+}
+
+void guest_mem_free(struct guest_mem *m)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		if (m->r[i].hva)
+			munmap(m->r[i].hva, m->r[i].size);
+		m->r[i].hva = NULL;
+	}
+	m->nregions = 0;
+	m->total = 0;
+}
+
+uint64_t guest_mem_low_end(const struct guest_mem *m)
+{
+	if (m->nregions == 0 || m->r[0].gpa != 0)
+		return 0;
+	return m->r[0].size;
+}

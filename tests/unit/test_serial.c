@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The 16550A console: register behaviour Linux's 8250 driver depends on
+ * (probe, THRE interrupt, FIFO), output to a file, input, loopback, the
+ * console tail and kernel-panic detection.  No KVM: vm_fd is -1, so the
+ * interrupt line is only tracked, not injected.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vmm/dev/power.h"
+#include "vmm/dev/serial.h"
+#include "vmm/vm.h"
+
+#define RBR 0
+#define THR 0
+#define IER 1
+#define IIR 2
+#define FCR 2
+#define LCR 3
+#define MCR 4
+#define LSR 5
+#define MSR 6
+#define SCR 7
+
+struct fix {
+	struct vm vm;
+	struct serial *s;
+	char path[64];
+};
+
+static int fix_setup(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+	char err[256];
+	int fd;
+
+	if (!f)
+		return -1;
+	f->vm.vm_fd = -1;
+	f->vm.kvm_fd = -1;
+	pthread_mutex_init(&f->vm.exit_lock, NULL);
+	snprintf(f->path, sizeof(f->path), "/tmp/kiln-test-console-XXXXXX");
+	fd = mkstemp(f->path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	if (serial_create(&f->vm, CONSOLE_FILE, f->path, &f->s, err,
+			  sizeof(err)))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int fix_teardown(void **state)
+{
+	struct fix *f = *state;
+
+	serial_destroy(f->s);
+	unlink(f->path);
+	pthread_mutex_destroy(&f->vm.exit_lock);
+	free(f);
+	return 0;
+}
+
+static uint8_t rd(struct fix *f, int reg)
+{
+	uint8_t v = 0;
+
+	assert_true(
+		io_dispatch(&f->vm.pio, SERIAL_COM1_PORT + reg, &v, 1, false));
+	return v;
+}
+
+static void wr(struct fix *f, int reg, uint8_t v)
+{
+	assert_true(
+		io_dispatch(&f->vm.pio, SERIAL_COM1_PORT + reg, &v, 1, true));
+}
+
+static void wr_str(struct fix *f, const char *s)
+{
+	while (*s)
+		wr(f, THR, (uint8_t)*s++);
+}
+
+static char *file_text(const char *path)
+{
+	static char buf[65536];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void test_registered(void **state)
+{
+	struct fix *f = *state;
+	uint8_t v = 0;
+
+	assert_int_equal(f->vm.pio.n, 1);
+	assert_int_equal(f->vm.pio.ranges[0].base, 0x3f8);
+	assert_int_equal(f->vm.pio.ranges[0].len, 8);
+	/* COM2 is absent: reads float high */
+	assert_false(io_dispatch(&f->vm.pio, 0x2f8 + LSR, &v, 1, false));
+	assert_int_equal(v, 0xff);
+}
+
+static void test_output(void **state)
+{
+	struct fix *f = *state;
+
+	wr_str(f, "hello\r\n");
+	assert_string_equal(file_text(f->path), "hello\r\n");
+	/* no event loop: partial lines are not held back */
+	wr_str(f, "# ");
+	assert_string_equal(file_text(f->path), "hello\r\n# ");
+	assert_int_equal(rd(f, LSR) & 0x60, 0x60); /* THRE | TEMT */
+}
+
+static void test_probe_registers(void **state)
+{
+	struct fix *f = *state;
+
+	wr(f, SCR, 0xa5);
+	assert_int_equal(rd(f, SCR), 0xa5);
+	/* IER keeps only its 4 bits (else Linux sees an XScale UART) */
+	wr(f, IER, 0xff);
+	assert_int_equal(rd(f, IER), 0x0f);
+	wr(f, IER, 0);
+	/* FIFO enabled: IIR bits 7:6 set, "no interrupt" */
+	wr(f, FCR, 0x01);
+	assert_int_equal(rd(f, IIR), 0xc1);
+	/* DLAB: divisor latch, not THR/IER */
+	wr(f, LCR, 0x80);
+	wr(f, 0, 0x01);
+	wr(f, 1, 0x00);
+	assert_int_equal(rd(f, 0), 0x01);
+	assert_int_equal(rd(f, 1), 0x00);
+	wr(f, LCR, 0x03);
+	assert_int_equal(rd(f, LCR), 0x03);
+	assert_int_equal(rd(f, IER), 0);
+	assert_string_equal(file_text(f->path), "");
+	/* modem status without loopback: DCD DSR CTS */
+	assert_int_equal(rd(f, MSR) & 0xf0, 0xb0);
+}
+
+static void test_thre_interrupt(void **state)
+{
+	struct fix *f = *state;
+
+	assert_false(serial_irq_level(f->s));
+	/* enabling ETBEI with THR empty raises THRE at once */
+	wr(f, IER, 0x02);
+	assert_true(serial_irq_level(f->s));
+	assert_int_equal(rd(f, IIR) & 0x0f, 0x02);
+	/* reading IIR while THRE is the source clears it */
+	assert_false(serial_irq_level(f->s));
+	assert_int_equal(rd(f, IIR) & 0x0f, 0x01);
+	/* THR write: sent at once, empty again, interrupt again */
+	wr(f, THR, 'x');
+	assert_true(serial_irq_level(f->s));
+	/* disabling ETBEI drops the line */
+	wr(f, IER, 0);
+	assert_false(serial_irq_level(f->s));
+	/* re-enable: raised again (Linux's THRE test relies on this) */
+	wr(f, IER, 0x02);
+	assert_int_equal(rd(f, IIR) & 0x0f, 0x02);
+	wr(f, IER, 0);
+	wr(f, IER, 0x02);
+	assert_int_equal(rd(f, IIR) & 0x0f, 0x02);
+}
+
+static void test_input(void **state)
+{
+	struct fix *f = *state;
+	uint8_t big[2000];
+
+	assert_int_equal(rd(f, LSR) & 0x01, 0);
+	assert_int_equal(serial_input(f->s, (const uint8_t *)"ab", 2), 2);
+	assert_int_equal(rd(f, LSR) & 0x01, 1);
+	assert_false(serial_irq_level(f->s)); /* RDI not enabled yet */
+	wr(f, IER, 0x01);
+	assert_true(serial_irq_level(f->s));
+	assert_int_equal(rd(f, IIR) & 0x0f, 0x04);
+	assert_int_equal(rd(f, RBR), 'a');
+	assert_int_equal(rd(f, RBR), 'b');
+	assert_int_equal(rd(f, LSR) & 0x01, 0);
+	assert_false(serial_irq_level(f->s));
+	assert_int_equal(rd(f, RBR), 0); /* empty FIFO */
+
+	/* the FIFO takes what fits and says so; nothing is dropped */
+	memset(big, 'z', sizeof(big));
+	assert_int_equal(serial_input(f->s, big, sizeof(big)), 1024);
+	assert_int_equal(serial_input(f->s, big, 1), 0);
+	wr(f, FCR, 0x03); /* clear RX */
+	assert_int_equal(rd(f, LSR) & 0x01, 0);
+	assert_int_equal(serial_input(f->s, big, 1), 1);
+}
+
+static void test_loopback(void **state)
+{
+	struct fix *f = *state;
+
+	wr(f, MCR, 0x10 | 0x0a); /* loop, RTS, OUT2 */
+	assert_int_equal(rd(f, MSR) & 0xf0, 0x90); /* CTS, DCD */
+	wr(f, THR, 'q');
+	assert_int_equal(rd(f, LSR) & 0x01, 1);
+	assert_int_equal(rd(f, RBR), 'q');
+	wr(f, MCR, 0x08);
+	assert_string_equal(file_text(f->path), ""); /* not transmitted */
+}
+
+static void test_panic_and_tail(void **state)
+{
+	struct fix *f = *state;
+	FILE *tail;
+	char line[64], *text;
+	size_t len;
+
+	for (int i = 0; i < 70; i++) {
+		snprintf(line, sizeof(line), "[    %d.000] line %d\r\n", i, i);
+		wr_str(f, line);
+	}
+	assert_false(serial_panic_seen(f->s));
+	assert_false(f->vm.guest_panicked);
+	wr_str(f, "[   70.000] Kernel panic - not syncing: Attempted to kill "
+		  "init!\r\n");
+	assert_true(serial_panic_seen(f->s));
+	assert_true(f->vm.guest_panicked);
+	wr_str(f, "partial");
+
+	tail = open_memstream(&text, &len);
+	serial_dump_tail(f->s, tail, "> ");
+	fclose(tail);
+	/* 64 complete lines kept: lines 7..69 and the panic, then partial */
+	assert_null(strstr(text, "line 6\n"));
+	assert_non_null(strstr(text, "> [    7.000] line 7\n"));
+	assert_non_null(strstr(text, "line 69\n> [   70.000] Kernel panic"));
+	assert_non_null(strstr(text, "\n> partial\n"));
+	assert_null(strchr(text, '\r'));
+	free(text);
+}
+
+static void test_power_ports(void **state)
+{
+	struct fix *f = *state;
+	uint8_t v = 0;
+
+	assert_int_equal(power_create(&f->vm), 0);
+	/* reads: no keyboard controller */
+	assert_true(io_dispatch(&f->vm.pio, 0x64, &v, 1, false));
+	assert_int_equal(v, 0xff);
+	v = 0xaa; /* other i8042 commands do nothing */
+	assert_true(io_dispatch(&f->vm.pio, 0x64, &v, 1, true));
+	assert_false(f->vm.exiting);
+	v = 0xfe;
+	assert_true(io_dispatch(&f->vm.pio, 0x64, &v, 1, true));
+	assert_true(f->vm.exiting);
+	assert_int_equal(f->vm.exit_reason, VM_EXIT_REBOOT);
+
+	/* the first reason sticks */
+	v = 0;
+	assert_true(io_dispatch(&f->vm.pio, 0x501, &v, 1, true));
+	assert_int_equal(f->vm.exit_reason, VM_EXIT_REBOOT);
+
+	f->vm.exiting = false;
+	assert_true(io_dispatch(&f->vm.pio, 0x501, &v, 1, true));
+	assert_int_equal(f->vm.exit_reason, VM_EXIT_POWEROFF);
+
+	/* a reset after a kernel panic is a crash */
+	f->vm.exiting = false;
+	wr_str(f, "Kernel panic - not syncing: VFS\n");
+	v = 0xfe;
+	assert_true(io_dispatch(&f->vm.pio, 0x64, &v, 1, true));
+	assert_int_equal(f->vm.exit_reason, VM_EXIT_CRASH);
+}
+
+static void test_bad_console_path(void **state)
+{
+	struct vm vm = {.vm_fd = -1};
+	struct serial *s;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(serial_create(&vm, CONSOLE_FILE,
+				       "/nonexistent/dir/console.log", &s, err,
+				       sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "/nonexistent/dir/console.log"));
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_registered),
+		T(test_output),
+		T(test_probe_registers),
+		T(test_thre_interrupt),
+		T(test_input),
+		T(test_loopback),
+		T(test_panic_and_tail),
+		T(test_power_ports),
+		cmocka_unit_test(test_bad_console_path),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
