@@ -124,6 +124,10 @@ link_current() {
 	done
 }
 
+# Holding the lock, any temporary build directory is a leftover of a build
+# that was killed: remove it (they are large).
+rm -rf "$OUT"/.build-*
+
 if [ $FORCE -eq 0 ] && [ -f "$DEST/vmlinux" ] && [ -f "$DEST/bzImage" ] &&
 	[ -f "$DEST/config" ]; then
 	link_current
@@ -219,6 +223,6 @@ rm -rf "$DEST" # only reached with --force or after an interrupted move
 mv "$LOG" "$TMP/out/build.log"
 mv -T "$TMP/out" "$DEST"
 link_current
-msg "built $DEST ($(du -h "$DEST/vmlinux" | cut -f1) vmlinux," \
-	"$(du -h "$DEST/bzImage" | cut -f1) bzImage)"
+msg "built $DEST ($(du -h --apparent-size "$DEST/vmlinux" | cut -f1) vmlinux," \
+	"$(du -h --apparent-size "$DEST/bzImage" | cut -f1) bzImage)"
 echo "$DEST/vmlinux"

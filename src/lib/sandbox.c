@@ -30,7 +30,13 @@
 #define CONSOLE_FAIL_LINES 20 /* console lines shown when a guest fails */
 #define VMM_LOG_FAIL_LINES 10
 #define FAIL_TAIL_SIZE 8192
-#define CONNECT_ATTEMPT_MS 5000 /* one vsock connect + hello */
+/*
+ * One vsock connect + hello.  While the guest's vsock driver is not up yet
+ * the VMM holds CONNECT requests, so attempts run into this timeout; it
+ * also bounds how late progress reports and cancellation are noticed.  A
+ * handshake with a running agent is a few small packets, far below it.
+ */
+#define CONNECT_ATTEMPT_MS 2000
 #define RETRY_MIN_MS 10
 #define RETRY_MAX_MS 250
 #define PROGRESS_EVERY_MS 1000
@@ -79,16 +85,48 @@ static void sandbox_unlink(struct kiln_sandbox *sb)
 	sb->next = sb->prev = NULL;
 }
 
+/*
+ * kiln-vmm repeats the console's last lines in its own output when a guest
+ * crashes (prefixed "kiln-vmm: | ").  We show the console separately, so
+ * drop those lines from the VMM's output: what is left is the VMM's own
+ * diagnosis.  Filters buf in place; returns the new length.
+ */
+static size_t vmm_log_drop_console(char *buf, size_t len)
+{
+	static const char echo[] = "kiln-vmm: | ";
+	static const char head[] = "kiln-vmm: last console lines:";
+	size_t in = 0, out = 0;
+
+	while (in < len) {
+		char *nl = memchr(buf + in, '\n', len - in);
+		size_t n = nl ? (size_t)(nl - (buf + in)) + 1 : len - in;
+
+		if (!((n >= sizeof(echo) - 1 &&
+		       !memcmp(buf + in, echo, sizeof(echo) - 1)) ||
+		      (n >= sizeof(head) - 1 &&
+		       !memcmp(buf + in, head, sizeof(head) - 1)))) {
+			memmove(buf + out, buf + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	return out;
+}
+
 /* Append the VMM log and the console's last lines to k's error message. */
 static void sandbox_fail_tails(struct kiln_sandbox *sb)
 {
-	char tail[FAIL_TAIL_SIZE];
+	char tail[FAIL_TAIL_SIZE], log[CONSOLE_TAIL_BYTES];
+	size_t len;
+	int partial;
 
 	if (!sb->dir)
 		return;
 	/* each tail ends in a newline; the message does not */
-	if (console_file_tail(sb->vmm_log_path, VMM_LOG_FAIL_LINES, "  ", tail,
-			      sizeof(tail))) {
+	if (console_read_tail(sb->vmm_log_path, log, sizeof(log), &len,
+			      &partial) == 0 &&
+	    console_tail_lines(log, vmm_log_drop_console(log, len), partial,
+			       VMM_LOG_FAIL_LINES, "  ", tail, sizeof(tail))) {
 		tail[strlen(tail) - 1] = '\0';
 		handle_fail_append(sb->k, "\nkiln-vmm output:\n%s", tail);
 	}
@@ -97,8 +135,7 @@ static void sandbox_fail_tails(struct kiln_sandbox *sb)
 		tail[strlen(tail) - 1] = '\0';
 		handle_fail_append(sb->k, "\nlast guest console lines:\n%s",
 				   tail);
-	}
-	else
+	} else
 		handle_fail_append(sb->k, "\nthe guest console is empty "
 					  "(the kernel printed nothing)");
 }
@@ -282,7 +319,7 @@ static int sandbox_wait_agent(struct kiln_sandbox *sb,
 {
 	struct kiln *k = sb->k;
 	uint64_t start = now_ms(), deadline = start + k->boot_timeout_ms;
-	uint64_t next_progress = start + PROGRESS_EVERY_MS;
+	uint64_t next_progress = start + PROGRESS_EVERY_MS, attempt;
 	unsigned int backoff = RETRY_MIN_MS;
 	char err[ERRLEN], what[128];
 
@@ -318,6 +355,7 @@ static int sandbox_wait_agent(struct kiln_sandbox *sb,
 			return KILN_ETIMEOUT;
 		}
 		wait = (int)(deadline - now);
+		attempt = now;
 		r = agent_client_connect_vsock(
 			sb->uds_path, PROTO_AGENT_PORT,
 			wait < CONNECT_ATTEMPT_MS ? wait : CONNECT_ATTEMPT_MS,
@@ -326,10 +364,12 @@ static int sandbox_wait_agent(struct kiln_sandbox *sb,
 			progress_report(cfg, sb, KILN_PHASE_READY,
 					now_ms() - start);
 			handle_log(k, KILN_LOG_INFO,
-				   "sandbox %s: agent %s ready after %llu ms",
+				   "sandbox %s: agent %s ready after %llu ms "
+				   "(handshake %llu ms)",
 				   sb->id,
 				   agent_client_agent_version(sb->agent),
-				   (unsigned long long)(now_ms() - start));
+				   (unsigned long long)(now_ms() - start),
+				   (unsigned long long)(now_ms() - attempt));
 			return KILN_OK;
 		}
 		if (r == AGENT_ERR_PROTO || r == AGENT_ERR_INVAL ||

@@ -92,10 +92,12 @@ static int boot_parse_elf(struct boot_kernel *k, char *err, size_t errlen)
 				"or bzImage",
 				path, eh.e_ident[EI_CLASS], eh.e_machine);
 	if (eh.e_type != ET_EXEC)
-		return boot_err(err, errlen,
-				"%s: ELF type %u is not an executable; is this "
-				"a module or object file rather than vmlinux?",
-				path, eh.e_type);
+		return boot_err(
+			err, errlen,
+			"%s: ELF type %u is not an executable (ET_EXEC) "
+			"like vmlinux; this looks like a program, "
+			"library or kernel module",
+			path, eh.e_type);
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
 	    eh.e_phnum > ELF_MAX_PHDRS || eh.e_phoff > k->file_size ||
 	    (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) >

@@ -383,9 +383,20 @@ static bool vcpu_handle_exit(struct vcpu *v)
 			v->id);
 		vm_request_exit(vm, VM_EXIT_POWEROFF);
 		return true;
-	case KVM_EXIT_SHUTDOWN:
-		vm_guest_reset(vm, "triple fault (KVM_EXIT_SHUTDOWN)");
+	case KVM_EXIT_SHUTDOWN: {
+		/* A deliberate reboot (reboot=t) or a crash: say where. */
+		struct kvm_regs r;
+
+		if (ioctl(v->fd, KVM_GET_REGS, &r) == 0)
+			snprintf(why, sizeof(why),
+				 "triple fault on vCPU %d at RIP %#llx", v->id,
+				 (unsigned long long)r.rip);
+		else
+			snprintf(why, sizeof(why), "triple fault on vCPU %d",
+				 v->id);
+		vm_guest_reset(vm, why);
 		return true;
+	}
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {
 		case KVM_SYSTEM_EVENT_SHUTDOWN:

@@ -16,8 +16,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}/harness
 BUSYBOX=/bin/busybox
 # KVM host side, virtio-pci transport, 9p over virtio, virtio-serial for stdout/stderr, and
-# overlayfs for /tmp.  Dependencies (ccp, irqbypass, netfs, fscache, ...) come from modules.dep.
-MODULES="virtio_pci virtio_console 9pnet_virtio 9p overlay kvm-amd"
+# overlayfs for /tmp, and vhost_vsock (+ AF_VSOCK) so QEMU's vhost-vsock-device works in L1
+# (bench/boot.sh talks to a QEMU guest over AF_VSOCK).  Dependencies (ccp, irqbypass, netfs,
+# fscache, vhost, vsock, ...) come from modules.dep.
+MODULES="virtio_pci virtio_console 9pnet_virtio 9p overlay kvm-amd vsock vhost_vsock"
 
 say() {
 	echo "l1-image: $*" >&2
@@ -134,10 +136,14 @@ mkdir -p "$tmp/out"
 cp "$vmlinuz" "$tmp/out/vmlinuz"
 {
 	echo "kernel: $kernel_id ($kver)"
-	echo "modules: $(cat "$root/lib/modules/order" | tr '\n' ' ')"
+	echo "modules: $(tr '\n' ' ' <"$root/lib/modules/order")"
 } >"$tmp/out/info"
 touch "$tmp/out/ok"
 rm -rf "$out"
 mv "$tmp/out" "$out"
-say "done: $(cat "$out/info" | head -1)"
+# Older builds are dead weight (~10 MB each); QEMU reads the files only at start-up.
+for old in "$CACHE"/l1-*; do
+	[ "$old" = "$out" ] || rm -rf "$old"
+done
+say "done: $(head -1 "$out/info")"
 echo "$out"

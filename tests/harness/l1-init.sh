@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # SPDX-License-Identifier: MIT
 # /init of the L1 guest that run-in-l1.sh boots under QEMU TCG (see docs/TESTING-HARNESS.md).
 # It runs from the initramfs that l1-image.sh builds: busybox, the kernel modules listed in
@@ -120,6 +121,8 @@ rc=$?
 say "command exited with status $rc after $(cut -d' ' -f1 /proc/uptime) s"
 
 # The status file is the host's only proof that the command ran; write it last, atomically.
-echo $rc >/kilnrun/status.tmp && mv /kilnrun/status.tmp /kilnrun/status || say "error: cannot write the status"
+if ! { echo $rc >/kilnrun/status.tmp && mv /kilnrun/status.tmp /kilnrun/status; }; then
+	say "error: cannot write the status"
+fi
 sync
 poweroff -f

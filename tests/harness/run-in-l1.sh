@@ -25,7 +25,7 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-PROG=run-in-l1
+PROG="run-in-l1"
 
 cpus=2
 mem=4096
@@ -35,7 +35,7 @@ verbose=0
 rw_dirs=()
 
 usage() {
-	sed -n '2,/^set -uo/p' "$0" | sed -e '/^set -uo/d' -e 's/^# \{0,1\}//' >&2
+	sed -n '3,/^set -uo/p' "$0" | sed -e '/^set -uo/d' -e 's/^# \{0,1\}//' >&2
 	exit 125
 }
 
@@ -94,6 +94,7 @@ qemu_pid=
 timer_pid=
 tail_pids=()
 
+# shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
 	local i
 	if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then

@@ -18,9 +18,11 @@ trap 'rm -rf "$WORK"' EXIT
 BOOT=${KILN_BOOT_TIMEOUT:-300}
 failed=0
 
+TESTS="run_hello run_nproc boot_timeout sigint_during_boot guest_crash"
 if [ ! -c /dev/kvm ]; then
-	echo "SKIP: run_hello: /dev/kvm not available"
-	echo "SKIP: run_nproc: /dev/kvm not available"
+	for t in $TESTS; do
+		echo "SKIP: $t: /dev/kvm not available"
+	done
 	exit 0
 fi
 
@@ -62,5 +64,37 @@ kiln run --cpus 2 -- nproc
 [ "$RC" = 0 ] && [ "$(cat "$WORK/out")" = 2 ] &&
 	grep -q '^kiln: guest ready after' "$WORK/err"
 report run_nproc $? "rc=$RC stdout='$(head -c 200 "$WORK/out")'"
+
+# Failure paths.  The first two stop the VM within seconds, so they cost
+# little even where a full boot takes minutes.
+
+# A boot deadline that passes: a clear error, the VM stopped, nothing left.
+KILN_BOOT_TIMEOUT=2 kiln run -q -- true
+[ "$RC" = 125 ] && grep -q "did not answer within 2 s" "$WORK/err"
+report boot_timeout $? "rc=$RC"
+
+# SIGINT while the guest boots: kiln tears down and exits 130.
+KILN_RUNTIME_DIR=$RT "$KILN" run -- true >"$WORK/out" 2>"$WORK/err" </dev/null &
+pid=$!
+deadline=$((SECONDS + 60))
+until [ -S "$(ls -d "$RT"/*/ 2>/dev/null | head -1)vsock.sock" ] || [ $SECONDS -ge $deadline ]; do
+	sleep 0.05 # polling for the VMM's socket, bounded by the deadline
+done
+kill -INT $pid
+wait $pid
+RC=$?
+[ "$RC" = 130 ] && grep -q "stopped by SIGINT" "$WORK/err"
+report sigint_during_boot $? "rc=$RC"
+
+# A guest that panics (an ext4 image without an init): the VMM's status and
+# the console's last lines are reported.  This one boots a whole kernel.
+if mkfs.ext4 -q -F "$WORK/noinit.ext4" 16M >/dev/null 2>&1; then
+	kiln run -q --image "$WORK/noinit.ext4" -- true
+	[ "$RC" = 125 ] && grep -q "the guest crashed (exit status 3)" "$WORK/err" &&
+		grep -q "^  | .*Kernel panic" "$WORK/err"
+	report guest_crash $? "rc=$RC"
+else
+	echo "SKIP: guest_crash: mkfs.ext4 not available"
+fi
 
 exit $failed

@@ -234,6 +234,8 @@ t_vmm_fails_early() {
 # builds against libkiln.a and libkiln.so, and the header is C++-clean.
 t_api() {
 	local cc=${CC:-cc} ex=$WORK/example
+	# a sanitizer build of the library needs the sanitizer runtime
+	case "$BUILD_DIR" in */san) cc="$cc -fsanitize=address,undefined" ;; esac
 	if [ ! -f "$BUILD_DIR/libkiln.a" ] || [ ! -f "$BUILD_DIR/libkiln.so" ]; then
 		fail api_example "libkiln.a/libkiln.so not built"
 		return
@@ -369,7 +371,7 @@ t_agent() {
 # tests/integration/kvm.sh boots them; here we decide where it runs: directly
 # with /dev/kvm, inside the nested-KVM L1 guest without, or not at all.
 
-KVM_TESTS="run_hello run_nproc"
+KVM_TESTS="run_hello run_nproc boot_timeout sigint_during_boot guest_crash"
 
 kvm_skip_all() {
 	local t

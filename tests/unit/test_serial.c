@@ -14,12 +14,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "vmm/dev/power.h"
 #include "vmm/dev/serial.h"
+#include "vmm/evloop.h"
 #include "vmm/vm.h"
 
 #define RBR 0
@@ -305,6 +310,110 @@ static void test_bad_console_path(void **state)
 	assert_non_null(strstr(err, "/nonexistent/dir/console.log"));
 }
 
+static void *loop_thread(void *arg)
+{
+	evloop_run(arg);
+	return NULL;
+}
+
+static double now_sec(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Poll (with a deadline) until the event loop has drained the pipe. */
+static void wait_pipe_drained(int rfd)
+{
+	double deadline = now_sec() + 5;
+	int avail = 1;
+
+	while (now_sec() < deadline) {
+		assert_int_equal(ioctl(rfd, FIONREAD, &avail), 0);
+		if (!avail)
+			return;
+		poll(NULL, 0, 1);
+	}
+	fail_msg("the event loop did not read stdin within 5 s");
+}
+
+/*
+ * stdin as console input: bytes that arrive before the guest driver has
+ * enabled the receive interrupt are held back, not put in a FIFO the
+ * driver flushes when it opens the port.
+ */
+static void test_stdin_held_until_rx_enabled(void **state)
+{
+	struct vm vm = {.vm_fd = -1};
+	struct serial *s;
+	char err[256];
+	int p[2], saved_stdin = dup(STDIN_FILENO);
+	pthread_t t;
+	uint8_t v;
+
+	(void)state;
+	pthread_mutex_init(&vm.exit_lock, NULL);
+	vm.loop = evloop_new();
+	assert_non_null(vm.loop);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+	assert_int_equal(
+		serial_create(&vm, CONSOLE_STDOUT, NULL, &s, err, sizeof(err)),
+		0);
+	assert_int_equal(pthread_create(&t, NULL, loop_thread, vm.loop), 0);
+
+	assert_int_equal(write(p[1], "abc", 3), 3);
+	wait_pipe_drained(p[0]);
+	v = 0;
+	io_dispatch(&vm.pio, SERIAL_COM1_PORT + LSR, &v, 1, false);
+	assert_int_equal(v & 0x01, 0); /* held back */
+	/* a probe that flips IER alone does not count as an open port */
+	v = 0x0f;
+	io_dispatch(&vm.pio, SERIAL_COM1_PORT + IER, &v, 1, true);
+	io_dispatch(&vm.pio, SERIAL_COM1_PORT + LSR, &v, 1, false);
+	assert_int_equal(v & 0x01, 0);
+	v = 0;
+	io_dispatch(&vm.pio, SERIAL_COM1_PORT + IER, &v, 1, true);
+	/* open: DTR | RTS | OUT2, then the receive interrupt */
+	v = 0x0b;
+	io_dispatch(&vm.pio, SERIAL_COM1_PORT + MCR, &v, 1, true);
+	v = 0x05; /* IER: receive data + line status */
+	io_dispatch(&vm.pio, SERIAL_COM1_PORT + IER, &v, 1, true);
+	assert_true(serial_irq_level(s));
+	for (const char *c = "abc"; *c; c++) {
+		io_dispatch(&vm.pio, SERIAL_COM1_PORT + RBR, &v, 1, false);
+		assert_int_equal(v, *c);
+	}
+	io_dispatch(&vm.pio, SERIAL_COM1_PORT + LSR, &v, 1, false);
+	assert_int_equal(v & 0x01, 0);
+
+	/* later input flows straight through */
+	assert_int_equal(write(p[1], "d", 1), 1);
+	wait_pipe_drained(p[0]);
+	{
+		double deadline = now_sec() + 5;
+
+		do {
+			io_dispatch(&vm.pio, SERIAL_COM1_PORT + LSR, &v, 1,
+				    false);
+		} while (!(v & 1) && now_sec() < deadline);
+	}
+	io_dispatch(&vm.pio, SERIAL_COM1_PORT + RBR, &v, 1, false);
+	assert_int_equal(v, 'd');
+
+	evloop_stop(vm.loop, 0);
+	pthread_join(t, NULL);
+	serial_destroy(s);
+	close(p[1]);
+	close(p[0]);
+	dup2(saved_stdin, STDIN_FILENO);
+	close(saved_stdin);
+	evloop_free(vm.loop);
+	pthread_mutex_destroy(&vm.exit_lock);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
 
 int main(void)
@@ -319,6 +428,7 @@ int main(void)
 		T(test_panic_and_tail),
 		T(test_power_ports),
 		cmocka_unit_test(test_bad_console_path),
+		cmocka_unit_test(test_stdin_held_until_rx_enabled),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -99,6 +99,9 @@ link_current() {
 	mv -T "$OUT/.base.ext4.new" "$OUT/base.ext4"
 }
 
+# Holding the lock, any temporary build directory is a killed build's.
+rm -rf "$OUT"/.build-base-*
+
 if [ -f "$IMAGE" ]; then
 	link_current
 	msg "cached: $IMAGE"

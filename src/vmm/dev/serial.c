@@ -274,11 +274,27 @@ static bool serial_rx_push(struct serial *s, uint8_t c)
 	return true;
 }
 
-/* Move pending host input into the FIFO; poll for more once all of it
- * fits.  Called with the lock held whenever the FIFO shrinks. */
+/*
+ * Is a driver listening?  Linux probes the UART (briefly setting IER to
+ * 0x0f, looping back) and flushes the FIFO when it opens the port, so host
+ * input handed over before that (a script piped to stdin) would be lost.
+ * It is held back until the port is open: receive interrupt enabled, OUT2
+ * (the PC's interrupt gate) set, not in loopback.
+ */
+static bool serial_rx_open(const struct serial *s)
+{
+	return (s->ier & IER_RDI) && (s->mcr & MCR_OUT2) &&
+	       !(s->mcr & MCR_LOOP);
+}
+
+/*
+ * Move pending host input into the FIFO; poll for more once all of it
+ * fits.  Called with the lock held whenever the FIFO shrinks or IER/MCR
+ * change.
+ */
 static void serial_input_resume(struct serial *s)
 {
-	while (s->in_len && s->rx_len < SERIAL_RX_SIZE) {
+	while (s->in_len && s->rx_len < SERIAL_RX_SIZE && serial_rx_open(s)) {
 		serial_rx_push(s, s->in_buf[s->in_off++]);
 		s->in_len--;
 	}
@@ -384,6 +400,7 @@ static void serial_write(struct serial *s, uint64_t off, uint8_t v)
 		if ((v & IER_THRI) && !(s->ier & IER_THRI))
 			s->thri_pending = true;
 		s->ier = v & 0x0f; /* bits 4-7 read as 0 on a 16550A */
+		serial_input_resume(s);
 		break;
 	case UART_FCR:
 		if (v & FCR_CLEAR_RX) {
@@ -397,6 +414,7 @@ static void serial_write(struct serial *s, uint64_t off, uint8_t v)
 		break;
 	case UART_MCR:
 		serial_set_mcr(s, v);
+		serial_input_resume(s);
 		break;
 	case UART_LSR:
 	case UART_MSR:
@@ -527,7 +545,6 @@ int serial_create(struct vm *vm, enum console_mode mode, const char *path,
 	s->out_fd = -1;
 	s->in_fd = -1;
 	s->timer_fd = -1;
-	s->mcr = MCR_OUT2;
 	if (mode == CONSOLE_STDOUT) {
 		s->out_fd = STDOUT_FILENO;
 	} else if (mode == CONSOLE_FILE) {
