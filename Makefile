@@ -65,6 +65,7 @@ $(BUILD)/libkiln.a: $(LIB_OBJS) $(COMMON_OBJS)
 	@rm -f $@; ar rcs $@ $^
 $(BUILD)/libkiln.so: $(LIB_OBJS) $(COMMON_OBJS)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libkiln.so.0 -o $@ $^ $(LIB_LIBS)
+	@ln -sf libkiln.so $(BUILD)/libkiln.so.0
 
 $(BUILD)/kiln: $(CLI_OBJS) $(BUILD)/libkiln.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
@@ -83,8 +84,10 @@ unit: $(TEST_BINS)
 test:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory all
+	@guest/kernel/build.sh >/dev/null
+	@guest/images/base/build.sh $(BUILD)/kiln-agent >/dev/null
 	@$(MAKE) --no-print-directory SAN=1 all $(patsubst build/%,build/san/%,$(TEST_BINS))
-	@tests/run-all.sh
+	@KILN_REQUIRE_KVM_TESTS=1 tests/run-all.sh
 
 guest: kernel image
 kernel:
@@ -99,6 +102,24 @@ demo:
 
 bench: all
 	@bench/boot.sh
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS; `make test` runs them
+# briefly, run longer by hand: make fuzz FUZZ_SECONDS=600
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+build/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c src/vmm/virtq.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^
+build/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c src/vmm/dev/vsock_conn.c src/vmm/dev/vsock_ring.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^
+build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c src/common/proto.c $(AGENT_SRCS) src/lib/agent_client.c src/lib/agent_exec.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^ -ljansson -lutil
+FUZZERS := build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock build/fuzz/fuzz_proto
+fuzz: $(FUZZERS)
+	@tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -25,7 +25,7 @@ IMAGE=$KILN_CACHE/images/base.ext4
 SMP=1
 TIMEOUT=300
 # The options kiln-vmm adds for the kvm_pvm backend (shared/kernel/README):
-# booting with them under TCG shows they cost nothing elsewhere.
+# booting with them under TCG shows they do no harm elsewhere.
 PVM_OPTS="noxsave clearcpuid=popcnt,rdrand,rdseed,fsgsbase,smap,smep,movbe,bmi1,bmi2,avx,avx2,avx512f,fma,f16c,aes,pclmulqdq,sha_ni,abm,adx,umip,rdpid no-kvm-hypercalls nopvspin"
 
 die() {
@@ -61,6 +61,7 @@ ENTRY=$(nm "$KERNEL" | awk '$3 == "entry_SYSCALL_64" { print $1 }' | head -n 1)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kiln-boot.XXXXXX")
 QEMU_PID=
+# shellcheck disable=SC2317 # called through the EXIT trap
 cleanup() {
 	if [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; then
 		kill -KILL "$QEMU_PID" 2>/dev/null || true
@@ -140,6 +141,7 @@ CONSOLE=$WORK/console.log
 CMDLINE="console=ttyS0 panic=-1 reboot=t root=/dev/vda ro init=/kiln-test-init printk.devkmsg=on $PVM_OPTS"
 # isa-debug-exit at 0x501 stands in for kiln-vmm's power-off port: a write
 # of 0 makes QEMU exit with status 1 ((0 << 1) | 1).
+# shellcheck disable=SC2054 # the commas are inside option values
 QEMU=(qemu-system-x86_64
 	-M microvm,acpi=off,rtc=off,isa-serial=on -accel tcg -cpu max
 	-m 256 -smp "$SMP" -nodefaults -no-user-config -display none
@@ -163,7 +165,7 @@ elapsed() { # seconds since T0, one decimal
 }
 
 deadline=$((${T0%.*} + TIMEOUT))
-boot_at= guest_uptime= done=0 failed=() passed=() panic=0 eof=0
+boot_at='' guest_uptime='' done=0 failed=() passed=() panic=0 eof=0
 while :; do
 	left=$((deadline - ${EPOCHREALTIME%.*}))
 	[ $left -gt 0 ] || break

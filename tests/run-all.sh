@@ -32,6 +32,17 @@ echo "== unit tests (ASan+UBSan)"
 tests/run-unit.sh build/san/tests/test_* 2>&1 | tee "$log" || status=1
 count "$log"
 
+echo "== fuzzing (${FUZZ_SECONDS:-20} s per target)"
+make --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}" 2>&1 | grep -v '^clang' | tee "$log" || status=1
+count "$log"
+
+echo "== guest kernel + image boot under QEMU TCG (no KVM needed)"
+if guest/test-boot-qemu.sh --smp 2 >"$log" 2>&1; then
+	tail -3 "$log"; echo "guest: 1 passed, 0 failed"; P=$((P + 1))
+else
+	tail -30 "$log"; echo "guest: 0 passed, 1 failed"; F=$((F + 1)); status=1
+fi
+
 echo "== integration tests"
 if [ -x tests/integration/run.sh ]; then
 	tests/integration/run.sh 2>&1 | tee "$log" || status=1

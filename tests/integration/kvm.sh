@@ -80,7 +80,7 @@ deadline=$((SECONDS + 60))
 until [ -S "$(ls -d "$RT"/*/ 2>/dev/null | head -1)vsock.sock" ] || [ $SECONDS -ge $deadline ]; do
 	sleep 0.05 # polling for the VMM's socket, bounded by the deadline
 done
-kill -INT $pid
+kill -INT $pid 2>/dev/null # (unless it already failed by itself)
 wait $pid
 RC=$?
 [ "$RC" = 130 ] && grep -q "stopped by SIGINT" "$WORK/err"

@@ -67,7 +67,9 @@ if [ ! -e "$AGENT" ]; then
 	die "agent binary $AGENT not found: build it first with 'make' (it is" \
 		"build/kiln-agent) or pass the path of a static binary as argument"
 fi
-[ -f "$AGENT" ] && [ -x "$AGENT" ] || die "$AGENT is not an executable file"
+if [ ! -f "$AGENT" ] || [ ! -x "$AGENT" ]; then
+	die "$AGENT is not an executable file"
+fi
 readelf -h "$AGENT" 2>/dev/null | grep -q 'Machine:.*X86-64' ||
 	die "$AGENT is not an x86-64 ELF executable"
 if readelf -l "$AGENT" | grep -q 'Requesting program interpreter'; then
@@ -197,6 +199,7 @@ mkfs.ext4 -q -F -L kiln-base -U "$UUID" -b 4096 -N 4096 -m 0 -O ^has_journal \
 	done
 	(cd "$STAGE" && find . -mindepth 1 | LC_ALL=C sort) | while IFS= read -r p; do
 		p=${p#.}
+		# shellcheck disable=SC1003 # a single backslash, quoted
 		case $p in
 		*'"'* | *'\'*) die "unsupported character in staged path $p" ;;
 		esac
