@@ -33,10 +33,29 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/*
+ * Reset every signal to SIG_DFL with the raw system call: glibc's
+ * sigaction() refuses the two real-time signals it keeps for itself (32 and
+ * 33), yet an ignored disposition of those is inherited across exec from
+ * whoever started us, and the VMM must not start with signals ignored.
+ */
+static void child_reset_signals(void)
+{
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
+	} ksa = {.handler = SIG_DFL};
+
+	for (int sig = 1; sig < 65; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &ksa, NULL, 8);
+}
+
 static __attribute__((noreturn)) void
 child_exec(char *const argv[], int devnull, int log_fd, int errfd, pid_t parent)
 {
-	struct sigaction sa;
 	sigset_t none;
 	int in, out, e;
 
@@ -44,10 +63,7 @@ child_exec(char *const argv[], int devnull, int log_fd, int errfd, pid_t parent)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(127); /* parent already gone: don't run unowned */
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL); /* fails harmlessly for some */
+	child_reset_signals();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
