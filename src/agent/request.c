@@ -14,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/files.h"
 #include "agent/log.h"
 
 /* Ops this agent serves, announced in the hello reply. */
-static const char *const request_ops[] = {"hello", "ping", "exec", "signal",
-					  "shutdown"};
+static const char *const request_ops[] = {
+	"hello",      "ping", "exec",	  "signal", "shutdown", "read_file",
+	"write_file", "stat", "list_dir", "mkdir",  "remove",	"rename"};
 
 /*
  * Fields are unpacked as plain JSON values ("o") so that a wrong type gets
@@ -274,7 +276,7 @@ static void handle_exec(struct conn *c, uint32_t id, json_t *obj)
 	const char *code;
 	char err[512];
 
-	if (proc_find(c, id)) {
+	if (proc_find(c, id) || files_busy_id(c, id)) {
 		conn_send_error(c, id, PROTO_E_BUSY,
 				"exec: request id %u is still in use by a "
 				"running command on this connection",
@@ -341,9 +343,12 @@ static void handle_control(struct conn *c, uint32_t id, const uint8_t *buf,
 		const char *op;
 		void (*fn)(struct conn *c, uint32_t id, json_t *obj);
 	} ops[] = {
-		{"hello", handle_hello},       {"ping", handle_ping},
-		{"exec", handle_exec},	       {"signal", handle_signal},
-		{"shutdown", handle_shutdown},
+		{"hello", handle_hello},	 {"ping", handle_ping},
+		{"exec", handle_exec},		 {"signal", handle_signal},
+		{"shutdown", handle_shutdown},	 {"read_file", files_op_read},
+		{"write_file", files_op_write},	 {"stat", files_op_stat},
+		{"list_dir", files_op_list_dir}, {"mkdir", files_op_mkdir},
+		{"remove", files_op_remove},	 {"rename", files_op_rename},
 	};
 	char err[256];
 	const char *op;
@@ -403,6 +408,9 @@ void request_handle_frame(struct conn *c, const struct proto_hdr *h,
 		handle_control(c, h->id, payload, h->len);
 		return;
 	case PROTO_STDIN:
+		/* write_file content, else a command's stdin. */
+		if (files_data(c, h->id, payload, h->len))
+			return;
 		/* Data for a finished or stdin-less command is dropped. */
 		p = proc_find(c, h->id);
 		if (p)
@@ -416,6 +424,8 @@ void request_handle_frame(struct conn *c, const struct proto_hdr *h,
 				"byte, 0 (stdin)");
 			return;
 		}
+		if (files_eof(c, h->id))
+			return;
 		p = proc_find(c, h->id);
 		if (p)
 			proc_stdin_close(p);

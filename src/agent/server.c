@@ -24,6 +24,7 @@
 #include <linux/vm_sockets.h>
 
 #include "agent/exec.h"
+#include "agent/files.h"
 #include "agent/log.h"
 #include "agent/request.h"
 
@@ -575,6 +576,9 @@ static void conn_settle(struct conn *c)
 	for (int pass = 0; pass < max_passes; pass++) {
 		c->settle_again = false;
 		conn_process_input(c);
+		/* Once per settle: a bounded amount per loop iteration. */
+		if (pass == 0 && !c->dead)
+			files_pump(c);
 		if (!c->dead && out_pending(c) > 0)
 			conn_flush(c);
 		if (c->dead || !c->settle_again)
@@ -587,13 +591,13 @@ static void conn_settle(struct conn *c)
 		conn_close(c, "protocol error");
 		return;
 	}
-	if (c->read_eof && !c->procs && out_pending(c) == 0 &&
-	    c->in_off == c->in_len) {
+	if (c->read_eof && !c->procs && !files_want_pump(c) &&
+	    out_pending(c) == 0 && c->in_off == c->in_len) {
 		conn_close(c, "client finished");
 		return;
 	}
 	ev = 0;
-	if (out_pending(c) > 0)
+	if (out_pending(c) > 0 || files_want_pump(c))
 		ev |= EPOLLOUT;
 	if (!c->read_eof && c->in_off == c->in_len && conn_may_process(c))
 		ev |= EPOLLIN;
@@ -642,6 +646,7 @@ void conn_close(struct conn *c, const char *why)
 		p->conn_next = NULL;
 		proc_detach(p);
 	}
+	files_conn_close(c);
 	loop_watch_del(&ag->loop, &c->w);
 	close(c->fd);
 	c->fd = -1;

@@ -40,6 +40,7 @@ struct conn {
 	bool settling, settle_again; /* see conn_settle() */
 
 	struct proc *procs; /* commands started on this connection */
+	struct file_xfer *files; /* read_file/write_file in flight */
 };
 
 /*

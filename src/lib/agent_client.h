@@ -211,4 +211,99 @@ struct agent_exec_state {
 int agent_exec_feed(struct agent_exec_state *st, const struct proto_hdr *h,
 		    const uint8_t *payload);
 
+/*
+ * ---- files (docs/PROTOCOL.md, "Files") ------------------------------------
+ * Paths are absolute paths in the guest.  A missing path is
+ * AGENT_ERR_NOT_FOUND, EACCES/EPERM AGENT_ERR_PERM, other file errors
+ * AGENT_ERR_REMOTE; the message names the path and the errno ("ENOENT").
+ * timeout_ms bounds the whole call (< 0: no limit).
+ */
+
+/*
+ * Stream a regular file's content: to out_fd when >= 0 (written fully),
+ * else to fn(ctx, buf, len) (return non-zero to stop: AGENT_ERR_CANCELLED,
+ * the connection is then unusable).  *size (may be NULL) gets the byte
+ * count.  The file is never held in memory whole, on either side.
+ */
+int agent_client_read_file(struct agent_client *c, const char *path, int out_fd,
+			   agent_output_fn fn, void *ctx, int timeout_ms,
+			   uint64_t *size, char *err, size_t errlen);
+
+/*
+ * Write a file atomically: the agent writes a temporary file in the same
+ * directory, fsyncs it and renames it over path, so path is never seen
+ * half-written and a failed write leaves no trace.  Content comes from
+ * src_fd when >= 0 (read to EOF), else data[len].  mode: permission bits
+ * (0 means 0644), applied exactly (no umask).  mkdir_parents: create
+ * missing parent directories (0755) first.
+ */
+struct agent_write_opts {
+	unsigned int mode;
+	bool mkdir_parents;
+	int src_fd;
+	const void *data;
+	size_t len;
+};
+
+int agent_client_write_file(struct agent_client *c, const char *path,
+			    const struct agent_write_opts *o, int timeout_ms,
+			    uint64_t *written, char *err, size_t errlen);
+
+enum agent_file_type {
+	AGENT_FILE_UNKNOWN = 0,
+	AGENT_FILE_REGULAR,
+	AGENT_FILE_DIR,
+	AGENT_FILE_SYMLINK,
+	AGENT_FILE_FIFO,
+	AGENT_FILE_SOCKET,
+	AGENT_FILE_CHAR,
+	AGENT_FILE_BLOCK,
+};
+
+struct agent_file_stat {
+	enum agent_file_type type;
+	uint64_t size;
+	unsigned int mode; /* permission bits, 07777 */
+	int64_t mtime; /* seconds since the epoch */
+	long mtime_nsec;
+	uint32_t uid, gid;
+};
+
+/* lstat(), or stat() when follow is true (symlinks followed). */
+int agent_client_stat(struct agent_client *c, const char *path, bool follow,
+		      int timeout_ms, struct agent_file_stat *st, char *err,
+		      size_t errlen);
+
+struct agent_dir_entry {
+	char *name;
+	enum agent_file_type type; /* of the entry itself (not followed) */
+	uint64_t size;
+};
+
+/*
+ * List a directory (without "." and ".."), in no particular order.  limit:
+ * most entries wanted (0: the agent's default, 10000).  *truncated says the
+ * cap (or the reply size limit) was hit.  Free with agent_dir_free().
+ */
+int agent_client_list_dir(struct agent_client *c, const char *path,
+			  unsigned int limit, int timeout_ms,
+			  struct agent_dir_entry **entries, size_t *n,
+			  bool *truncated, char *err, size_t errlen);
+void agent_dir_free(struct agent_dir_entry *entries, size_t n);
+
+/* mkdir (mode 0: 0755, less the umask); parents: like mkdir -p. */
+int agent_client_mkdir(struct agent_client *c, const char *path,
+		       unsigned int mode, bool parents, int timeout_ms,
+		       char *err, size_t errlen);
+
+/* Remove a file or an empty directory; recursive: a whole tree, never
+ * following symlinks (a symlink is removed, not what it points to). */
+int agent_client_remove(struct agent_client *c, const char *path,
+			bool recursive, int timeout_ms, char *err,
+			size_t errlen);
+
+int agent_client_rename(struct agent_client *c, const char *from,
+			const char *to, int timeout_ms, char *err,
+			size_t errlen);
+
 #endif

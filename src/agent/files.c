@@ -1,0 +1,744 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * File operations (see files.h, docs/PROTOCOL.md).
+ *
+ * Every path must be absolute; errors carry the errno name and the path.
+ * write_file goes to a temporary file in the target's directory, which is
+ * fsync'ed and renamed over the target only once all content arrived: the
+ * target is never seen half-written, and an aborted transfer (error,
+ * closed connection) leaves nothing behind.  read_file opens the file and
+ * sends at most FILES_PUMP_BUDGET bytes per loop iteration while the
+ * connection's output queue is not full, so memory stays bounded and
+ * other connections are served in between.
+ */
+#include "agent/files.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/exec.h"
+#include "agent/log.h"
+
+struct file_xfer {
+	struct file_xfer *next; /* conn->files */
+	uint32_t id;
+	int fd;
+	bool writing; /* write_file (else read_file) */
+	uint64_t bytes;
+	char *path;
+	char *tmp_path; /* write_file: the temporary file */
+};
+
+/* ---- errors and validation -------------------------------------------- */
+
+static const char *errno_name(int e)
+{
+	const char *n = strerrorname_np(e);
+
+	return n ? n : "EUNKNOWN";
+}
+
+static const char *errno_code(int e)
+{
+	switch (e) {
+	case ENOENT:
+		return PROTO_E_NOT_FOUND;
+	case EACCES:
+	case EPERM:
+		return PROTO_E_PERM;
+	default:
+		return FILES_E_FILE;
+	}
+}
+
+/* {"type":"error","code":...,"errno":"ENOENT","message":"op path: ..."} */
+static void send_errno(struct conn *c, uint32_t id, const char *op,
+		       const char *path, int e)
+{
+	char msg[PATH_MAX + 256];
+	json_t *obj;
+
+	snprintf(msg, sizeof(msg), "%s %s: %s (%s)", op, path, strerror(e),
+		 errno_name(e));
+	obj = json_pack("{s:s,s:s,s:s,s:s}", "type", "error", "code",
+			errno_code(e), "errno", errno_name(e), "message", msg);
+	if (!obj) /* a path that is not UTF-8 cannot be in the message */
+		obj = json_pack("{s:s,s:s,s:s,s:s}", "type", "error", "code",
+				errno_code(e), "errno", errno_name(e),
+				"message", strerror(e));
+	conn_send_json(c, id, obj);
+}
+
+static int want_path(json_t *v, const char *op, const char *field,
+		     const char **out, char *err, size_t errlen)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || !s[0] || strlen(s) != json_string_length(v)) {
+		snprintf(err, errlen,
+			 "%s: \"%s\" must be a non-empty string without NUL",
+			 op, field);
+		return -1;
+	}
+	if (s[0] != '/') {
+		snprintf(err, errlen,
+			 "%s: \"%s\" must be an absolute path (got \"%.200s\")",
+			 op, field, s);
+		return -1;
+	}
+	if (strlen(s) >= PATH_MAX) {
+		snprintf(err, errlen, "%s: \"%s\" is longer than %d bytes", op,
+			 field, PATH_MAX - 1);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+static int want_bool(json_t *v, const char *op, const char *field, bool *out,
+		     char *err, size_t errlen)
+{
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v)) {
+		snprintf(err, errlen, "%s: \"%s\" must be true or false", op,
+			 field);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int want_mode(json_t *v, const char *op, mode_t *out, char *err,
+		     size_t errlen)
+{
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > 07777) {
+		snprintf(err, errlen,
+			 "%s: \"mode\" must be an integer in 0..4095 (07777)",
+			 op);
+		return -1;
+	}
+	*out = (mode_t)json_integer_value(v);
+	return 0;
+}
+
+static const char *type_name(mode_t m)
+{
+	if (S_ISREG(m))
+		return "file";
+	if (S_ISDIR(m))
+		return "dir";
+	if (S_ISLNK(m))
+		return "symlink";
+	if (S_ISFIFO(m))
+		return "fifo";
+	if (S_ISSOCK(m))
+		return "socket";
+	if (S_ISCHR(m))
+		return "char";
+	if (S_ISBLK(m))
+		return "block";
+	return "unknown";
+}
+
+/* mkdir -p: every component of path[0, len); existing dirs are fine. */
+static int mkdir_parents(const char *path, size_t len, mode_t mode)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len);
+	buf[len] = 0;
+	/* Bounded by the path length: one mkdir per component. */
+	for (size_t i = 1; i <= len; i++) {
+		if (i < len && buf[i] != '/')
+			continue;
+		buf[i] = 0;
+		if (i > 1 && buf[i - 1] != '/' && mkdir(buf, mode) < 0) {
+			if (errno != EEXIST)
+				return -errno;
+			if (stat(buf, &st) < 0)
+				return -errno;
+			if (!S_ISDIR(st.st_mode))
+				return -ENOTDIR;
+		}
+		if (i < len)
+			buf[i] = '/';
+	}
+	return 0;
+}
+
+/* ---- transfers --------------------------------------------------------- */
+
+static struct file_xfer *xfer_find(const struct conn *c, uint32_t id)
+{
+	for (struct file_xfer *x = c->files; x; x = x->next)
+		if (x->id == id)
+			return x;
+	return NULL;
+}
+
+bool files_busy_id(const struct conn *c, uint32_t id)
+{
+	return xfer_find(c, id) != NULL;
+}
+
+/* Unlink x from c and free it; an unfinished write leaves no file. */
+static void xfer_end(struct conn *c, struct file_xfer *x)
+{
+	struct file_xfer **pp;
+
+	for (pp = &c->files; *pp; pp = &(*pp)->next)
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	if (x->fd >= 0)
+		close(x->fd);
+	if (x->tmp_path)
+		unlink(x->tmp_path);
+	free(x->path);
+	free(x->tmp_path);
+	free(x);
+}
+
+static struct file_xfer *xfer_new(struct conn *c, uint32_t id, const char *path)
+{
+	struct file_xfer *x = calloc(1, sizeof(*x));
+
+	if (x)
+		x->path = strdup(path);
+	if (!x || !x->path) {
+		free(x);
+		return NULL;
+	}
+	x->id = id;
+	x->fd = -1;
+	x->next = c->files;
+	c->files = x;
+	return x;
+}
+
+/* Common checks of read_file / write_file before anything is opened. */
+static bool id_free(struct conn *c, uint32_t id, const char *op)
+{
+	if (!files_busy_id(c, id) && !proc_find(c, id))
+		return true;
+	conn_send_error(c, id, PROTO_E_BUSY,
+			"%s: request id %u is still in use on this connection",
+			op, id);
+	return false;
+}
+
+void files_op_read(struct conn *c, uint32_t id, json_t *obj)
+{
+	json_t *op, *jpath;
+	const char *path;
+	struct file_xfer *x;
+	struct stat st;
+	char err[512];
+	int fd;
+
+	if (proto_unpack(obj, err, sizeof(err), "read_file", "{s:o,s:o}", "op",
+			 &op, "path", &jpath) < 0 ||
+	    want_path(jpath, "read_file", "path", &path, err, sizeof(err)) <
+		    0) {
+		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
+		return;
+	}
+	if (!id_free(c, id, "read_file"))
+		return;
+	/* O_NONBLOCK: opening a FIFO must not block the loop. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		send_errno(c, id, "read_file", path, errno);
+		return;
+	}
+	if (fstat(fd, &st) < 0) {
+		send_errno(c, id, "read_file", path, errno);
+		close(fd);
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		int e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+
+		close(fd);
+		if (e == EINVAL)
+			conn_send_error(c, id, FILES_E_FILE,
+					"read_file %s: not a regular file "
+					"(%s); only regular files can be read",
+					path, type_name(st.st_mode));
+		else
+			send_errno(c, id, "read_file", path, e);
+		return;
+	}
+	x = xfer_new(c, id, path);
+	if (!x) {
+		close(fd);
+		conn_send_error(c, id, PROTO_E_INTERNAL,
+				"read_file: agent out of memory");
+		return;
+	}
+	x->fd = fd;
+	/* files_pump() streams it from the settle loop. */
+}
+
+void files_pump(struct conn *c)
+{
+	size_t budget = FILES_PUMP_BUDGET;
+	struct file_xfer *x, *next;
+
+	for (x = c->files; x && budget > 0; x = next) {
+		next = x->next;
+		if (x->writing)
+			continue;
+		/* Bounded: each chunk uses up budget, or the transfer ends. */
+		while (budget > 0 && !conn_out_full(c) && !c->closing) {
+			uint8_t *buf = conn_data_begin(c, AGENT_CHUNK);
+			ssize_t n;
+
+			if (!buf)
+				return; /* out of memory: c is closing */
+			n = read(x->fd, buf, AGENT_CHUNK);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				send_errno(c, x->id, "read_file", x->path,
+					   errno);
+				xfer_end(c, x);
+				break;
+			}
+			if (n == 0) {
+				conn_send_eof(c, x->id, PROTO_STREAM_STDOUT);
+				conn_send_result(
+					c, x->id,
+					json_pack("{s:I}", "size",
+						  (json_int_t)x->bytes));
+				xfer_end(c, x);
+				break;
+			}
+			conn_data_commit(c, PROTO_STDOUT, x->id, (size_t)n);
+			x->bytes += (uint64_t)n;
+			budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
+		}
+	}
+}
+
+bool files_want_pump(const struct conn *c)
+{
+	for (const struct file_xfer *x = c->files; x; x = x->next)
+		if (!x->writing)
+			return !conn_out_full(c);
+	return false;
+}
+
+void files_op_write(struct conn *c, uint32_t id, json_t *obj)
+{
+	json_t *op, *jpath, *jmode = NULL, *jparents = NULL;
+	const char *path, *slash;
+	bool parents = false;
+	mode_t mode = 0644;
+	struct file_xfer *x;
+	struct stat st;
+	char err[512];
+	size_t dirlen;
+	int fd, rc;
+
+	if (proto_unpack(obj, err, sizeof(err), "write_file",
+			 "{s:o,s:o,s?o,s?o}", "op", &op, "path", &jpath, "mode",
+			 &jmode, "mkdir_parents", &jparents) < 0 ||
+	    want_path(jpath, "write_file", "path", &path, err, sizeof(err)) <
+		    0 ||
+	    want_mode(jmode, "write_file", &mode, err, sizeof(err)) < 0 ||
+	    want_bool(jparents, "write_file", "mkdir_parents", &parents, err,
+		      sizeof(err)) < 0) {
+		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
+		return;
+	}
+	slash = strrchr(path, '/');
+	if (!slash[1]) {
+		conn_send_error(c, id, PROTO_E_INVALID,
+				"write_file: \"path\" %s names a directory, "
+				"not a file",
+				path);
+		return;
+	}
+	if (!id_free(c, id, "write_file"))
+		return;
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		send_errno(c, id, "write_file", path, EISDIR);
+		return;
+	}
+	dirlen = (size_t)(slash - path);
+	if (parents && dirlen > 0) {
+		rc = mkdir_parents(path, dirlen, 0755);
+		if (rc < 0) {
+			send_errno(c, id, "write_file", path, -rc);
+			return;
+		}
+	}
+	x = xfer_new(c, id, path);
+	if (!x || asprintf(&x->tmp_path, "%.*s/.%s.kiln-XXXXXX", (int)dirlen,
+			   path, slash + 1) < 0) {
+		if (x)
+			x->tmp_path = NULL;
+		goto nomem;
+	}
+	x->writing = true;
+	fd = mkostemp(x->tmp_path, O_CLOEXEC);
+	if (fd < 0) {
+		rc = errno;
+		free(x->tmp_path);
+		x->tmp_path = NULL; /* nothing to unlink */
+		send_errno(c, id, "write_file", path, rc);
+		xfer_end(c, x);
+		return;
+	}
+	x->fd = fd;
+	/* fchmod: exactly the mode asked for, whatever the umask. */
+	if (fchmod(fd, mode) < 0) {
+		send_errno(c, id, "write_file", path, errno);
+		xfer_end(c, x);
+	}
+	/* Content follows as stdin frames, then an eof frame. */
+	return;
+nomem:
+	if (x)
+		xfer_end(c, x);
+	conn_send_error(c, id, PROTO_E_INTERNAL,
+			"write_file: agent out of memory");
+}
+
+bool files_data(struct conn *c, uint32_t id, const uint8_t *buf, size_t len)
+{
+	struct file_xfer *x = xfer_find(c, id);
+	size_t off = 0;
+
+	if (!x || !x->writing)
+		return false;
+	/* Bounded: each write() progresses or fails. */
+	while (off < len) {
+		ssize_t n = write(x->fd, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			send_errno(c, id, "write_file", x->path,
+				   n < 0 ? errno : EIO);
+			/* Later frames of this id find nothing: dropped. */
+			xfer_end(c, x);
+			return true;
+		}
+		off += (size_t)n;
+	}
+	x->bytes += len;
+	return true;
+}
+
+/* fsync the directory so the rename itself survives a crash. */
+static void sync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t len = slash == path ? 1 : (size_t)(slash - path);
+	int fd;
+
+	memcpy(dir, path, len);
+	dir[len] = 0;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+bool files_eof(struct conn *c, uint32_t id)
+{
+	struct file_xfer *x = xfer_find(c, id);
+	int fd;
+
+	if (!x || !x->writing)
+		return false;
+	fd = x->fd;
+	x->fd = -1;
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		send_errno(c, id, "write_file", x->path, errno);
+		xfer_end(c, x);
+		return true;
+	}
+	if (rename(x->tmp_path, x->path) < 0) {
+		send_errno(c, id, "write_file", x->path, errno);
+		xfer_end(c, x);
+		return true;
+	}
+	free(x->tmp_path);
+	x->tmp_path = NULL; /* it is the target now */
+	sync_parent(x->path);
+	conn_send_result(c, id,
+			 json_pack("{s:I}", "size", (json_int_t)x->bytes));
+	xfer_end(c, x);
+	return true;
+}
+
+void files_conn_close(struct conn *c)
+{
+	while (c->files)
+		xfer_end(c, c->files);
+}
+
+/* ---- one-reply ops ------------------------------------------------------ */
+
+void files_op_stat(struct conn *c, uint32_t id, json_t *obj)
+{
+	json_t *op, *jpath, *jfollow = NULL;
+	const char *path;
+	bool follow = false;
+	struct stat st;
+	char err[512];
+	int rc;
+
+	if (proto_unpack(obj, err, sizeof(err), "stat", "{s:o,s:o,s?o}", "op",
+			 &op, "path", &jpath, "follow", &jfollow) < 0 ||
+	    want_path(jpath, "stat", "path", &path, err, sizeof(err)) < 0 ||
+	    want_bool(jfollow, "stat", "follow", &follow, err, sizeof(err)) <
+		    0) {
+		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
+		return;
+	}
+	rc = follow ? stat(path, &st) : lstat(path, &st);
+	if (rc < 0) {
+		send_errno(c, id, "stat", path, errno);
+		return;
+	}
+	conn_send_result(
+		c, id,
+		json_pack("{s:s,s:I,s:i,s:I,s:i,s:I,s:I}", "file_type",
+			  type_name(st.st_mode), "size", (json_int_t)st.st_size,
+			  "mode", (int)(st.st_mode & 07777), "mtime",
+			  (json_int_t)st.st_mtim.tv_sec, "mtime_nsec",
+			  (int)st.st_mtim.tv_nsec, "uid", (json_int_t)st.st_uid,
+			  "gid", (json_int_t)st.st_gid));
+}
+
+/* Reply budget for entries, well under PROTO_MAX_PAYLOAD. */
+#define LIST_REPLY_BUDGET (PROTO_MAX_PAYLOAD - 64 * 1024)
+
+void files_op_list_dir(struct conn *c, uint32_t id, json_t *obj)
+{
+	json_t *op, *jpath, *jlimit = NULL, *entries;
+	const char *path;
+	json_int_t limit = FILES_LIST_DEFAULT;
+	size_t est = 0, n = 0, skipped = 0;
+	bool truncated = false;
+	struct dirent *de;
+	char err[512];
+	DIR *d;
+
+	if (proto_unpack(obj, err, sizeof(err), "list_dir", "{s:o,s:o,s?o}",
+			 "op", &op, "path", &jpath, "limit", &jlimit) < 0 ||
+	    want_path(jpath, "list_dir", "path", &path, err, sizeof(err)) < 0) {
+		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
+		return;
+	}
+	if (jlimit) {
+		if (!json_is_integer(jlimit) ||
+		    json_integer_value(jlimit) < 1 ||
+		    json_integer_value(jlimit) > FILES_LIST_MAX) {
+			conn_send_error(c, id, PROTO_E_INVALID,
+					"list_dir: \"limit\" must be an "
+					"integer in 1..%d",
+					FILES_LIST_MAX);
+			return;
+		}
+		limit = json_integer_value(jlimit);
+	}
+	d = opendir(path);
+	if (!d) {
+		send_errno(c, id, "list_dir", path, errno);
+		return;
+	}
+	entries = json_array();
+	/* Bounded by the entry cap and the reply budget. */
+	while (entries && (de = readdir(d))) {
+		struct stat st;
+		json_t *e;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		/* JSON escapes may make a name up to 6 times longer. */
+		if ((json_int_t)n >= limit ||
+		    est + strlen(de->d_name) * 6 + 80 > LIST_REPLY_BUDGET) {
+			truncated = true;
+			break;
+		}
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* removed meanwhile */
+		e = json_pack("{s:s,s:s,s:I}", "name", de->d_name, "type",
+			      type_name(st.st_mode), "size",
+			      (json_int_t)st.st_size);
+		if (!e) { /* not UTF-8: cannot be named in JSON */
+			skipped++;
+			continue;
+		}
+		json_array_append_new(entries, e);
+		est += strlen(de->d_name) * 6 + 80;
+		n++;
+	}
+	closedir(d);
+	if (!entries) {
+		conn_send_error(c, id, PROTO_E_INTERNAL,
+				"list_dir: agent out of memory");
+		return;
+	}
+	conn_send_result(c, id,
+			 json_pack("{s:o,s:b,s:I}", "entries", entries,
+				   "truncated", truncated, "skipped",
+				   (json_int_t)skipped));
+}
+
+void files_op_mkdir(struct conn *c, uint32_t id, json_t *obj)
+{
+	json_t *op, *jpath, *jparents = NULL, *jmode = NULL;
+	const char *path;
+	bool parents = false;
+	mode_t mode = 0755;
+	char err[512];
+	int rc = 0;
+
+	if (proto_unpack(obj, err, sizeof(err), "mkdir", "{s:o,s:o,s?o,s?o}",
+			 "op", &op, "path", &jpath, "parents", &jparents,
+			 "mode", &jmode) < 0 ||
+	    want_path(jpath, "mkdir", "path", &path, err, sizeof(err)) < 0 ||
+	    want_bool(jparents, "mkdir", "parents", &parents, err,
+		      sizeof(err)) < 0 ||
+	    want_mode(jmode, "mkdir", &mode, err, sizeof(err)) < 0) {
+		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
+		return;
+	}
+	if (parents)
+		rc = mkdir_parents(path, strlen(path), mode);
+	else if (mkdir(path, mode) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		send_errno(c, id, "mkdir", path, -rc);
+		return;
+	}
+	conn_send_result(c, id, NULL);
+}
+
+/*
+ * Remove directory name (in dirfd) and everything below it without
+ * following symlinks: every step is relative to a directory fd opened
+ * with O_NOFOLLOW, so a symlink is removed, never entered.
+ */
+static int remove_tree_at(int dirfd, const char *name, int depth)
+{
+	struct dirent *de;
+	int fd, rc = 0;
+	DIR *d;
+
+	if (depth >= FILES_MAX_DEPTH)
+		return -ELOOP;
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	while (rc == 0 && (de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				rc = -errno;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode))
+			rc = remove_tree_at(fd, de->d_name, depth + 1);
+		else if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT)
+			rc = -errno;
+	}
+	closedir(d);
+	if (rc == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
+		rc = -errno;
+	return rc;
+}
+
+void files_op_remove(struct conn *c, uint32_t id, json_t *obj)
+{
+	json_t *op, *jpath, *jrec = NULL;
+	const char *path;
+	bool recursive = false;
+	struct stat st;
+	char err[512];
+	int rc = 0;
+
+	if (proto_unpack(obj, err, sizeof(err), "remove", "{s:o,s:o,s?o}", "op",
+			 &op, "path", &jpath, "recursive", &jrec) < 0 ||
+	    want_path(jpath, "remove", "path", &path, err, sizeof(err)) < 0 ||
+	    want_bool(jrec, "remove", "recursive", &recursive, err,
+		      sizeof(err)) < 0) {
+		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
+		return;
+	}
+	if (strspn(path, "/") == strlen(path)) {
+		conn_send_error(
+			c, id, PROTO_E_INVALID,
+			"remove: refusing to remove the root directory");
+		return;
+	}
+	if (lstat(path, &st) < 0)
+		rc = -errno;
+	else if (!S_ISDIR(st.st_mode))
+		rc = unlink(path) < 0 ? -errno : 0;
+	else if (recursive)
+		rc = remove_tree_at(AT_FDCWD, path, 0);
+	else
+		rc = rmdir(path) < 0 ? -errno : 0;
+	if (rc < 0) {
+		send_errno(c, id, "remove", path, -rc);
+		return;
+	}
+	conn_send_result(c, id, NULL);
+}
+
+void files_op_rename(struct conn *c, uint32_t id, json_t *obj)
+{
+	json_t *op, *jfrom, *jto;
+	const char *from, *to;
+	char err[512];
+
+	if (proto_unpack(obj, err, sizeof(err), "rename", "{s:o,s:o,s:o}", "op",
+			 &op, "from", &jfrom, "to", &jto) < 0 ||
+	    want_path(jfrom, "rename", "from", &from, err, sizeof(err)) < 0 ||
+	    want_path(jto, "rename", "to", &to, err, sizeof(err)) < 0) {
+		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
+		return;
+	}
+	if (rename(from, to) < 0) {
+		char both[2 * PATH_MAX + 8];
+
+		snprintf(both, sizeof(both), "%s -> %s", from, to);
+		send_errno(c, id, "rename", both, errno);
+		return;
+	}
+	conn_send_result(c, id, NULL);
+}

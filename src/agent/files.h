@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * File operations (docs/PROTOCOL.md, "Files"): read_file and write_file
+ * stream content as data frames; stat, list_dir, mkdir, remove and rename
+ * answer with one reply.  Transfers in flight belong to their connection
+ * (conn->files) and are pumped by the connection's settle loop a bounded
+ * amount at a time, so one huge file never starves other connections.
+ */
+#ifndef KILN_AGENT_FILES_H
+#define KILN_AGENT_FILES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "agent/server.h"
+
+/* Error code for file errors other than not_found / permission_denied. */
+#define FILES_E_FILE "file_error"
+/* read_file data queued per pump call (one loop iteration). */
+#define FILES_PUMP_BUDGET (4u * AGENT_CHUNK)
+/* list_dir: default and largest entry cap. */
+#define FILES_LIST_DEFAULT 10000
+#define FILES_LIST_MAX 100000
+/* remove recursive: deepest directory nesting handled. */
+#define FILES_MAX_DEPTH 128
+
+/* Request handlers (request.c dispatches control messages to them). */
+void files_op_read(struct conn *c, uint32_t id, json_t *obj);
+void files_op_write(struct conn *c, uint32_t id, json_t *obj);
+void files_op_stat(struct conn *c, uint32_t id, json_t *obj);
+void files_op_list_dir(struct conn *c, uint32_t id, json_t *obj);
+void files_op_mkdir(struct conn *c, uint32_t id, json_t *obj);
+void files_op_remove(struct conn *c, uint32_t id, json_t *obj);
+void files_op_rename(struct conn *c, uint32_t id, json_t *obj);
+
+/* True if a transfer with request id runs on c. */
+bool files_busy_id(const struct conn *c, uint32_t id);
+
+/*
+ * Content / EOF frames from the client: true if they belonged to a
+ * write_file transfer (then they were consumed).
+ */
+bool files_data(struct conn *c, uint32_t id, const uint8_t *buf, size_t len);
+bool files_eof(struct conn *c, uint32_t id);
+
+/* Queue more read_file content (bounded); called from conn_settle(). */
+void files_pump(struct conn *c);
+
+/* True while a read_file still has content to send (wants EPOLLOUT). */
+bool files_want_pump(const struct conn *c);
+
+/* Connection closing: abort every transfer (temp files are removed). */
+void files_conn_close(struct conn *c);
+
+#endif
