@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Persistent state in SQLite: sandboxes (with their vsock CID and network
+ * slot), images and snapshots.  Several kiln processes may share one state
+ * file; every allocation runs in a BEGIN IMMEDIATE transaction so two
+ * processes never hand out the same CID or slot (UNIQUE constraints are the
+ * backstop).
+ *
+ * All functions that can fail return 0 or a negative kiln status and write
+ * a message saying what failed and what to do into err.
+ */
+#ifndef KILN_LIB_STATE_H
+#define KILN_LIB_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/rundir.h"
+
+#define STATE_SCHEMA_VERSION 1
+/* PRAGMA application_id of a kiln state database: "kiln" in ASCII. */
+#define STATE_APPLICATION_ID 0x6b696c6e
+#define STATE_MEMORY ":memory:"
+#define STATE_ID_LEN RUNDIR_ID_LEN
+#define STATE_NAME_MAX 63
+/* vsock CIDs 0..2 are the hypervisor, local and host; 2^32-1 is "any". */
+#define STATE_CID_MIN 3u
+#define STATE_CID_MAX 0xfffffffeu
+/* One /30 per sandbox in a /16 gives 16384 slots. */
+#define STATE_NET_SLOT_MAX 16383u
+
+enum state_sandbox_status {
+	STATE_SB_CREATING = 0,
+	STATE_SB_RUNNING,
+	STATE_SB_PAUSED,
+	STATE_SB_STOPPED,
+	STATE_SB_FAILED,
+};
+
+/* "creating", "running", ...; NULL for a value out of range. */
+const char *state_status_name(enum state_sandbox_status st);
+
+struct state_sandbox {
+	char id[STATE_ID_LEN + 1];
+	char name[STATE_NAME_MAX + 1]; /* "" when unnamed */
+	enum state_sandbox_status status;
+	int vmm_pid; /* 0 when no VMM runs */
+	uint32_t cid;
+	uint32_t net_slot;
+	int64_t created_at; /* seconds since the epoch */
+	char *runtime_dir; /* NULL when none */
+	char *config; /* JSON text, NULL when none */
+};
+
+/* Free the strings in sb (not sb itself) and zero it. */
+void state_sandbox_clear(struct state_sandbox *sb);
+
+/* Free an array returned by state_sandbox_list(). */
+void state_sandbox_list_free(struct state_sandbox *list, size_t n);
+
+struct state;
+
+/*
+ * Open (creating or upgrading as needed) the state database at path, or an
+ * in-memory one for STATE_MEMORY.  A file is created with mode 0600; its
+ * directory must exist.  Refuses, without writing to it, a file that is not
+ * SQLite, is corrupt, belongs to another program, or was written by a newer
+ * kiln.
+ */
+int state_open(const char *path, struct state **out, char *err, size_t errlen);
+
+/* Close the database.  NULL is allowed. */
+void state_close(struct state *s);
+
+/* The schema version stored in the database (after state_open()). */
+int state_schema_version(struct state *s, int *version, char *err,
+			 size_t errlen);
+
+/* Check a sandbox name: [a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}. */
+int state_name_check(const char *name, char *err, size_t errlen);
+
+/*
+ * Add a sandbox in state "creating" with a fresh random id, the lowest free
+ * CID >= STATE_CID_MIN and the lowest free network slot >= 0.  name may be
+ * NULL (unnamed); runtime_base, if not NULL, makes the runtime directory
+ * "<runtime_base>/<id>"; config, if not NULL, must be JSON text.  On
+ * success *out holds the new row (clear it with state_sandbox_clear()).
+ */
+int state_sandbox_insert(struct state *s, const char *name,
+			 const char *runtime_base, const char *config,
+			 struct state_sandbox *out, char *err, size_t errlen);
+
+/*
+ * Look a sandbox up by id, else by name.  KILN_ENOTFOUND if neither
+ * matches.
+ */
+int state_sandbox_get(struct state *s, const char *id_or_name,
+		      struct state_sandbox *out, char *err, size_t errlen);
+
+/* All sandboxes, oldest first.  *list is NULL when *n is 0. */
+int state_sandbox_list(struct state *s, struct state_sandbox **list, size_t *n,
+		       char *err, size_t errlen);
+
+/* Record a sandbox's status and VMM pid (0: none). */
+int state_sandbox_set_status(struct state *s, const char *id,
+			     enum state_sandbox_status st, int vmm_pid,
+			     char *err, size_t errlen);
+
+/* Remove a sandbox, which frees its CID and network slot. */
+int state_sandbox_delete(struct state *s, const char *id, char *err,
+			 size_t errlen);
+
+#endif
