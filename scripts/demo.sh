@@ -22,4 +22,4 @@ echo "kiln: /dev/kvm not found: kiln needs KVM (load kvm_intel or kvm_amd, enabl
 echo "      virtualization in the firmware, or use a host that exposes it)." >&2
 echo "kiln: running the demo inside the nested-KVM test harness instead (QEMU TCG L1," >&2
 echo "      see docs/TESTING-HARNESS.md); this adds ~20 s" >&2
-exec tests/harness/run-in-l1.sh -- "${demo[@]}"
+exec tests/harness/run-in-l1.sh --cpus 1 -- "${demo[@]}"
