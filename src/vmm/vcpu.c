@@ -386,8 +386,20 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_SHUTDOWN: {
 		/* A deliberate reboot (reboot=t) or a crash: say where. */
 		struct kvm_regs r;
+		bool have_regs = ioctl(v->fd, KVM_GET_REGS, &r) == 0;
 
-		if (ioctl(v->fd, KVM_GET_REGS, &r) == 0)
+		/*
+		 * KVM on AMD (SVM) INITs the vCPU before reporting the
+		 * shutdown, so RIP reads as the reset vector 0xfff0 and says
+		 * nothing about where the guest faulted: say so rather than
+		 * send readers after a bogus address.
+		 */
+		if (have_regs && r.rip == 0xfff0)
+			snprintf(why, sizeof(why),
+				 "triple fault on vCPU %d; fault address "
+				 "unknown (KVM already reset the vCPU)",
+				 v->id);
+		else if (have_regs)
 			snprintf(why, sizeof(why),
 				 "triple fault on vCPU %d at RIP %#llx", v->id,
 				 (unsigned long long)r.rip);
