@@ -209,7 +209,8 @@ static int probe_run(int kvm_fd, const struct kvm_cpuid2 *set,
 		goto out;
 	}
 	gm.nregions = 1;
-	gm.r[0] = (struct guest_region){0, PROBE_MEM_SIZE, p.mem};
+	gm.r[0] = (struct guest_region){
+		.gpa = 0, .size = PROBE_MEM_SIZE, .hva = p.mem};
 	gm.total = PROBE_MEM_SIZE;
 	if (boot_write_cpu_tables(&gm)) {
 		snprintf(why, whylen, "page tables do not fit");

@@ -79,3 +79,22 @@ uint64_t guest_mem_low_end(const struct guest_mem *m)
 		return 0;
 	return m->r[0].size;
 }
+
+void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		const struct guest_region *r = &m->r[i];
+		uint64_t first, last;
+
+		if (!r->vmm_dirty || gpa < r->gpa || gpa - r->gpa >= r->size)
+			continue;
+		if (len > r->size - (gpa - r->gpa))
+			len = r->size - (gpa - r->gpa);
+		first = (gpa - r->gpa) >> 12;
+		last = len ? (gpa - r->gpa + len - 1) >> 12 : first;
+		for (uint64_t pg = first; pg <= last; pg++)
+			__atomic_fetch_or(&r->vmm_dirty[pg / 64],
+					  1ULL << (pg % 64), __ATOMIC_RELAXED);
+		return;
+	}
+}

@@ -21,6 +21,10 @@ struct guest_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *hva;
+	/* One bit per 4 KiB page the VMM itself wrote (device DMA), or NULL
+	 * when dirty tracking is off.  KVM's dirty log only sees guest
+	 * writes; diff snapshots need both. */
+	uint64_t *vmm_dirty;
 };
 
 struct guest_mem {
@@ -62,6 +66,14 @@ int guest_mem_layout(struct guest_mem *m, uint64_t mem_size);
  */
 int guest_mem_alloc(struct guest_mem *m, uint64_t mem_size);
 void guest_mem_free(struct guest_mem *m);
+
+/*
+ * Record that the VMM wrote guest memory [gpa, gpa + len) (a device filled
+ * a buffer or a used ring).  No-op when tracking is off or the range is not
+ * RAM.  Any thread.
+ */
+void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa,
+			  uint64_t len);
 
 /* First byte above the RAM that starts at guest physical 0 (below 4 GiB). */
 uint64_t guest_mem_low_end(const struct guest_mem *m);

@@ -99,8 +99,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 
 	mem.nregions = (data[1] & 1) ? 2 : 1;
-	mem.r[0] = (struct guest_region){0, RAM0_SIZE, ram0};
-	mem.r[1] = (struct guest_region){RAM0_SIZE, RAM1_SIZE, ram1};
+	mem.r[0] =
+		(struct guest_region){.gpa = 0, .size = RAM0_SIZE, .hva = ram0};
+	mem.r[1] = (struct guest_region){
+		.gpa = RAM0_SIZE, .size = RAM1_SIZE, .hva = ram1};
 	mem.total = RAM0_SIZE + (mem.nregions == 2 ? RAM1_SIZE : 0);
 
 	q.num_max = 512;

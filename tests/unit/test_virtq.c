@@ -323,7 +323,8 @@ static void test_straddle_two_regions(void **state)
 
 	assert_non_null(hi);
 	f->vm.mem.nregions = 2;
-	f->vm.mem.r[1] = (struct guest_region){RAM_SIZE, 65536, hi};
+	f->vm.mem.r[1] = (struct guest_region){
+		.gpa = RAM_SIZE, .size = 65536, .hva = hi};
 
 	test_ring_add(&f->r, &across, 1);
 	expect_pop_error(f, "one guest RAM region");
@@ -364,7 +365,8 @@ static void test_total_length_overflow(void **state)
 
 	assert_true(p != MAP_FAILED);
 	f->vm.mem.nregions = 2;
-	f->vm.mem.r[1] = (struct guest_region){0x100000000ULL, big, p};
+	f->vm.mem.r[1] = (struct guest_region){
+		.gpa = 0x100000000ULL, .size = big, .hva = p};
 
 	test_ring_add(&f->r, fits, 2);
 	assert_int_equal(virtq_pop(&f->q, &f->c), 1);
