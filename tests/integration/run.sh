@@ -59,6 +59,15 @@ fail() {
 	fi
 }
 skip() { echo "SKIP: $1: $2"; SKIPPED=$((SKIPPED + 1)); }
+# A prerequisite `make test` installs or builds is missing: a failure there
+# (KILN_REQUIRE_KVM_TESTS=1), a skip for a bare run.sh.
+missing() {
+	if [ "${KILN_REQUIRE_KVM_TESTS:-0}" = 1 ]; then
+		fail "$1" "$2 (make test provides it: scripts/deps.sh, make)"
+	else
+		skip "$1" "$2"
+	fi
+}
 
 # kiln_run TIMEOUT ARGS...: run build/kiln with a safety timeout; stdout
 # and stderr go to $WORK/out and $WORK/err, the status to $RC.
@@ -184,8 +193,8 @@ good_files() {
 t_no_vmm_or_kvm() {
 	local d=$WORK/good
 	if ! good_files; then
-		skip missing_vmm "mkfs.ext4 not available"
-		skip no_kvm "mkfs.ext4 not available"
+		missing missing_vmm "mkfs.ext4 not available"
+		missing no_kvm "mkfs.ext4 not available"
 		return
 	fi
 	KILN_CACHE=$d KILN_VMM=$WORK/no-such-vmm kiln_run 30 run -q -- true
@@ -193,7 +202,7 @@ t_no_vmm_or_kvm() {
 	if [ -e /dev/kvm ]; then
 		skip no_kvm "/dev/kvm exists on this host"
 	elif [ ! -x "$BUILD_DIR/kiln-vmm" ]; then
-		skip no_kvm "build/kiln-vmm not built"
+		missing no_kvm "build/kiln-vmm not built"
 	else
 		KILN_CACHE=$d kiln_run 30 run -q -- true
 		expect no_kvm 125 "/dev/kvm does not exist"
@@ -206,15 +215,15 @@ t_no_vmm_or_kvm() {
 t_vmm_fails_early() {
 	local d=$WORK/good w=$WORK/fakedev
 	if [ ! -x "$BUILD_DIR/kiln-vmm" ]; then
-		skip vmm_fails_early "build/kiln-vmm not built"
+		missing vmm_fails_early "build/kiln-vmm not built"
 		return
 	fi
 	if ! command -v unshare >/dev/null || [ "$(id -u)" != 0 ]; then
-		skip vmm_fails_early "needs root and unshare(1)"
+		missing vmm_fails_early "needs root and unshare(1)"
 		return
 	fi
 	if ! good_files; then
-		skip vmm_fails_early "mkfs.ext4 not available"
+		missing vmm_fails_early "mkfs.ext4 not available"
 		return
 	fi
 	mkdir -p "$w/dev"
@@ -271,7 +280,7 @@ t_api() {
 			fail api_header_cxx "kiln.h does not compile as C++"
 		fi
 	else
-		skip api_header_cxx "no C++ compiler"
+		missing api_header_cxx "no C++ compiler"
 	fi
 }
 
@@ -294,7 +303,7 @@ agent_start() {
 t_agent() {
 	local start elapsed pid
 	if ! agent_start; then
-		skip agent_tests "build/kiln-agent missing or did not start ($(tail -1 "$WORK/agent.log" 2>/dev/null))"
+		missing agent_tests "build/kiln-agent missing or did not start ($(tail -1 "$WORK/agent.log" 2>/dev/null))"
 		return
 	fi
 
