@@ -24,6 +24,7 @@
 #include "evloop.h"
 #include "io.h"
 #include "virtio_mmio.h"
+#include "virtio_mmio_priv.h"
 #include "vm.h"
 
 #define VIRTIO_MMIO_MAGIC 0x74726976U /* "virt" */
@@ -62,7 +63,7 @@
 
 #define VIRTIO_WARN_LIMIT 32
 
-static uint64_t offered_features(const struct virtio_dev *d)
+uint64_t virtio_offered_features(const struct virtio_dev *d)
 {
 	return d->host_features | (1ULL << VIRTIO_F_VERSION_1);
 }
@@ -99,7 +100,7 @@ bool virtio_dev_live(const struct virtio_dev *d)
 		 (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
 }
 
-static void virtio_raise_irq(struct virtio_dev *d, uint32_t why)
+void virtio_raise_irq(struct virtio_dev *d, uint32_t why)
 {
 	d->isr |= why;
 	d->interrupts++;
@@ -168,7 +169,7 @@ void virtio_queue_defer(struct virtio_dev *d, uint16_t q)
 	d->deferred |= 1U << q;
 }
 
-static void virtio_dev_reset(struct virtio_dev *d)
+void virtio_dev_reset(struct virtio_dev *d)
 {
 	if (d->ops->reset)
 		d->ops->reset(d);
@@ -224,7 +225,7 @@ static void virtio_queue_notify_write(struct virtio_dev *d, uint32_t val)
 
 static bool features_acceptable(struct virtio_dev *d)
 {
-	uint64_t extra = d->guest_features & ~offered_features(d);
+	uint64_t extra = d->guest_features & ~virtio_offered_features(d);
 
 	if (extra) {
 		virtio_dev_warn(d,
@@ -486,9 +487,9 @@ static uint32_t virtio_reg_read(struct virtio_dev *d, uint64_t off)
 		return VIRTIO_MMIO_VENDOR_ID;
 	case REG_DEVICE_FEATURES:
 		if (d->device_features_sel == 0)
-			return (uint32_t)offered_features(d);
+			return (uint32_t)virtio_offered_features(d);
 		if (d->device_features_sel == 1)
-			return (uint32_t)(offered_features(d) >> 32);
+			return (uint32_t)(virtio_offered_features(d) >> 32);
 		return 0;
 	case REG_QUEUE_NUM_MAX:
 		return q ? q->num_max : 0;

@@ -22,12 +22,15 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "virtq.h"
 
 struct vm;
 struct virtio_dev;
+struct snap_buf;
+struct snap_reader;
 
 /* Device IDs */
 #define VIRTIO_ID_NET 1
@@ -68,6 +71,19 @@ struct virtio_dev_ops {
 	 * q is ready).  Do bounded work; if chains remain, call
 	 * virtio_queue_defer() to be called again after other events. */
 	void (*queue_notify)(struct virtio_dev *d, uint16_t q);
+	/*
+	 * Optional, for snapshots: device state beyond the transport (not
+	 * host resources such as file or socket paths).  save appends it to
+	 * b; restore reads it back into a device created with the same
+	 * configuration, after the transport state (queues) is in place and
+	 * before activate.  restore returns 0, or -1 with err and then must
+	 * not have changed anything ops->reset would not undo.  Each is
+	 * called with d->lock held; a device without them saves nothing and
+	 * refuses a snapshot that carries device state.
+	 */
+	void (*save)(struct virtio_dev *d, struct snap_buf *b);
+	int (*restore)(struct virtio_dev *d, struct snap_reader *r, char *err,
+		       size_t errlen);
 };
 
 #define VIRTIO_MAX_QUEUES 8
@@ -119,6 +135,30 @@ int virtio_mmio_attach(struct vm *vm, struct virtio_dev *d);
  * the vCPUs have stopped, while tearing the VM down.
  */
 void virtio_mmio_detach(struct virtio_dev *d);
+
+/*
+ * Snapshots.  virtio_mmio_save() appends the transport state (status,
+ * features, selectors, ISR, every queue's configuration and indices) and
+ * then ops->save's device state as a length-prefixed blob.  Call it with
+ * the vCPUs paused; d->lock makes it atomic with respect to the event
+ * loop, so no request is half done.  Returns 0, or -ENOMEM if b ran out of
+ * memory.
+ *
+ * virtio_mmio_restore() reads that back into a device just created and
+ * attached with the same configuration (same MMIO window and GSI: checked,
+ * like the device id, offered features and queue sizes).  Everything is
+ * validated as if the guest had written it (a snapshot is untrusted
+ * input); on any error the device is left reset and -1 returned with err.
+ * On success a live device is activated, a pending ISR is raised again
+ * and every ready queue is run once from the event loop (work deferred or
+ * a kick in flight at snapshot time is not lost).  Guest RAM must hold
+ * the snapshot's memory (rings are checked) and the interrupt controller
+ * its restored state (an interrupt may be raised) before this is called,
+ * with the vCPUs not yet running.  Leaves r just past this device's data.
+ */
+int virtio_mmio_save(struct virtio_dev *d, struct snap_buf *b);
+int virtio_mmio_restore(struct virtio_dev *d, struct snap_reader *r, char *err,
+			size_t errlen);
 
 /* The register file; exposed for unit tests and the trap registry. */
 void virtio_mmio_access(void *opaque, uint64_t offset, uint8_t *data,

@@ -135,6 +135,59 @@ int virtq_validate(struct virtq *q)
 	return virtq_map(q, &r);
 }
 
+/*
+ * Dirty tracking for diff snapshots: KVM's dirty log only sees the guest's
+ * own writes, so every store the VMM makes into guest RAM is recorded here.
+ */
+static void mark_gpa(const struct virtq *q, uint64_t gpa, uint64_t len)
+{
+	guest_mem_mark_dirty(q->mem, gpa, len);
+}
+
+/* A host pointer into guest RAM back to its guest physical address. */
+static void mark_hva(const struct guest_mem *m, const uint8_t *p, size_t len)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		const struct guest_region *r = &m->r[i];
+
+		if (!r->vmm_dirty || !r->hva || p < r->hva ||
+		    (uint64_t)(p - r->hva) >= r->size)
+			continue;
+		guest_mem_mark_dirty(m, r->gpa + (uint64_t)(p - r->hva), len);
+		return;
+	}
+}
+
+static bool tracking(const struct guest_mem *m)
+{
+	for (int i = 0; m && i < m->nregions; i++)
+		if (m->r[i].vmm_dirty)
+			return true;
+	return false;
+}
+
+/* Mark bytes [off, off + len) of c's writable segments dirty. */
+static void chain_mark_dirty(const struct virtq_chain *c, size_t off,
+			     size_t len)
+{
+	const struct iovec *iov = c->iov + c->nout;
+
+	if (!tracking(c->mem))
+		return;
+	for (unsigned int i = 0; i < c->nin && len; i++) {
+		size_t seg = iov[i].iov_len, chunk;
+
+		if (off >= seg) {
+			off -= seg;
+			continue;
+		}
+		chunk = seg - off < len ? seg - off : len;
+		mark_hva(c->mem, (const uint8_t *)iov[i].iov_base + off, chunk);
+		len -= chunk;
+		off = 0;
+	}
+}
+
 static uint16_t avail_idx_acquire(const struct vring *r)
 {
 	/* Acquire: ring entries the driver wrote before bumping idx are
@@ -153,6 +206,7 @@ static uint16_t avail_idx_rearm(const struct virtq *q, const struct vring *r)
 	uint16_t *avail_event = (uint16_t *)&r->used->ring[q->num];
 
 	__atomic_store_n(avail_event, htole16(q->last_avail), __ATOMIC_RELAXED);
+	mark_gpa(q, q->used_gpa + 4 + 8ULL * q->num, 2);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return avail_idx_acquire(r);
 }
@@ -167,6 +221,7 @@ static int virtq_walk(struct virtq *q, const struct vring *r, uint16_t head,
 	bool seen_writable = false;
 	uint16_t idx = head;
 
+	c->mem = q->mem;
 	c->head = head;
 	c->nout = c->nin = 0;
 	c->out_len = c->in_len = 0;
@@ -292,12 +347,15 @@ int virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written)
 		ret = virtq_error(q, "device wrote more than the chain holds");
 	}
 
+	chain_mark_dirty(c, 0, written);
 	e = &r.used->ring[q->used_idx & (q->num - 1)];
 	__atomic_store_n(&e->id, htole32(c->head), __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, htole32(written), __ATOMIC_RELAXED);
+	mark_gpa(q, q->used_gpa + 4 + 8ULL * (q->used_idx & (q->num - 1)), 8);
 	q->used_idx++;
 	/* Release: the element is visible before the index that covers it. */
 	__atomic_store_n(&r.used->idx, htole16(q->used_idx), __ATOMIC_RELEASE);
+	mark_gpa(q, q->used_gpa + 2, 2);
 	return ret;
 }
 
@@ -379,5 +437,8 @@ size_t virtq_chain_read(const struct virtq_chain *c, size_t off, void *buf,
 size_t virtq_chain_write(const struct virtq_chain *c, size_t off,
 			 const void *buf, size_t len)
 {
-	return iov_copy(c->iov + c->nout, c->nin, off, NULL, buf, len);
+	size_t done = iov_copy(c->iov + c->nout, c->nin, off, NULL, buf, len);
+
+	chain_mark_dirty(c, off, done);
+	return done;
 }

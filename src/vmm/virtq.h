@@ -40,6 +40,9 @@ struct virtq {
 };
 
 struct virtq_chain {
+	/* RAM the iovecs point into (set by virtq_pop): writes through
+	 * virtq_chain_write() and virtq_push() mark its pages dirty. */
+	const struct guest_mem *mem;
 	uint16_t head;
 	uint16_t nout; /* device-readable segments: iov[0 .. nout) */
 	uint16_t nin; /* device-writable segments: iov[nout .. nout + nin) */
@@ -76,6 +79,13 @@ void virtq_unpop(struct virtq *q);
  * Put c on the used ring.  written is the number of bytes the device wrote
  * into the chain's writable segments; it must be <= c->in_len (it is clamped
  * and the call returns -EINVAL if not).
+ *
+ * Dirty tracking (guest_mem_mark_dirty): the used element and used idx are
+ * marked, and so are the first `written` bytes of the writable segments, so
+ * a device that fills buffers directly through c->iov (preadv, getrandom)
+ * is covered as long as its data starts at the front.  Bytes stored with
+ * virtq_chain_write() are marked there, wherever they are (a status byte at
+ * the end of a chain).
  */
 int virtq_push(struct virtq *q, const struct virtq_chain *c, uint32_t written);
 

@@ -25,6 +25,7 @@
 #include "vmm/dev/power.h"
 #include "vmm/dev/serial.h"
 #include "vmm/evloop.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 #define RBR 0
@@ -414,6 +415,188 @@ static void test_stdin_held_until_rx_enabled(void **state)
 	pthread_mutex_destroy(&vm.exit_lock);
 }
 
+/* A second, fresh UART in a VM of its own: the restore target. */
+struct fresh {
+	struct vm vm;
+	struct serial *s;
+};
+
+static void fresh_init(struct fresh *n)
+{
+	char err[256];
+
+	memset(n, 0, sizeof(*n));
+	n->vm.vm_fd = n->vm.kvm_fd = -1;
+	pthread_mutex_init(&n->vm.exit_lock, NULL);
+	assert_int_equal(serial_create(&n->vm, CONSOLE_NONE, NULL, &n->s, err,
+				       sizeof(err)),
+			 0);
+}
+
+static void fresh_free(struct fresh *n)
+{
+	serial_destroy(n->s);
+	pthread_mutex_destroy(&n->vm.exit_lock);
+}
+
+static uint8_t frd(struct fresh *n, int reg)
+{
+	uint8_t v = 0;
+
+	assert_true(
+		io_dispatch(&n->vm.pio, SERIAL_COM1_PORT + reg, &v, 1, false));
+	return v;
+}
+
+static int restore_bytes(struct fresh *n, const uint8_t *p, size_t len,
+			 char *err, size_t errlen)
+{
+	struct snap_reader r;
+
+	snap_reader_init(&r, p, len);
+	return serial_restore(n->s, &r, err, errlen);
+}
+
+static void test_snapshot_round_trip(void **state)
+{
+	struct fix *f = *state;
+	struct snap_buf b;
+	struct fresh n;
+	char err[256];
+
+	/* Linux's set-up: 115200 8N1, FIFO, RX interrupt, OUT2; then input
+	 * the guest has only partly read, and a modem status change. */
+	wr(f, LCR, 0x83);
+	wr(f, THR, 0x01); /* DLL */
+	wr(f, IER, 0x00); /* DLM */
+	wr(f, LCR, 0x03);
+	wr(f, FCR, 0xc1);
+	wr(f, MCR, 0x0b);
+	wr(f, SCR, 0x5a);
+	wr(f, IER, 0x05);
+	assert_int_equal(serial_input(f->s, (const uint8_t *)"hello", 5), 5);
+	assert_int_equal(rd(f, RBR), 'h');
+	assert_true(serial_irq_level(f->s));
+
+	snap_buf_init(&b);
+	assert_int_equal(serial_save(f->s, &b), 0);
+	fresh_init(&n);
+	assert_false(serial_irq_level(n.s));
+	assert_int_equal(restore_bytes(&n, b.data, b.len, err, sizeof(err)), 0);
+	/* the same registers, the same pending input, the line raised */
+	assert_true(serial_irq_level(n.s));
+	assert_int_equal(frd(&n, LCR), 0x03);
+	assert_int_equal(frd(&n, MCR), 0x0b);
+	assert_int_equal(frd(&n, SCR), 0x5a);
+	assert_int_equal(frd(&n, IER), 0x05);
+	assert_int_equal(frd(&n, IIR), 0xc4); /* FIFO on, RX data */
+	{
+		uint8_t v = 0x83;
+
+		io_dispatch(&n.vm.pio, SERIAL_COM1_PORT + LCR, &v, 1, true);
+		assert_int_equal(frd(&n, RBR), 0x01); /* DLL */
+		assert_int_equal(frd(&n, IER), 0x00); /* DLM */
+		v = 0x03;
+		io_dispatch(&n.vm.pio, SERIAL_COM1_PORT + LCR, &v, 1, true);
+	}
+	assert_int_equal(frd(&n, RBR), 'e');
+	assert_int_equal(frd(&n, RBR), 'l');
+	assert_int_equal(frd(&n, RBR), 'l');
+	assert_int_equal(frd(&n, RBR), 'o');
+	assert_int_equal(frd(&n, LSR) & 0x01, 0);
+	assert_false(serial_irq_level(n.s));
+	/* and it keeps working: new input arrives after the old */
+	assert_int_equal(serial_input(n.s, (const uint8_t *)"!", 1), 1);
+	assert_true(serial_irq_level(n.s));
+	assert_int_equal(frd(&n, RBR), '!');
+	fresh_free(&n);
+	snap_buf_free(&b);
+}
+
+static void test_snapshot_full_fifo(void **state)
+{
+	struct fix *f = *state;
+	uint8_t big[1024];
+	struct snap_buf b;
+	struct fresh n;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)i;
+	/* wrap the ring first so the saved bytes do not start at 0 */
+	assert_int_equal(serial_input(f->s, big, 10), 10);
+	for (int i = 0; i < 10; i++)
+		rd(f, RBR);
+	assert_int_equal(serial_input(f->s, big, sizeof(big)), 1024);
+	snap_buf_init(&b);
+	assert_int_equal(serial_save(f->s, &b), 0);
+	fresh_init(&n);
+	assert_int_equal(restore_bytes(&n, b.data, b.len, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(big); i++)
+		assert_int_equal(frd(&n, RBR), big[i]);
+	assert_int_equal(frd(&n, LSR) & 0x01, 0);
+	fresh_free(&n);
+	snap_buf_free(&b);
+}
+
+static void test_snapshot_corrupt(void **state)
+{
+	struct fix *f = *state;
+	struct snap_buf b;
+	struct fresh n;
+	uint8_t *copy;
+	char err[256];
+	static const struct {
+		size_t off;
+		uint8_t v;
+	} bad[] = {
+		{0, 0x10}, /* IER bit 4 */
+		{2, 0x20}, /* MCR bit 5 */
+		{6, 0x02}, /* FCR clear bit is never stored */
+		{7, 0x10}, /* MSR delta beyond bits 0-3 */
+		{8, 2}, /* overrun flag */
+		{10, 7}, /* irq level */
+		{14, 0x04}, /* rx length 0x04000002 */
+	};
+
+	wr(f, IER, 0x01);
+	assert_int_equal(serial_input(f->s, (const uint8_t *)"ab", 2), 2);
+	snap_buf_init(&b);
+	assert_int_equal(serial_save(f->s, &b), 0);
+	assert_int_equal(b.len, 11 + 4 + 2);
+	fresh_init(&n);
+
+	/* every truncation is refused and changes nothing */
+	for (size_t cut = 0; cut < b.len; cut++) {
+		assert_int_equal(
+			restore_bytes(&n, b.data, cut, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "truncated"));
+		assert_int_equal(frd(&n, IER), 0);
+		assert_int_equal(frd(&n, LSR) & 0x01, 0);
+		assert_false(serial_irq_level(n.s));
+	}
+	copy = malloc(b.len);
+	assert_non_null(copy);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(copy, b.data, b.len);
+		copy[bad[i].off] = bad[i].v;
+		assert_int_equal(
+			restore_bytes(&n, copy, b.len, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "corrupt"));
+		assert_int_equal(frd(&n, IER), 0);
+		assert_int_equal(frd(&n, LSR) & 0x01, 0);
+	}
+	/* a FIFO longer than the UART's */
+	memcpy(copy, b.data, b.len);
+	copy[11] = 0x01;
+	copy[12] = 0x04; /* 1025 */
+	assert_int_equal(restore_bytes(&n, copy, b.len, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "FIFO"));
+	free(copy);
+	fresh_free(&n);
+	snap_buf_free(&b);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fix_setup, fix_teardown)
 
 int main(void)
@@ -427,6 +610,9 @@ int main(void)
 		T(test_loopback),
 		T(test_panic_and_tail),
 		T(test_power_ports),
+		T(test_snapshot_round_trip),
+		T(test_snapshot_full_fifo),
+		T(test_snapshot_corrupt),
 		cmocka_unit_test(test_bad_console_path),
 		cmocka_unit_test(test_stdin_held_until_rx_enabled),
 	};

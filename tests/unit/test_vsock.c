@@ -17,6 +17,7 @@
 
 #include "virtio_test.h"
 #include "vmm/evloop.h"
+#include "vmm/snapshot.h"
 #include "vmm/dev/vsock.h"
 #include "vmm/dev/vsock_conn.h"
 
@@ -96,7 +97,8 @@ static void driver_init(struct fix *f, int rx_buffers)
 		post_rx_buffers(f, rx_buffers);
 }
 
-static struct fix *fix_new(int rx_buffers)
+/* The device on a running event loop, the driver not started yet. */
+static struct fix *fix_new_bare(void)
 {
 	struct fix *f = calloc(1, sizeof(*f));
 
@@ -112,6 +114,13 @@ static struct fix *fix_new(int rx_buffers)
 			 0);
 	f->g_buf_alloc = 64 * 1024;
 	f->auto_consume = true;
+	return f;
+}
+
+static struct fix *fix_new(int rx_buffers)
+{
+	struct fix *f = fix_new_bare();
+
 	driver_init(f, rx_buffers);
 	return f;
 }
@@ -784,6 +793,100 @@ static void test_transport_reset(void **state)
 	fix_free(f);
 }
 
+/* Wait until the EVENT queue's used idx reaches want. */
+static void wait_event_used(struct fix *f, uint16_t want)
+{
+	uint64_t deadline = now_ms() + DEADLINE_MS;
+	uint16_t used;
+
+	for (;;) {
+		pthread_mutex_lock(&f->d->lock);
+		used = test_used_idx(&f->rings[2]);
+		pthread_mutex_unlock(&f->d->lock);
+		if (used == want)
+			return;
+		assert_true(now_ms() < deadline);
+		sched_yield();
+	}
+}
+
+/*
+ * Snapshot of a VM with an open connection, restored into a fresh device in
+ * a fresh VM (RAM copied): the guest is told TRANSPORT_RESET, the old
+ * connection is unknown (RST), and the restored VM's listener serves new
+ * connections with fresh credit.  A corrupt CID is refused.
+ */
+static void test_snapshot_restore(void **state)
+{
+	struct fix *a = fix_new(8), *b = fix_new_bare();
+	struct test_buf ev = {EVBUF_BASE, 8, true};
+	struct pkt *p = malloc(sizeof(*p));
+	struct snap_buf buf;
+	struct snap_reader r;
+	uint32_t hport, hport2, id, len, evid;
+	char err[256];
+	int fd, fd2;
+
+	(void)state;
+	fd = host_conn(a, &hport);
+	write_all(fd, "before", 6);
+	grx_expect(a, p, VSOCK_OP_RW);
+	pthread_mutex_lock(&a->d->lock);
+	test_ring_add(&a->rings[2], &ev, 1);
+	pthread_mutex_unlock(&a->d->lock);
+
+	/* "pause": nothing runs on a's device while it is saved and its
+	 * RAM copied (the lock is the device's own) */
+	snap_buf_init(&buf);
+	assert_int_equal(virtio_mmio_save(a->d, &buf), 0);
+	pthread_mutex_lock(&a->d->lock);
+	memcpy(b->vm.mem.r[0].hva, a->vm.mem.r[0].hva, RAM_SIZE);
+	for (int i = 0; i < 3; i++) {
+		b->rings[i] = a->rings[i];
+		b->rings[i].mem = &b->vm.mem;
+	}
+	b->rx_seen = a->rx_seen;
+	b->tx_next = a->tx_next;
+	pthread_mutex_unlock(&a->d->lock);
+
+	/* a corrupt CID (the last 8 bytes) is refused, nothing changes */
+	buf.data[buf.len - 8] = 2;
+	memset(buf.data + buf.len - 7, 0, 7);
+	snap_reader_init(&r, buf.data, buf.len);
+	assert_int_equal(virtio_mmio_restore(b->d, &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "CID"));
+	assert_int_equal(mmio_read(b->d, 0x070), 0);
+	buf.data[buf.len - 8] = CID;
+
+	snap_reader_init(&r, buf.data, buf.len);
+	assert_int_equal(virtio_mmio_restore(b->d, &r, err, sizeof(err)), 0);
+	assert_true(virtio_dev_live(b->d));
+	wait_event_used(b, 1);
+	test_used_elem(&b->rings[2], 0, &id, &len);
+	assert_int_equal(len, 4);
+	pthread_mutex_lock(&b->d->lock);
+	memcpy(&evid, test_gpa(&b->vm.mem, EVBUF_BASE, 4), 4);
+	pthread_mutex_unlock(&b->d->lock);
+	assert_int_equal(evid, VSOCK_EVENT_TRANSPORT_RESET);
+
+	/* the old connection does not exist in the restored VM */
+	gtx_op(b, 1024, hport, VSOCK_OP_RW, 0);
+	grx_expect(b, p, VSOCK_OP_RST);
+	/* the listener does, and a new connection starts from scratch */
+	b->g_rx_total = b->g_fwd_cnt = b->g_adv_fwd = 0;
+	fd2 = host_conn(b, &hport2);
+	write_all(fd2, "after", 5);
+	grx_expect(b, p, VSOCK_OP_RW);
+	assert_memory_equal(p->data, "after", 5);
+	assert_int_equal(p->h.fwd_cnt, 0);
+	close(fd2);
+	close(fd);
+	snap_buf_free(&buf);
+	free(p);
+	fix_free(a);
+	fix_free(b);
+}
+
 static void test_bad_tx_and_small_rx(void **state)
 {
 	struct fix *f = fix_new(0);
@@ -865,6 +968,7 @@ int main(void)
 		cmocka_unit_test(test_host_to_guest_bulk),
 		cmocka_unit_test(test_device_reset_closes_host),
 		cmocka_unit_test(test_transport_reset),
+		cmocka_unit_test(test_snapshot_restore),
 		cmocka_unit_test(test_bad_tx_and_small_rx),
 		cmocka_unit_test(test_create_errors),
 	};

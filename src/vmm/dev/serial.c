@@ -27,6 +27,7 @@
 #include "vmm/dev/serial.h"
 #include "vmm/evloop.h"
 #include "vmm/io.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 /* Register offsets */
@@ -629,4 +630,118 @@ bool serial_panic_seen(struct serial *s)
 	v = s->panic;
 	pthread_mutex_unlock(&s->lock);
 	return v;
+}
+
+/* --- snapshots --- */
+
+/* Register values the chip can hold (what serial_write() stores). */
+#define SERIAL_IER_MASK 0x0f
+#define SERIAL_MCR_MASK 0x1f
+#define SERIAL_FCR_MASK (FCR_ENABLE | 0xc0)
+#define SERIAL_MSR_DELTA_MASK 0x0f
+
+struct serial_state {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, msr_delta;
+	uint8_t overrun, thri_pending, irq_level;
+	uint32_t rx_len;
+	uint8_t rx[SERIAL_RX_SIZE];
+};
+
+int serial_save(struct serial *s, struct snap_buf *b)
+{
+	pthread_mutex_lock(&s->lock);
+	snap_put_u8(b, s->ier);
+	snap_put_u8(b, s->lcr);
+	snap_put_u8(b, s->mcr);
+	snap_put_u8(b, s->scr);
+	snap_put_u8(b, s->dll);
+	snap_put_u8(b, s->dlm);
+	snap_put_u8(b, s->fcr);
+	snap_put_u8(b, s->msr_delta);
+	snap_put_u8(b, s->overrun);
+	snap_put_u8(b, s->thri_pending);
+	snap_put_u8(b, s->irq_level);
+	snap_put_u32(b, (uint32_t)s->rx_len);
+	for (size_t i = 0; i < s->rx_len; i++)
+		snap_put_u8(b, s->rx[(s->rx_head + i) % SERIAL_RX_SIZE]);
+	pthread_mutex_unlock(&s->lock);
+	return b->oom ? -ENOMEM : 0;
+}
+
+static const char *serial_state_read(struct snap_reader *r,
+				     struct serial_state *st)
+{
+	st->ier = snap_get_u8(r);
+	st->lcr = snap_get_u8(r);
+	st->mcr = snap_get_u8(r);
+	st->scr = snap_get_u8(r);
+	st->dll = snap_get_u8(r);
+	st->dlm = snap_get_u8(r);
+	st->fcr = snap_get_u8(r);
+	st->msr_delta = snap_get_u8(r);
+	st->overrun = snap_get_u8(r);
+	st->thri_pending = snap_get_u8(r);
+	st->irq_level = snap_get_u8(r);
+	st->rx_len = snap_get_u32(r);
+	if (r->bad)
+		return "truncated";
+	if (st->rx_len > SERIAL_RX_SIZE)
+		return "receive FIFO longer than the UART's";
+	snap_get(r, st->rx, st->rx_len);
+	if (r->bad)
+		return "truncated";
+	if ((st->ier & ~SERIAL_IER_MASK) || (st->mcr & ~SERIAL_MCR_MASK) ||
+	    (st->fcr & ~SERIAL_FCR_MASK) ||
+	    (st->msr_delta & ~SERIAL_MSR_DELTA_MASK))
+		return "register value a 16550A cannot hold";
+	if (st->overrun > 1 || st->thri_pending > 1 || st->irq_level > 1)
+		return "flag is neither 0 nor 1";
+	return NULL;
+}
+
+int serial_restore(struct serial *s, struct snap_reader *r, char *err,
+		   size_t errlen)
+{
+	struct serial_state *st = calloc(1, sizeof(*st));
+	const char *why;
+	bool level;
+
+	if (!st) {
+		snprintf(err, errlen, "serial: out of memory");
+		return -1;
+	}
+	why = serial_state_read(r, st);
+	if (why) {
+		snprintf(err, errlen,
+			 "serial console state in the snapshot: %s; the "
+			 "snapshot is corrupt",
+			 why);
+		free(st);
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->ier = st->ier;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr;
+	s->scr = st->scr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	s->fcr = st->fcr;
+	s->msr_delta = st->msr_delta;
+	s->overrun = st->overrun;
+	s->thri_pending = st->thri_pending;
+	memcpy(s->rx, st->rx, st->rx_len);
+	s->rx_head = 0;
+	s->rx_len = st->rx_len;
+	/* Drive the line to what the registers say, whatever the saved
+	 * level or the interrupt controller believe: flipping our copy makes
+	 * serial_update_irq() set it unconditionally. */
+	level = !(serial_iir(s) & IIR_NO_INT);
+	s->irq_level = !level;
+	serial_update_irq(s);
+	serial_input_resume(s);
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	free(st);
+	return 0;
 }

@@ -25,6 +25,8 @@
 
 struct vm;
 struct serial;
+struct snap_buf;
+struct snap_reader;
 
 #define SERIAL_COM1_PORT 0x3f8
 #define SERIAL_COM1_IRQ 4
@@ -53,6 +55,19 @@ void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 /* Queue host input as if typed (unit tests; the stdin path uses it too).
  * Returns the bytes accepted (the rest does not fit now). */
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
+/*
+ * Snapshots: the UART registers and the receive FIFO (bytes the guest has
+ * not read yet).  Where output goes and host input not yet in the FIFO are
+ * not guest state and stay as serial_create() set them.  serial_restore()
+ * checks everything first and changes nothing on error (-1 with err); on
+ * success it drives the interrupt line to what the registers say (call it
+ * after the interrupt controller state is restored).  serial_save returns
+ * 0 or -ENOMEM (b ran out of memory).
+ */
+int serial_save(struct serial *s, struct snap_buf *b);
+int serial_restore(struct serial *s, struct snap_reader *r, char *err,
+		   size_t errlen);
+
 /* Current state of the interrupt line (unit tests). */
 bool serial_irq_level(struct serial *s);
 

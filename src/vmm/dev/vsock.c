@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "vmm/evloop.h"
+#include "vmm/snapshot.h"
 #include "vmm/virtio_mmio.h"
 #include "vmm/vm.h"
 #include "vsock.h"
@@ -557,12 +558,54 @@ static void vsock_queue_notify(struct virtio_dev *d, uint16_t q)
 	}
 }
 
+/*
+ * Snapshots keep no connection: host sockets cannot be saved, so every
+ * connection (and its credit state) dies with the snapshot and the guest is
+ * told with TRANSPORT_RESET.  Listeners live on: guest ones are guest
+ * memory, the host one is the UDS path the restored VM was configured with.
+ * The guest CID is saved to notice a change, which is allowed: the guest
+ * re-reads the config space when it gets the reset.
+ */
+static void vsock_save(struct virtio_dev *d, struct snap_buf *b)
+{
+	snap_put_u64(b, to_vsock(d)->guest_cid);
+}
+
+static int vsock_restore(struct virtio_dev *d, struct snap_reader *r, char *err,
+			 size_t errlen)
+{
+	struct vsock_dev *v = to_vsock(d);
+	uint64_t cid = snap_get_u64(r);
+
+	if (r->bad || cid < 3 || cid >= UINT32_MAX) {
+		snprintf(err, errlen,
+			 "vsock: snapshot guest CID is missing or out of "
+			 "range; the snapshot is corrupt");
+		return -1;
+	}
+	if (cid != v->guest_cid)
+		fprintf(stderr,
+			"kiln-vmm: vsock: guest CID changes from %llu to %llu "
+			"with this restore; the guest re-reads it on the "
+			"transport reset\n",
+			(unsigned long long)cid,
+			(unsigned long long)v->guest_cid);
+	/* Delivered from the event loop once the VM is fully restored (the
+	 * EVENT queue may even be empty until the guest runs). */
+	vsock_mux_reset(&v->mux);
+	v->event_pending = true;
+	vsock_kick(v);
+	return 0;
+}
+
 static const struct virtio_dev_ops vsock_ops = {
 	.config_read = vsock_config_read,
 	.config_write = vsock_config_write,
 	.activate = vsock_activate,
 	.reset = vsock_reset,
 	.queue_notify = vsock_queue_notify,
+	.save = vsock_save,
+	.restore = vsock_restore,
 };
 
 /* --- lifetime --- */

@@ -46,6 +46,15 @@ void vsock_destroy(struct virtio_dev *d);
  */
 int vsock_send_transport_reset(struct virtio_dev *d);
 
+/*
+ * Snapshots: the device saves its guest CID through ops->save and, when
+ * restored (virtio_mmio_restore), drops every connection and posts
+ * TRANSPORT_RESET from the event loop, so guest connections die but
+ * listeners on both sides survive.  The UDS path and the CID in effect are
+ * those given to vsock_create() (a changed CID reaches the guest with the
+ * reset).
+ */
+
 /* How long a host client may take to send "CONNECT <port>\n" (ms). */
 void vsock_set_handshake_timeout(struct virtio_dev *d, unsigned int ms);
 
