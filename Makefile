@@ -108,7 +108,7 @@ bench: all
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-build/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c src/vmm/virtq.c
+build/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c src/vmm/virtq.c src/vmm/guest_mem.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
 build/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c src/vmm/dev/vsock_conn.c src/vmm/dev/vsock_ring.c
@@ -117,7 +117,10 @@ build/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c src/vmm/dev/vsock_conn.c src/vmm/
 build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c src/common/proto.c $(AGENT_SRCS) src/lib/agent_client.c src/lib/agent_exec.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -ljansson -lutil
-FUZZERS := build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock build/fuzz/fuzz_proto
+build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/vmm/http.c src/vmm/api_routes.c src/vmm/api_config.c src/vmm/config.c src/vmm/cpuid.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^ -ljansson
+FUZZERS := build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock build/fuzz/fuzz_proto build/fuzz/fuzz_http
 fuzz: $(FUZZERS)
 	@tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
 

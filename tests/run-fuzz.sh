@@ -11,9 +11,12 @@ for f in "$@"; do
 	name=$(basename "$f")
 	corpus=build/fuzz-corpus/${name#fuzz_}
 	mkdir -p "$corpus"
+	# Checked-in seeds (tests/fuzz/corpus/<name>), read but never written.
+	seeds=tests/fuzz/corpus/${name#fuzz_}
+	[ -d "$seeds" ] || seeds=
 	log=$(mktemp)
 	if "$f" -max_total_time="$secs" -timeout=10 -max_len=8192 \
-		-artifact_prefix=build/fuzz/"$name"- "$corpus" >"$log" 2>&1; then
+		-artifact_prefix=build/fuzz/"$name"- "$corpus" $seeds >"$log" 2>&1; then
 		echo "ok   $name ($(grep -o 'Done [0-9]* runs' "$log" | tail -1) in ${secs}s)"
 		passed=$((passed + 1))
 	else
