@@ -74,7 +74,9 @@ typedef void (*kiln_log_fn)(void *ctx, enum kiln_log_level level,
  *                Holds kernel/vmlinux and images/base.ext4 (built by
  *                `make kernel` and `make image`).
  *   state_dir    $KILN_STATE, else ${XDG_STATE_HOME:-$HOME/.local/state}/kiln.
- *                Persistent sandbox state (not used yet; created lazily).
+ *                Holds state.db, the database of persistent sandboxes;
+ *                created (0700) when a persistent sandbox function is
+ *                first called, never by kiln_open().
  *   runtime_dir  $KILN_RUNTIME_DIR, else $XDG_RUNTIME_DIR/kiln, else
  *                /run/kiln for root, else /tmp/kiln-<uid>.  Each sandbox
  *                gets a private 0700 directory <runtime_dir>/<id> holding
@@ -136,6 +138,7 @@ const char *kiln_errmsg(const struct kiln *k);
 /* The resolved directories (after defaults and environment). */
 const char *kiln_cache_dir(const struct kiln *k);
 const char *kiln_runtime_dir(const struct kiln *k);
+const char *kiln_state_dir(const struct kiln *k);
 
 /* ---- sandboxes -------------------------------------------------------- */
 
@@ -172,6 +175,16 @@ struct kiln_sandbox_config {
 	const char *cmdline_extra;
 	kiln_progress_fn progress;
 	void *progress_ctx;
+	/*
+	 * Persistent sandboxes (see "Persistent sandboxes" below).  persistent
+	 * 0: the sandbox lives as long as its struct kiln_sandbox (the
+	 * default).  1: its VMM runs detached and is recorded in the state
+	 * database until kiln_sandbox_remove(); name (may be NULL) must be
+	 * unique among them: 1..63 of [A-Za-z0-9_.-], not starting with
+	 * '_', '.' or '-'.
+	 */
+	int persistent;
+	const char *name;
 };
 
 #define KILN_CPUS_MIN 1
@@ -293,6 +306,233 @@ int kiln_sandbox_exec(struct kiln_sandbox *sb, const struct kiln_exec *ex,
  * happened).  NULL is allowed (KILN_OK).
  */
 int kiln_sandbox_destroy(struct kiln_sandbox *sb);
+
+/* ---- persistent sandboxes -------------------------------------------- */
+/*
+ * A persistent sandbox (kiln_sandbox_config.persistent = 1) outlives the
+ * process that created it: its kiln-vmm runs detached (its own session, not
+ * a child of the caller, output in files in its runtime directory) and it
+ * is recorded in the state database <state_dir>/state.db with its id,
+ * name, state, VMM pid and start time, vsock CID and network slot (unique
+ * among all sandboxes, allocated atomically across processes), runtime
+ * directory, creation time and configuration.
+ *
+ *  - kiln_sandbox_create() with persistent = 1 returns once the agent
+ *    answers, with a handle connected to it; kiln_sandbox_close() lets go
+ *    of the handle and leaves the sandbox running; kiln_sandbox_destroy()
+ *    stops it and removes it for good.
+ *  - kiln_sandbox_open() connects to a running one by reference: its full
+ *    id, its name, or a unique prefix of its id (an ambiguous prefix is
+ *    KILN_EINVAL naming two matches; no match is KILN_ENOTFOUND).
+ *  - Every function here first reconciles the database with reality: a
+ *    sandbox whose VMM is gone (pid gone, or the pid now names a process
+ *    with another start time) becomes KILN_SB_DEAD with the reason if
+ *    known; one left "creating" by a process that died is rolled back
+ *    entirely (VMM killed, runtime directory and record removed); one left
+ *    "starting"/"stopping" by a process that died ends up stopped.
+ */
+#define KILN_ID_LEN 12
+#define KILN_NAME_MAX 63
+
+enum kiln_sandbox_state {
+	KILN_SB_CREATING = 0, /* being created (boot in progress) */
+	KILN_SB_STARTING = 1, /* kiln_sandbox_start() in progress */
+	KILN_SB_RUNNING = 2, /* VMM running, agent answered */
+	KILN_SB_STOPPING = 3, /* being stopped or removed */
+	KILN_SB_STOPPED = 4, /* no VMM; can be started again */
+	KILN_SB_DEAD = 5, /* the VMM ended without being stopped */
+};
+
+/* "creating", "running", ...; never NULL ("unknown" for a bad value). */
+const char *kiln_sandbox_state_name(enum kiln_sandbox_state st);
+
+/* What is known about a persistent sandbox.  Free with _info_clear(). */
+struct kiln_sandbox_info {
+	char id[KILN_ID_LEN + 1];
+	char name[KILN_NAME_MAX + 1]; /* "" when unnamed */
+	enum kiln_sandbox_state state;
+	int vmm_pid; /* 0 when no VMM runs */
+	uint64_t vmm_start_time; /* /proc/<pid>/stat field 22, clock ticks */
+	uint32_t cid; /* vsock CID */
+	uint32_t net_slot;
+	int64_t created_at; /* seconds since the epoch */
+	unsigned int cpus;
+	unsigned int memory_mib;
+	char *kernel_path;
+	char *image_path;
+	char *cmdline_extra; /* NULL when none */
+	char *runtime_dir; /* holds vsock.sock, console.log, vmm.log */
+	char *exit_reason; /* dead/stopped: why the VMM ended; else NULL */
+};
+
+void kiln_sandbox_info_clear(struct kiln_sandbox_info *info);
+void kiln_sandbox_info_list_free(struct kiln_sandbox_info *list, size_t n);
+
+/* Look one up by reference (id, name or unique id prefix). */
+int kiln_sandbox_get(struct kiln *k, const char *ref,
+		     struct kiln_sandbox_info *out);
+
+/* All of them, oldest first; *list is NULL when *n is 0. */
+int kiln_sandbox_list(struct kiln *k, struct kiln_sandbox_info **list,
+		      size_t *n);
+
+/*
+ * Connect to a running persistent sandbox, for kiln_sandbox_exec() and
+ * the file functions.  KILN_ESTATE if it is not running.
+ */
+int kiln_sandbox_open(struct kiln *k, const char *ref,
+		      struct kiln_sandbox **out);
+
+/*
+ * Let go of a handle: a persistent sandbox keeps running (only the agent
+ * connection is closed); any other sandbox is destroyed as by
+ * kiln_sandbox_destroy().  NULL is allowed.
+ */
+int kiln_sandbox_close(struct kiln_sandbox *sb);
+
+/*
+ * Stop a persistent sandbox, keeping its record and directory: ask the
+ * agent to power off (10 s to accept, 20 s to exit), then SIGTERM, then
+ * (5 s later) SIGKILL.  force: skip the power-off request.  Already
+ * stopped or dead: KILN_OK, nothing done.  KILN_ESTATE if another process
+ * is creating, starting or stopping it right now.
+ */
+int kiln_sandbox_stop(struct kiln *k, const char *ref, int force);
+
+/*
+ * Boot a stopped (or dead) persistent sandbox again with its recorded
+ * configuration, CID and slot; returns when its agent answers.
+ * progress (may be NULL) is called as for kiln_sandbox_create().
+ * KILN_ESTATE if it is not stopped or dead.  On failure it is left
+ * stopped, with the reason recorded.
+ */
+int kiln_sandbox_start(struct kiln *k, const char *ref,
+		       kiln_progress_fn progress, void *progress_ctx);
+
+/*
+ * Remove a persistent sandbox: stop it as kiln_sandbox_stop() does if it
+ * runs, release its CID and slot, remove its runtime directory and record.
+ * force: no power-off request, and also remove one that another process
+ * is creating, starting or stopping (its VMM is killed).
+ */
+int kiln_sandbox_remove(struct kiln *k, const char *ref, int force);
+
+/*
+ * Copy a file into the guest: src_fd's content up to EOF becomes
+ * guest_path (absolute), written atomically (a temporary file renamed into
+ * place, so it is never seen half-written) with permission bits mode (0:
+ * 0644).  If guest_path is an existing directory, the file is written as
+ * guest_path/name instead (like cp(1)); name may be NULL otherwise.
+ * KILN_ENOTFOUND if the guest directory does not exist; KILN_EGUEST for
+ * other guest-side failures (message names the path and errno).
+ */
+int kiln_sandbox_copy_to_guest(struct kiln_sandbox *sb, int src_fd,
+			       const char *guest_path, const char *name,
+			       unsigned int mode);
+
+/*
+ * Copy a regular file of the guest (absolute guest_path) to dst_fd,
+ * streaming; *size (may be NULL) gets the byte count.  KILN_ENOTFOUND if
+ * it does not exist.
+ */
+int kiln_sandbox_copy_from_guest(struct kiln_sandbox *sb,
+				 const char *guest_path, int dst_fd,
+				 uint64_t *size);
+
+/* ---- guest status and identity ----------------------------------------- */
+
+/* What the guest agent reports about the guest (kiln_sandbox_status()). */
+struct kiln_guest_status {
+	char agent_version[32];
+	int protocol_version;
+	double uptime_s; /* since the guest booted */
+	double load[3]; /* 1, 5 and 15 minute load averages */
+	uint64_t mem_total_kib; /* /proc/meminfo MemTotal */
+	uint64_t mem_available_kib; /* /proc/meminfo MemAvailable */
+	uint64_t root_total_bytes; /* the guest's root file system */
+	uint64_t root_avail_bytes;
+	uint64_t processes;
+	char sandbox_id[65]; /* set by kiln_sandbox_set_identity(), else "" */
+	char hostname[65];
+};
+
+/*
+ * Ask the guest for its status.  KILN_EGUEST if the agent fails (then the
+ * sandbox is unusable), KILN_ESTATE if it failed earlier.
+ */
+int kiln_sandbox_status(struct kiln_sandbox *sb, struct kiln_guest_status *st);
+
+/*
+ * Make the guest distinct from every other guest restored from the same
+ * snapshot, which share its random number generator state, clock and
+ * hostname: sends 64 bytes from the host's getrandom() (credited to the
+ * guest's entropy pool, after which its CRNG is reseeded at once), the
+ * host's wall-clock time (the guest's clock is set to it), the hostname
+ * (NULL: keep the guest's; 1..64 of [A-Za-z0-9.-]) and the sandbox's id
+ * (reported by kiln_sandbox_status()).  KILN_EGUEST naming what failed if
+ * the guest could not do all of it; KILN_EINVAL for a bad hostname.
+ */
+int kiln_sandbox_set_identity(struct kiln_sandbox *sb, const char *hostname);
+
+/* ---- guest processes and port forwarding ------------------------------ */
+
+/* One guest process (kiln_sandbox_ps()). */
+struct kiln_process {
+	int pid, ppid, pgid;
+	uint32_t uid; /* effective */
+	char state; /* as in ps: R, S, D, Z, T, ... */
+	uint64_t rss_kib;
+	double start_time; /* seconds since the epoch, by the guest's clock */
+	char comm[64];
+	char cmdline[1025]; /* argv joined by spaces, at most 256 bytes */
+	int cmdline_truncated; /* the command line was longer */
+	uint32_t exec_id; /* in the process group of this exec; 0: none */
+	uint32_t exec_conn; /* the agent connection of that exec */
+	int exec_leader; /* the exec's own process */
+};
+
+/*
+ * The guest's processes: *list (free() it) of *n.  KILN_EGUEST if the
+ * agent fails.
+ */
+int kiln_sandbox_ps(struct kiln_sandbox *sb, struct kiln_process **list,
+		    size_t *n);
+
+/*
+ * Send signal signo to guest process pid, or (pid 0) to the process group
+ * of exec exec_id (with exec_conn from kiln_sandbox_ps(), 0: the only exec
+ * with that id).  KILN_ENOTFOUND: no such process; KILN_EGUEST: refused
+ * (pid 1 is the agent, the guest's init).
+ */
+int kiln_sandbox_kill(struct kiln_sandbox *sb, int pid, uint32_t exec_id,
+		      uint32_t exec_conn, int signo);
+
+/*
+ * Forward a host TCP port to a TCP port in the guest (kubectl
+ * port-forward style) until cancelled: listens on bind_addr:host_port
+ * (NULL: 127.0.0.1; numeric; port 0: any free one) and relays each
+ * connection over its own vsock connection to guest_host:guest_port
+ * (NULL: 127.0.0.1) in the guest.  Runs in the calling thread until
+ * cancel_fd (-1: the handle's cancel fd, which must then be set) is
+ * readable, then returns KILN_OK.  on_ready is called once listening,
+ * with the bound port; on_event with one line per connection opened,
+ * refused or closed (both may be NULL).  KILN_EINVAL for bad arguments,
+ * KILN_ESYS if the port cannot be bound, KILN_ESTATE for a sandbox
+ * without a VMM vsock socket (attached by endpoint).
+ */
+struct kiln_port_forward {
+	const char *bind_addr;
+	int host_port;
+	const char *guest_host;
+	int guest_port;
+	int cancel_fd;
+	void (*on_ready)(void *ctx, const char *addr, int port);
+	void (*on_event)(void *ctx, const char *line);
+	void *ctx;
+};
+
+int kiln_sandbox_port_forward(struct kiln_sandbox *sb,
+			      const struct kiln_port_forward *pf);
 
 /*
  * Create a sandbox, run one command in it, destroy it.  Returns the first

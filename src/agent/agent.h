@@ -52,6 +52,14 @@ struct agent {
 	int sigfd; /* signalfd: SIGCHLD, SIGTERM, SIGINT, SIGHUP */
 	struct loop_watch sig_watch;
 
+	/* Port forwards (forward.c) that became raw relays. */
+	struct forward *forwards;
+	struct forward *dead_forwards;
+	unsigned int nforwards;
+
+	/* Set by the identity op (after a snapshot restore); "" until then. */
+	char sandbox_id[65];
+
 	bool stopping;
 	bool poweroff; /* stop by powering off (PID 1) instead of returning */
 };

@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,9 +81,10 @@ int proc_spawn(struct conn *c, uint32_t id, const struct exec_spec *spec,
 		p->deadline_ns = p->start_ns + spec->timeout_ms * 1000000ull;
 	p->out.fd = sp.stdout_fd;
 	p->out.p = p;
-	p->err.fd = sp.stderr_fd;
+	p->err.fd = sp.stderr_fd; /* -1 for a terminal */
 	p->err.p = p;
 	p->in_fd = sp.stdin_fd;
+	p->tty = sp.tty;
 	loop_watch_init(&p->out.w, p->out.fd, stream_on_event, &p->out, false);
 	loop_watch_init(&p->err.w, p->err.fd, stream_on_event, &p->err, false);
 	loop_watch_init(&p->in_w, p->in_fd, stdin_on_event, p, false);
@@ -90,9 +92,9 @@ int proc_spawn(struct conn *c, uint32_t id, const struct exec_spec *spec,
 	proc_output_resume(p);
 	log_debug("request %u: started \"%s\" as pid %d", id, sp.path,
 		  (int)sp.pid);
-	conn_send_json(
-		c, id,
-		json_pack("{s:s,s:i}", "type", "started", "pid", (int)sp.pid));
+	conn_send_json(c, id,
+		       json_pack("{s:s,s:i,s:b}", "type", "started", "pid",
+				 (int)sp.pid, "tty", sp.tty));
 	return 0;
 }
 
@@ -119,45 +121,85 @@ static void stream_finish(struct proc *p, struct proc_stream *s)
 					   : PROTO_STREAM_STDERR);
 }
 
-static void stream_on_event(struct loop_watch *w, uint32_t events)
+/*
+ * Read one chunk of s into its connection's output queue.  Returns true
+ * if the caller may read again at once (a terminal draining after exit).
+ */
+static bool stream_read_once(struct proc *p, struct proc_stream *s)
 {
-	struct proc_stream *s = w->owner;
-	struct proc *p = s->p;
 	size_t want = AGENT_CHUNK;
 	uint8_t *buf;
 	ssize_t n;
 
 	if (p->dead || s->fd < 0 || !p->conn)
-		return;
+		return false;
 	if (conn_out_full(p->conn)) {
-		loop_watch_set(&p->ag->loop, w, 0); /* event from this batch */
-		return;
+		loop_watch_set(&p->ag->loop, &s->w,
+			       0); /* event from this batch */
+		return false;
 	}
 	if (p->reaped && s->drain_left < want)
 		want = (size_t)s->drain_left;
 	buf = conn_data_begin(p->conn, want);
 	if (!buf)
-		return; /* connection is closing */
+		return false; /* connection is closing */
 	n = read(s->fd, buf, want);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
+	if (n < 0 && errno == EINTR)
+		return true;
+	/*
+	 * A terminal after its leader exited: a read (unlike FIONREAD)
+	 * first flushes what the kernel still holds in its flip buffers, so
+	 * EAGAIN means everything written so far was delivered.
+	 */
+	if (n < 0 && errno == EAGAIN && !(p->tty && p->reaped))
+		return false;
 	if (n > 0) {
 		conn_data_commit(p->conn,
 				 s == &p->out ? PROTO_STDOUT : PROTO_STDERR,
 				 p->id, (size_t)n);
 		if (s->fd < 0 || !p->conn)
-			return; /* the commit closed the connection */
+			return false; /* the commit closed the connection */
 		if (!p->reaped)
-			return;
+			return false;
 		s->drain_left -= (uint64_t)n;
 		if (s->drain_left > 0)
-			return;
-	} else if (n < 0) {
+			return p->tty;
+	} else if (n < 0 && errno == EIO && p->tty && !p->reaped) {
+		/*
+		 * Every holder of the slave side closed it, but the leader
+		 * may not have exited yet: closing the master now would hang
+		 * the terminal up and kill it with SIGHUP on its way out.
+		 * Stop watching; the stream ends when the leader is reaped.
+		 */
+		s->hup = true;
+		loop_watch_set(&p->ag->loop, &s->w, 0);
+		return false;
+	} else if (n < 0 && errno != EAGAIN && !(p->tty && errno == EIO)) {
 		log_msg("request %u (pid %d): reading output: %s", p->id,
 			(int)p->pid, strerror(errno));
 	}
 	stream_finish(p, s);
 	proc_maybe_finish(p);
+	return false;
+}
+
+static void stream_read(struct proc *p, struct proc_stream *s)
+{
+	/* A commit may flush, resume and call us again: no nesting. */
+	if (s->reading)
+		return;
+	s->reading = true;
+	/* Bounded: a terminal's drain ends after EXEC_TTY_DRAIN_MAX bytes. */
+	while (stream_read_once(p, s))
+		;
+	s->reading = false;
+}
+
+static void stream_on_event(struct loop_watch *w, uint32_t events)
+{
+	struct proc_stream *s = w->owner;
+
+	stream_read(s->p, s);
 }
 
 void proc_output_pause(struct proc *p)
@@ -172,7 +214,13 @@ void proc_output_resume(struct proc *p)
 {
 	if (!p->conn || conn_out_full(p->conn))
 		return;
-	if (p->out.fd >= 0 &&
+	/* A draining terminal may have nothing that would wake epoll. */
+	if (p->tty && p->reaped && p->out.fd >= 0 && !p->out.reading) {
+		stream_read(p, &p->out);
+		if (!p->conn || conn_out_full(p->conn))
+			return;
+	}
+	if (p->out.fd >= 0 && !p->out.hup &&
 	    loop_watch_set(&p->ag->loop, &p->out.w, EPOLLIN) < 0)
 		log_msg("request %u: epoll on stdout: %s", p->id,
 			strerror(errno));
@@ -275,8 +323,24 @@ void proc_stdin_write(struct proc *p, const uint8_t *buf, size_t len)
 
 void proc_stdin_close(struct proc *p)
 {
-	if (p->in_fd < 0)
+	struct termios t;
+	uint8_t veof = 4; /* ^D */
+
+	if (p->in_fd < 0 || p->in_eof_pending)
 		return;
+	/*
+	 * Closing the master would hang the terminal up: send its end-of-
+	 * file character instead, as a user typing ^D would (at the start of
+	 * a line it is an EOF for a reader in canonical mode).
+	 */
+	if (p->tty) {
+		if (tcgetattr(p->in_fd, &t) == 0 && t.c_cc[VEOF] != 0 &&
+		    t.c_cc[VEOF] != _POSIX_VDISABLE)
+			veof = t.c_cc[VEOF];
+		proc_stdin_write(p, &veof, 1);
+		if (p->in_fd < 0)
+			return;
+	}
 	p->in_eof_pending = true;
 	stdin_update(p);
 }
@@ -297,6 +361,19 @@ static void stdin_on_event(struct loop_watch *w, uint32_t events)
 }
 
 /* ---- lifetime ----------------------------------------------------------- */
+
+int proc_resize(struct proc *p, unsigned short rows, unsigned short cols)
+{
+	struct winsize ws = {.ws_row = rows, .ws_col = cols};
+
+	if (!p->tty)
+		return -ENOTTY;
+	if (p->out.fd < 0)
+		return -ESRCH; /* its terminal is finished */
+	if (ioctl(p->out.fd, TIOCSWINSZ, &ws) < 0)
+		return -errno;
+	return 0;
+}
 
 int proc_signal(struct proc *p, int sig, bool group)
 {
@@ -409,6 +486,16 @@ static void proc_on_exit(struct proc *p, int status)
 
 		if (s->fd < 0)
 			continue;
+		if (p->tty && s->hup) {
+			stream_finish(p, s); /* EIO said it is empty */
+			continue;
+		}
+		if (p->tty) {
+			/* FIONREAD misses the flip buffers: read to EAGAIN. */
+			s->drain_left = EXEC_TTY_DRAIN_MAX;
+			stream_read(p, s);
+			continue;
+		}
 		if (ioctl(s->fd, FIONREAD, &avail) < 0 || avail <= 0)
 			stream_finish(p, s);
 		else

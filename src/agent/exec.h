@@ -17,6 +17,16 @@
 #include "agent/loop.h"
 #include "agent/spawn.h"
 
+/*
+ * A terminal's output after its leader exited: read until nothing is
+ * buffered, but at most this much (a background process that keeps
+ * writing cannot hold the exec open).
+ */
+#define EXEC_TTY_DRAIN_MAX (1u << 20)
+/* A terminal's size unless the request says otherwise. */
+#define EXEC_TTY_ROWS 24
+#define EXEC_TTY_COLS 80
+
 /* Longest timeout_ms accepted: one year. */
 #define EXEC_MAX_TIMEOUT_MS (365ull * 24 * 3600 * 1000)
 
@@ -25,6 +35,8 @@ struct proc_stream {
 	struct loop_watch w;
 	struct proc *p;
 	uint64_t drain_left; /* after the leader exited: bytes still to read */
+	bool reading; /* in stream_read(): no re-entry */
+	bool hup; /* terminal: every slave closed (EIO); kept open until reap */
 };
 
 struct proc {
@@ -35,7 +47,8 @@ struct proc {
 	uint32_t id; /* the exec request's id */
 	pid_t pid; /* also the process group and session id */
 
-	struct proc_stream out, err;
+	struct proc_stream out, err; /* tty: out is the terminal, err unused */
+	bool tty; /* runs on a pseudo-terminal (out.fd is its master) */
 
 	int in_fd; /* -1 if no stdin pipe or closed */
 	struct loop_watch in_w;
@@ -68,6 +81,13 @@ void proc_stdin_write(struct proc *p, const uint8_t *buf, size_t len);
 void proc_stdin_close(struct proc *p);
 /* True while more than AGENT_STDIN_HIGH bytes wait for the pipe. */
 bool proc_stdin_full(const struct proc *p);
+
+/*
+ * Set the terminal's window size (the kernel sends SIGWINCH to its
+ * foreground process group).  Returns 0, -ENOTTY without a terminal, or
+ * -errno.
+ */
+int proc_resize(struct proc *p, unsigned short rows, unsigned short cols);
 
 /* kill() the process (group: its whole process group). Returns 0/-errno. */
 int proc_signal(struct proc *p, int sig, bool group);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent/exec.h"
+#include "agent/identity.h"
 #include "agent/log.h"
 
 struct file_xfer {
@@ -234,7 +235,8 @@ static struct file_xfer *xfer_new(struct conn *c, uint32_t id, const char *path)
 /* Common checks of read_file / write_file before anything is opened. */
 static bool id_free(struct conn *c, uint32_t id, const char *op)
 {
-	if (!files_busy_id(c, id) && !proc_find(c, id))
+	if (!files_busy_id(c, id) && !proc_find(c, id) &&
+	    !identity_busy_id(c, id))
 		return true;
 	conn_send_error(c, id, PROTO_E_BUSY,
 			"%s: request id %u is still in use on this connection",

@@ -13,14 +13,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "agent/files.h"
+#include "agent/forward.h"
+#include "agent/identity.h"
 #include "agent/log.h"
+#include "agent/ps.h"
+#include "agent/status.h"
 
 /* Ops this agent serves, announced in the hello reply. */
 static const char *const request_ops[] = {
-	"hello",      "ping", "exec",	  "signal", "shutdown", "read_file",
-	"write_file", "stat", "list_dir", "mkdir",  "remove",	"rename"};
+	"hello",      "ping",	  "exec",     "signal", "shutdown", "read_file",
+	"write_file", "stat",	  "list_dir", "mkdir",	"remove",   "rename",
+	"status",     "identity", "resize",   "ps",	"kill",	    "forward"};
 
 /*
  * Fields are unpacked as plain JSON values ("o") so that a wrong type gets
@@ -130,19 +137,98 @@ static int parse_env(json_t *env, struct exec_spec *spec, char *err,
 	return 0;
 }
 
+/* "tty", "rows", "cols" of an exec request. */
+static int parse_tty(json_t *tty, json_t *rows, json_t *cols,
+		     struct exec_spec *spec, char *err, size_t errlen)
+{
+	json_int_t r = EXEC_TTY_ROWS, k = EXEC_TTY_COLS;
+
+	if (tty && want_bool(tty, "exec", "tty", &spec->tty, err, errlen) < 0)
+		return -1;
+	if ((rows || cols) && !spec->tty) {
+		snprintf(err, errlen,
+			 "exec: \"rows\" and \"cols\" need \"tty\": true");
+		return -1;
+	}
+	if ((rows &&
+	     want_int(rows, "exec", "rows", 1, 65535, &r, err, errlen) < 0) ||
+	    (cols &&
+	     want_int(cols, "exec", "cols", 1, 65535, &k, err, errlen) < 0))
+		return -1;
+	spec->rows = (unsigned short)r;
+	spec->cols = (unsigned short)k;
+	return 0;
+}
+
+/* "user" (a name or a uid) or "uid" with "gid" of an exec request. */
+static int parse_user(json_t *user, json_t *uid, json_t *gid,
+		      struct exec_spec *spec, char *err, size_t errlen)
+{
+	json_int_t u, g;
+
+	if (user && (uid || gid)) {
+		snprintf(err, errlen,
+			 "exec: give either \"user\" or \"uid\" and \"gid\", "
+			 "not both");
+		return -1;
+	}
+	if (user && json_is_string(user)) {
+		if (want_string(user, "exec", "user", &spec->user_name, err,
+				errlen) < 0)
+			return -1;
+		spec->user = EXEC_USER_NAME;
+		return 0;
+	}
+	if (user) {
+		if (!json_is_integer(user)) {
+			snprintf(err, errlen,
+				 "exec: \"user\" must be a user name or a "
+				 "uid (integer in 0..4294967294)");
+			return -1;
+		}
+		if (want_int(user, "exec", "user", 0, UINT32_MAX - 1, &u, err,
+			     errlen) < 0)
+			return -1;
+		spec->user = EXEC_USER_UID;
+		spec->uid = (uint32_t)u;
+		return 0;
+	}
+	if (!uid && !gid)
+		return 0;
+	if (!uid || !gid) {
+		snprintf(err, errlen,
+			 "exec: \"uid\" and \"gid\" go together (or use "
+			 "\"user\")");
+		return -1;
+	}
+	if (want_int(uid, "exec", "uid", 0, UINT32_MAX - 1, &u, err, errlen) <
+		    0 ||
+	    want_int(gid, "exec", "gid", 0, UINT32_MAX - 1, &g, err, errlen) <
+		    0)
+		return -1;
+	spec->user = EXEC_USER_IDS;
+	spec->uid = (uint32_t)u;
+	spec->gid = (uint32_t)g;
+	return 0;
+}
+
 int request_parse_exec(json_t *obj, struct exec_spec *spec, char *err,
 		       size_t errlen)
 {
 	json_t *op, *argv = NULL, *env = NULL, *cwd = NULL, *in = NULL,
-		    *timeout = NULL;
+		    *timeout = NULL, *tty = NULL, *rows = NULL, *cols = NULL,
+		    *user = NULL, *uid = NULL, *gid = NULL;
 	json_int_t t = 0;
 	size_t i;
 
 	memset(spec, 0, sizeof(*spec));
 	spec->cwd = "/";
-	if (proto_unpack(obj, err, errlen, "exec", "{s:o,s:o,s?o,s?o,s?o,s?o}",
+	if (proto_unpack(obj, err, errlen, "exec",
+			 "{s:o,s:o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o}",
 			 "op", &op, "argv", &argv, "env", &env, "cwd", &cwd,
-			 "stdin", &in, "timeout_ms", &timeout) < 0)
+			 "stdin", &in, "timeout_ms", &timeout, "tty", &tty,
+			 "rows", &rows, "cols", &cols, "user", &user, "uid",
+			 &uid, "gid", &gid) < 0)
 		return -1;
 	if (!json_is_array(argv) || json_array_size(argv) == 0) {
 		snprintf(err, errlen,
@@ -155,7 +241,9 @@ int request_parse_exec(json_t *obj, struct exec_spec *spec, char *err,
 			     errlen) < 0) ||
 	    (timeout &&
 	     want_int(timeout, "exec", "timeout_ms", 0,
-		      (json_int_t)EXEC_MAX_TIMEOUT_MS, &t, err, errlen) < 0))
+		      (json_int_t)EXEC_MAX_TIMEOUT_MS, &t, err, errlen) < 0) ||
+	    parse_tty(tty, rows, cols, spec, err, errlen) < 0 ||
+	    parse_user(user, uid, gid, spec, err, errlen) < 0)
 		return -1;
 	spec->timeout_ms = (uint64_t)t;
 	spec->argc = json_array_size(argv);
@@ -184,6 +272,26 @@ int request_parse_exec(json_t *obj, struct exec_spec *spec, char *err,
 fail:
 	request_exec_spec_free(spec);
 	return -1;
+}
+
+int request_parse_resize(json_t *obj, struct resize_req *req, char *err,
+			 size_t errlen)
+{
+	json_t *op, *target, *rows, *cols;
+	json_int_t t, r, k;
+
+	if (proto_unpack(obj, err, errlen, "resize", "{s:o,s:o,s:o,s:o}", "op",
+			 &op, "target", &target, "rows", &rows, "cols",
+			 &cols) < 0 ||
+	    want_int(target, "resize", "target", 1, UINT32_MAX, &t, err,
+		     errlen) < 0 ||
+	    want_int(rows, "resize", "rows", 1, 65535, &r, err, errlen) < 0 ||
+	    want_int(cols, "resize", "cols", 1, 65535, &k, err, errlen) < 0)
+		return -1;
+	req->target = (uint32_t)t;
+	req->rows = (unsigned short)r;
+	req->cols = (unsigned short)k;
+	return 0;
 }
 
 int request_parse_signal(json_t *obj, struct signal_req *req, char *err,
@@ -218,6 +326,131 @@ int request_parse_signal(json_t *obj, struct signal_req *req, char *err,
 	}
 	req->target = (uint32_t)t;
 	req->group = g;
+	return 0;
+}
+
+/* A signal as a name ("TERM", "SIGTERM") or a number 1..NSIG-1. */
+static int want_signal(json_t *sig, const char *what, int *out, char *err,
+		       size_t errlen)
+{
+	json_int_t n;
+
+	if (json_is_string(sig)) {
+		*out = proc_signal_from_name(json_string_value(sig));
+		if (!*out) {
+			snprintf(err, errlen,
+				 "%s: unknown signal name \"%s\" (use "
+				 "e.g. \"TERM\", \"KILL\", \"INT\" or a "
+				 "number)",
+				 what, json_string_value(sig));
+			return -1;
+		}
+		return 0;
+	}
+	if (want_int(sig, what, "signal", 1, NSIG - 1, &n, err, errlen) < 0)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+int request_parse_kill(json_t *obj, struct kill_req *req, char *err,
+		       size_t errlen)
+{
+	json_t *op, *pid = NULL, *eid = NULL, *econn = NULL, *sig = NULL;
+	json_int_t v;
+
+	memset(req, 0, sizeof(*req));
+	req->signo = SIGTERM;
+	if (proto_unpack(obj, err, errlen, "kill", "{s:o,s?o,s?o,s?o,s?o}",
+			 "op", &op, "pid", &pid, "exec_id", &eid, "exec_conn",
+			 &econn, "signal", &sig) < 0)
+		return -1;
+	if (!pid == !eid) {
+		snprintf(err, errlen,
+			 "kill: give exactly one of \"pid\" and \"exec_id\"");
+		return -1;
+	}
+	if (econn && !eid) {
+		snprintf(err, errlen, "kill: \"exec_conn\" needs \"exec_id\"");
+		return -1;
+	}
+	if (sig && want_signal(sig, "kill", &req->signo, err, errlen) < 0)
+		return -1;
+	if (pid) {
+		if (!json_is_integer(pid)) {
+			snprintf(err, errlen,
+				 "kill: \"pid\" must be an integer");
+			return -1;
+		}
+		v = json_integer_value(pid);
+		if (v == 1) {
+			snprintf(err, errlen,
+				 "kill: pid 1 is the agent (the guest's init) "
+				 "itself; refusing (use the shutdown op to "
+				 "power the guest off)");
+			return -1;
+		}
+		if (v <= 0 || v > INT32_MAX) {
+			snprintf(err, errlen,
+				 "kill: pid %lld is not a process id (want "
+				 "2..%d; process groups are killed by "
+				 "\"exec_id\")",
+				 (long long)v, INT32_MAX);
+			return -1;
+		}
+		req->pid = v;
+		return 0;
+	}
+	if (want_int(eid, "kill", "exec_id", 1, UINT32_MAX, &v, err, errlen) <
+	    0)
+		return -1;
+	req->exec_id = (uint32_t)v;
+	if (econn) {
+		if (want_int(econn, "kill", "exec_conn", 1, UINT32_MAX, &v, err,
+			     errlen) < 0)
+			return -1;
+		req->exec_conn = (uint32_t)v;
+	}
+	return 0;
+}
+
+int request_parse_ps(json_t *obj, char *err, size_t errlen)
+{
+	json_t *op;
+
+	return proto_unpack(obj, err, errlen, "ps", "{s:o}", "op", &op);
+}
+
+int request_parse_forward(json_t *obj, struct forward_req *req, char *err,
+			  size_t errlen)
+{
+	json_t *op, *port, *host = NULL;
+	const char *h = "127.0.0.1";
+	json_int_t v;
+
+	memset(req, 0, sizeof(*req));
+	if (proto_unpack(obj, err, errlen, "forward", "{s:o,s:o,s?o}", "op",
+			 &op, "port", &port, "host", &host) < 0 ||
+	    want_int(port, "forward", "port", 1, 65535, &v, err, errlen) < 0 ||
+	    (host && want_string(host, "forward", "host", &h, err, errlen) < 0))
+		return -1;
+	req->port = (uint16_t)v;
+	if (strlen(h) >= sizeof(req->host)) {
+		snprintf(err, errlen, "forward: \"host\" is too long");
+		return -1;
+	}
+	memcpy(req->host, h, strlen(h) + 1);
+	if (inet_pton(AF_INET, h, req->addr) == 1) {
+		req->family = AF_INET;
+	} else if (inet_pton(AF_INET6, h, req->addr) == 1) {
+		req->family = AF_INET6;
+	} else {
+		snprintf(err, errlen,
+			 "forward: \"host\" \"%s\" is not a numeric IPv4 or "
+			 "IPv6 address (the agent does not resolve names)",
+			 h);
+		return -1;
+	}
 	return 0;
 }
 
@@ -276,7 +509,8 @@ static void handle_exec(struct conn *c, uint32_t id, json_t *obj)
 	const char *code;
 	char err[512];
 
-	if (proc_find(c, id) || files_busy_id(c, id)) {
+	if (proc_find(c, id) || files_busy_id(c, id) ||
+	    identity_busy_id(c, id)) {
 		conn_send_error(c, id, PROTO_E_BUSY,
 				"exec: request id %u is still in use by a "
 				"running command on this connection",
@@ -320,6 +554,41 @@ static void handle_signal(struct conn *c, uint32_t id, json_t *obj)
 	conn_send_result(c, id, NULL);
 }
 
+static void handle_resize(struct conn *c, uint32_t id, json_t *obj)
+{
+	struct resize_req req;
+	struct proc *p;
+	char err[256];
+	int rc;
+
+	if (request_parse_resize(obj, &req, err, sizeof(err)) < 0) {
+		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
+		return;
+	}
+	p = proc_find(c, req.target);
+	if (!p || p->reaped) {
+		conn_send_error(c, id, PROTO_E_NO_PROCESS,
+				"resize: no running command with request id "
+				"%u on this connection",
+				req.target);
+		return;
+	}
+	rc = proc_resize(p, req.rows, req.cols);
+	if (rc == -ENOTTY) {
+		conn_send_error(c, id, PROTO_E_NO_TTY,
+				"resize: command %u has no terminal (start it "
+				"with \"tty\": true)",
+				req.target);
+		return;
+	}
+	if (rc < 0) {
+		conn_send_error(c, id, PROTO_E_NO_PROCESS, "resize: %s",
+				strerror(-rc));
+		return;
+	}
+	conn_send_result(c, id, NULL);
+}
+
 static void handle_shutdown(struct conn *c, uint32_t id, json_t *obj)
 {
 	char err[256];
@@ -343,12 +612,24 @@ static void handle_control(struct conn *c, uint32_t id, const uint8_t *buf,
 		const char *op;
 		void (*fn)(struct conn *c, uint32_t id, json_t *obj);
 	} ops[] = {
-		{"hello", handle_hello},	 {"ping", handle_ping},
-		{"exec", handle_exec},		 {"signal", handle_signal},
-		{"shutdown", handle_shutdown},	 {"read_file", files_op_read},
-		{"write_file", files_op_write},	 {"stat", files_op_stat},
-		{"list_dir", files_op_list_dir}, {"mkdir", files_op_mkdir},
-		{"remove", files_op_remove},	 {"rename", files_op_rename},
+		{"hello", handle_hello},
+		{"ping", handle_ping},
+		{"exec", handle_exec},
+		{"signal", handle_signal},
+		{"shutdown", handle_shutdown},
+		{"read_file", files_op_read},
+		{"write_file", files_op_write},
+		{"stat", files_op_stat},
+		{"list_dir", files_op_list_dir},
+		{"mkdir", files_op_mkdir},
+		{"remove", files_op_remove},
+		{"rename", files_op_rename},
+		{"status", status_op},
+		{"identity", identity_op},
+		{"resize", handle_resize},
+		{"ps", ps_op},
+		{"kill", ps_kill_op},
+		{"forward", forward_op},
 	};
 	char err[256];
 	const char *op;
@@ -409,7 +690,8 @@ void request_handle_frame(struct conn *c, const struct proto_hdr *h,
 		return;
 	case PROTO_STDIN:
 		/* write_file content, else a command's stdin. */
-		if (files_data(c, h->id, payload, h->len))
+		if (files_data(c, h->id, payload, h->len) ||
+		    identity_data(c, h->id, payload, h->len))
 			return;
 		/* Data for a finished or stdin-less command is dropped. */
 		p = proc_find(c, h->id);
@@ -424,7 +706,7 @@ void request_handle_frame(struct conn *c, const struct proto_hdr *h,
 				"byte, 0 (stdin)");
 			return;
 		}
-		if (files_eof(c, h->id))
+		if (files_eof(c, h->id) || identity_eof(c, h->id))
 			return;
 		p = proc_find(c, h->id);
 		if (p)

@@ -39,8 +39,41 @@ struct signal_req {
 int request_parse_signal(json_t *obj, struct signal_req *req, char *err,
 			 size_t errlen);
 
+struct resize_req {
+	uint32_t target; /* the exec request id */
+	unsigned short rows, cols;
+};
+
+int request_parse_resize(json_t *obj, struct resize_req *req, char *err,
+			 size_t errlen);
+
 /* hello: the client's protocol version. */
 int request_parse_hello(json_t *obj, int64_t *version, char *err,
 			size_t errlen);
+
+/* kill: a guest pid, or the process group of an exec (any connection). */
+struct kill_req {
+	int64_t pid; /* > 1, or 0 when exec_id is given */
+	uint32_t exec_id; /* the exec's request id, 0: by pid */
+	uint32_t exec_conn; /* its connection (from ps), 0: any (unique) */
+	int signo;
+};
+
+int request_parse_kill(json_t *obj, struct kill_req *req, char *err,
+		       size_t errlen);
+
+/* ps: nothing but the op (validated strictly all the same). */
+int request_parse_ps(json_t *obj, char *err, size_t errlen);
+
+/* forward: the guest TCP address to connect to (numeric, no DNS). */
+struct forward_req {
+	uint16_t port;
+	char host[64]; /* as given, for messages */
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network order */
+};
+
+int request_parse_forward(json_t *obj, struct forward_req *req, char *err,
+			  size_t errlen);
 
 #endif

@@ -25,6 +25,8 @@
 
 #include "agent/exec.h"
 #include "agent/files.h"
+#include "agent/forward.h"
+#include "agent/identity.h"
 #include "agent/log.h"
 #include "agent/request.h"
 
@@ -446,7 +448,7 @@ static bool conn_stdin_blocked(const struct conn *c)
 static bool conn_may_process(const struct conn *c)
 {
 	return !c->dead && !c->closing && !c->out_paused && !c->ag->stopping &&
-	       !conn_stdin_blocked(c);
+	       !c->forward && !conn_stdin_blocked(c);
 }
 
 static void conn_process_input(struct conn *c)
@@ -591,7 +593,7 @@ static void conn_settle(struct conn *c)
 		conn_close(c, "protocol error");
 		return;
 	}
-	if (c->read_eof && !c->procs && !files_want_pump(c) &&
+	if (c->read_eof && !c->procs && !c->forward && !files_want_pump(c) &&
 	    out_pending(c) == 0 && c->in_off == c->in_len) {
 		conn_close(c, "client finished");
 		return;
@@ -647,8 +649,11 @@ void conn_close(struct conn *c, const char *why)
 		proc_detach(p);
 	}
 	files_conn_close(c);
+	identity_conn_close(c);
+	forward_conn_close(c);
 	loop_watch_del(&ag->loop, &c->w);
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	c->fd = -1;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -663,14 +668,26 @@ void conn_close(struct conn *c, const char *why)
 	listeners_resume(ag);
 }
 
+int conn_take_fd(struct conn *c, const char *why)
+{
+	int fd = c->fd;
+
+	loop_watch_del(&c->ag->loop, &c->w);
+	c->fd = -1;
+	conn_close(c, why);
+	return fd;
+}
+
 void server_close_all(struct agent *ag)
 {
 	while (ag->conns)
 		conn_close(ag->conns, "agent stopping");
+	forward_close_all(ag);
 }
 
 void server_reap_dead(struct agent *ag)
 {
+	forward_reap_dead(ag);
 	while (ag->dead_conns) {
 		struct conn *c = ag->dead_conns;
 

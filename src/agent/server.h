@@ -41,6 +41,8 @@ struct conn {
 
 	struct proc *procs; /* commands started on this connection */
 	struct file_xfer *files; /* read_file/write_file in flight */
+	struct identity_pending *identity; /* waiting for its entropy frame */
+	struct forward *forward; /* forward op connecting: input held */
 };
 
 /*
@@ -86,6 +88,12 @@ bool conn_out_full(const struct conn *c);
  * finished, ...).
  */
 void conn_kick(struct conn *c);
+
+/*
+ * Take the socket away from c (a forward turns it into a raw relay) and
+ * retire c as conn_close() does; returns the descriptor.
+ */
+int conn_take_fd(struct conn *c, const char *why);
 
 /* Close now: kill its commands, free it after this batch. */
 void conn_close(struct conn *c, const char *why);

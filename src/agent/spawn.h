@@ -28,19 +28,39 @@ struct exec_spec {
 	const char *cwd; /* never NULL */
 	bool stdin_pipe;
 	uint64_t timeout_ms; /* 0: none */
+	/* "tty": run on a new pseudo-terminal of rows x cols */
+	bool tty;
+	unsigned short rows, cols;
+	/* "user" / "uid"+"gid": who the command runs as (default: us) */
+	enum exec_user {
+		EXEC_USER_SELF,
+		EXEC_USER_NAME,
+		EXEC_USER_UID,
+		EXEC_USER_IDS
+	} user;
+	const char *user_name; /* EXEC_USER_NAME */
+	uint32_t uid, gid; /* EXEC_USER_UID: uid; EXEC_USER_IDS: both */
 };
 
 struct spawned {
 	pid_t pid; /* also its process group and session id */
-	int stdout_fd, stderr_fd; /* our read ends, non-blocking */
-	int stdin_fd; /* our write end, non-blocking; -1 for /dev/null */
+	/*
+	 * Our read ends, non-blocking.  tty: stdout_fd is the terminal's
+	 * master side (all output), stderr_fd is -1.
+	 */
+	int stdout_fd, stderr_fd;
+	/* our write end, non-blocking; -1 for /dev/null; tty: the master */
+	int stdin_fd;
+	bool tty;
 	char path[PATH_MAX]; /* what was executed */
 };
 
 /*
- * Spawn spec.  On failure returns -1 with *code a PROTO_E_* code and a
- * message like `exec: "foo": not found in PATH=...` in err; nothing is left
- * running or open.
+ * Spawn spec.  Plain commands go through posix_spawn(); a terminal or
+ * another user needs steps posix_spawn() cannot do (TIOCSCTTY, setgroups,
+ * setresuid), so those use vfork(): still no page tables copied.  On failure
+ * returns -1 with *code a PROTO_E_* code and a message like `exec: "foo": not
+ * found in PATH=...` in err; nothing is left running or open.
  */
 int spawn_command(const struct exec_spec *spec, struct spawned *out,
 		  const char **code, char *err, size_t errlen);

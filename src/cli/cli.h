@@ -14,4 +14,17 @@
 /* `kiln run ...`; argv[0] is the first argument after "run". */
 int cli_run(int argc, char **argv);
 
+/*
+ * The persistent-sandbox commands; argv[0] is the command's name (for
+ * getopt), argv[1] its first argument.
+ */
+int cli_create(int argc, char **argv);
+int cli_ls(int argc, char **argv);
+int cli_inspect(int argc, char **argv);
+int cli_rm(int argc, char **argv);
+int cli_stop(int argc, char **argv);
+int cli_start(int argc, char **argv);
+int cli_exec(int argc, char **argv);
+int cli_cp(int argc, char **argv);
+
 #endif

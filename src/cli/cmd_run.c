@@ -22,174 +22,13 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_common.h"
 #include "cli/run_args.h"
 #include "kiln.h"
 
-#define PROGRESS_LINE_EVERY_MS 5000 /* when stderr is not a terminal */
-
-struct progress {
-	bool tty;
-	bool line_open; /* a tty status line is on screen */
-	uint64_t next_ms; /* next plain line (not a tty) */
-};
-
-struct output {
-	int fd;
-	int err; /* errno of a failed write */
-};
-
-static void progress_clear(struct progress *p)
-{
-	if (p->line_open) {
-		fputs("\r\033[K", stderr);
-		fflush(stderr);
-		p->line_open = false;
-	}
-}
-
-static void progress_show(void *ctx, enum kiln_phase phase, uint64_t elapsed_ms,
-			  const char *console_line)
-{
-	struct progress *p = ctx;
-	unsigned int secs = (unsigned int)(elapsed_ms / 1000);
-	char line[512];
-	struct winsize ws;
-	int width = 80, n;
-
-	if (phase == KILN_PHASE_STARTING)
-		return;
-	if (phase == KILN_PHASE_READY) {
-		progress_clear(p);
-		if (!p->tty)
-			fprintf(stderr, "kiln: guest ready after %.1f s\n",
-				(double)elapsed_ms / 1000.0);
-		return;
-	}
-	if (!p->tty) {
-		if (elapsed_ms && elapsed_ms < p->next_ms)
-			return;
-		p->next_ms = elapsed_ms + PROGRESS_LINE_EVERY_MS;
-	}
-	n = snprintf(line, sizeof(line), "kiln: booting guest... %us", secs);
-	if (*console_line)
-		snprintf(line + n, sizeof(line) - (size_t)n, " (console: %s)",
-			 console_line);
-	if (!p->tty) {
-		fprintf(stderr, "%s\n", line);
-		return;
-	}
-	/* one updating line, cut to the terminal width so it never wraps */
-	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10)
-		width = ws.ws_col;
-	if ((int)strlen(line) > width - 1)
-		line[width - 1] = '\0';
-	fprintf(stderr, "\r\033[K%s", line);
-	fflush(stderr);
-	p->line_open = true;
-}
-
-static int output_write(void *ctx, const void *buf, size_t len)
-{
-	struct output *o = ctx;
-	const char *b = buf;
-
-	while (len) {
-		ssize_t n = write(o->fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
-
-			poll(&pfd, 1, -1);
-			continue;
-		}
-		if (n <= 0) {
-			o->err = n < 0 ? errno : EIO;
-			return -1; /* stops the command */
-		}
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static void log_print(void *ctx, enum kiln_log_level level, const char *msg)
-{
-	static const char *const names[] = {"error", "warning", "info",
-					    "debug"};
-
-	progress_clear(ctx);
-	fprintf(stderr, "kiln: %s: %s\n", names[level], msg);
-}
-
-/* kiln-vmm next to this kiln binary, if $KILN_VMM does not say otherwise. */
-static char *vmm_next_to_self(void)
-{
-	char self[PATH_MAX], *slash, *path;
-	ssize_t n;
-
-	if (getenv("KILN_VMM"))
-		return NULL;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return NULL;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return NULL;
-	*slash = '\0';
-	if (asprintf(&path, "%s/kiln-vmm", self) < 0)
-		return NULL;
-	if (access(path, X_OK) < 0) {
-		free(path);
-		return NULL;
-	}
-	return path;
-}
-
-/* Block the stop signals and return a signalfd for them (-1 on error). */
-static int signals_to_fd(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	/* a closed stdout must be an error from write(), not a death */
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-}
-
-static int signal_received(int sfd)
-{
-	struct signalfd_siginfo si;
-
-	if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		return (int)si.ssi_signo;
-	return 0;
-}
-
-static int exit_code_of(int rc, const struct kiln_exec_result *res)
-{
-	if (rc == KILN_OK)
-		return res->signaled ? 128 + res->signal : res->exit_code;
-	if (rc == KILN_ETIMEOUT && res->timed_out)
-		return CLI_EXIT_TIMEOUT;
-	if (rc == KILN_EEXEC)
-		return res->exit_code == CLI_EXIT_NOT_FOUND
-			       ? CLI_EXIT_NOT_FOUND
-			       : CLI_EXIT_CANNOT_EXEC;
-	return CLI_EXIT_FAILURE;
-}
-
 static int run_with(struct kiln *k, const struct run_args *a,
-		    struct progress *prog, struct output *out,
-		    struct output *errout, struct kiln_exec_result *res)
+		    struct cli_progress *prog, struct cli_output *out,
+		    struct cli_output *errout, struct kiln_exec_result *res)
 {
 	struct kiln_sandbox_config cfg = {0};
 	struct kiln_sandbox *sb;
@@ -201,9 +40,9 @@ static int run_with(struct kiln *k, const struct run_args *a,
 	ex.env = a->nenv ? a->env : NULL;
 	ex.cwd = a->workdir;
 	ex.timeout_ms = a->timeout_s * 1000u;
-	ex.on_stdout = output_write;
+	ex.on_stdout = cli_output_write;
 	ex.stdout_ctx = out;
-	ex.on_stderr = output_write;
+	ex.on_stderr = cli_output_write;
 	ex.stderr_ctx = errout;
 	/* an unusable stdin (closed) is treated as empty */
 	ex.stdin_fd = (a->no_stdin || fcntl(STDIN_FILENO, F_GETFD) < 0)
@@ -223,7 +62,7 @@ static int run_with(struct kiln *k, const struct run_args *a,
 	cfg.cpus = a->cpus;
 	cfg.memory_mib = a->memory_mib;
 	if (!a->quiet) {
-		cfg.progress = progress_show;
+		cfg.progress = cli_progress_show;
 		cfg.progress_ctx = prog;
 	}
 	return kiln_run(k, &cfg, &ex, res);
@@ -231,16 +70,13 @@ static int run_with(struct kiln *k, const struct run_args *a,
 
 int cli_run(int argc, char **argv)
 {
-	struct progress prog = {.tty = isatty(STDERR_FILENO) != 0};
-	struct output out = {.fd = STDOUT_FILENO};
-	struct output errout = {.fd = STDERR_FILENO};
+	struct cli_output out = {.fd = STDOUT_FILENO};
+	struct cli_output errout = {.fd = STDERR_FILENO};
 	struct kiln_exec_result res = {0};
-	struct kiln_options opts;
-	struct kiln *k = NULL;
 	struct run_args a;
-	char err[512], *vmm = NULL;
-	const char *lvl;
-	int rc, sfd, sig, code;
+	struct cli c;
+	char err[512];
+	int rc, sig, code;
 
 	switch (run_args_parse(argc, argv, &a, err, sizeof(err))) {
 	case RUN_ARGS_HELP:
@@ -252,36 +88,12 @@ int cli_run(int argc, char **argv)
 	case RUN_ARGS_OK:
 		break;
 	}
-
-	sfd = signals_to_fd();
-	if (sfd < 0) {
-		fprintf(stderr, "kiln: cannot set up signal handling: %s\n",
-			strerror(errno));
+	if (cli_open(&c, a.boot_timeout_s))
 		return CLI_EXIT_FAILURE;
-	}
-	kiln_options_init(&opts);
-	vmm = vmm_next_to_self();
-	opts.vmm_path = vmm;
-	opts.boot_timeout_ms = a.boot_timeout_s * 1000u;
-	opts.cancel_fd = sfd;
-	opts.log = log_print;
-	opts.log_ctx = &prog;
-	lvl = getenv("KILN_LOG");
-	if (lvl && !strcmp(lvl, "debug"))
-		opts.log_level = KILN_LOG_DEBUG;
-	else if (lvl && !strcmp(lvl, "info"))
-		opts.log_level = KILN_LOG_INFO;
-
-	rc = kiln_open(&opts, &k);
-	free(vmm);
-	if (rc) {
-		close(sfd);
-		return CLI_EXIT_FAILURE; /* the logger printed why */
-	}
-	rc = run_with(k, &a, &prog, &out, &errout, &res);
-	progress_clear(&prog);
-	code = exit_code_of(rc, &res);
-	if (rc == KILN_ECANCELED && (sig = signal_received(sfd)) > 0) {
+	rc = run_with(c.k, &a, &c.prog, &out, &errout, &res);
+	cli_progress_clear(&c.prog);
+	code = cli_exec_exit_code(rc, &res);
+	if (rc == KILN_ECANCELED && (sig = cli_signal_received(&c)) > 0) {
 		if (!a.quiet)
 			fprintf(stderr,
 				"kiln: stopped by SIG%s; the sandbox "
@@ -299,9 +111,8 @@ int cli_run(int argc, char **argv)
 				"output: %s\n",
 				strerror(e));
 	} else if (rc) {
-		fprintf(stderr, "kiln: %s\n", kiln_errmsg(k));
+		fprintf(stderr, "kiln: %s\n", kiln_errmsg(c.k));
 	}
-	kiln_close(k);
-	close(sfd);
+	cli_close(&c);
 	return code;
 }

@@ -17,12 +17,25 @@ static const char usage[] =
 	"commands:\n"
 	"  run [OPTIONS] [--] CMD [ARGS...]   boot a microVM, run CMD, tear "
 	"down\n"
+	"\n"
+	"  create [--name N] [OPTIONS]        boot a persistent sandbox, print "
+	"its id\n"
+	"  ls [--all] [--json]                list persistent sandboxes\n"
+	"  inspect SANDBOX [--json]           show one sandbox\n"
+	"  exec SANDBOX [OPTIONS] [--] CMD    run CMD in a running sandbox\n"
+	"  cp SRC DST                         copy a file; SANDBOX:PATH on one "
+	"side\n"
+	"  stop SANDBOX...                    stop (keeps the sandbox)\n"
+	"  start SANDBOX...                   boot a stopped sandbox again\n"
+	"  rm [--force] SANDBOX... | --all    stop and remove sandboxes\n"
+	"\n"
 	"  version                            print kiln's version\n"
 	"  help                               show this help\n"
 	"\n"
 	"'kiln COMMAND --help' shows a command's options.\n"
 	"\n"
-	"exit status of 'kiln run': CMD's own status (128+N if signal N killed "
+	"exit status of 'kiln run' and 'kiln exec': CMD's own status (128+N if "
+	"signal N killed "
 	"it);\n"
 	"  124 CMD timed out, 125 kiln failed (usage, setup, VM or agent "
 	"failure),\n"
@@ -37,9 +50,20 @@ static const char usage[] =
 	"  KILN_BOOT_TIMEOUT   seconds to wait for a guest to boot (default "
 	"300)\n"
 	"  KILN_RUNTIME_DIR    where per-sandbox sockets and logs live\n"
+	"  KILN_STATE          state directory (persistent sandboxes' "
+	"state.db)\n"
 	"  KILN_LOG            'info' or 'debug' for more messages on stderr\n"
 	"\n"
 	"See docs/CLI.md.\n";
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} cmds[] = {
+	{"create", cli_create}, {"ls", cli_ls},	    {"inspect", cli_inspect},
+	{"rm", cli_rm},		{"stop", cli_stop}, {"start", cli_start},
+	{"exec", cli_exec},	{"cp", cli_cp},
+};
 
 int main(int argc, char **argv)
 {
@@ -51,6 +75,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cli_run(argc - 2, argv + 2);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(cmd, cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") ||
 	    !strcmp(cmd, "help")) {
 		if (argc > 2) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_common.h"
 #include "cli/run_args.h"
 #include "kiln.h"
 
@@ -90,64 +91,24 @@ static const struct opt_def opts[] = {
 	{OPT_HELP, "help", 'h', 0, 0},
 };
 
-/* Parse a whole decimal number in [min, max]; a message names opt. */
-static int parse_uint(const char *opt, const char *s, unsigned long min,
-		      unsigned long max, const char *unit, unsigned int *out,
-		      char *err, size_t errlen)
-{
-	unsigned long v;
-	char *end;
-
-	if (!*s || *s < '0' || *s > '9') {
-		snprintf(err, errlen, "%s: '%s' is not a whole number", opt, s);
-		return -1;
-	}
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*end) {
-		snprintf(err, errlen, "%s: '%s' is not a whole number", opt, s);
-		return -1;
-	}
-	if (errno == ERANGE || v < min || v > max) {
-		snprintf(err, errlen, "%s must be %lu..%lu%s, not %s", opt, min,
-			 max, unit, s);
-		return -1;
-	}
-	*out = (unsigned int)v;
-	return 0;
-}
-
-static int env_valid(const char *s)
-{
-	const char *eq = strchr(s, '=');
-
-	if (!eq || eq == s || (*s >= '0' && *s <= '9'))
-		return 0;
-	for (const char *p = s; p < eq; p++) {
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '_'))
-			return 0;
-	}
-	return 1;
-}
-
 static int opt_apply(const struct opt_def *d, const char *name, const char *val,
 		     struct run_args *a, char *err, size_t errlen)
 {
 	switch (d->id) {
 	case OPT_CPUS:
-		return parse_uint(name, val, KILN_CPUS_MIN, KILN_CPUS_MAX, "",
-				  &a->cpus, err, errlen);
+		return cli_parse_uint(name, val, KILN_CPUS_MIN, KILN_CPUS_MAX,
+				      "", &a->cpus, err, errlen);
 	case OPT_MEMORY:
-		return parse_uint(name, val, KILN_MEMORY_MIB_MIN,
-				  KILN_MEMORY_MIB_MAX, " MiB", &a->memory_mib,
-				  err, errlen);
+		return cli_parse_uint(name, val, KILN_MEMORY_MIB_MIN,
+				      KILN_MEMORY_MIB_MAX, " MiB",
+				      &a->memory_mib, err, errlen);
 	case OPT_TIMEOUT:
-		return parse_uint(name, val, 1, RUN_TIMEOUT_MAX_S, " seconds",
-				  &a->timeout_s, err, errlen);
+		return cli_parse_uint(name, val, 1, RUN_TIMEOUT_MAX_S,
+				      " seconds", &a->timeout_s, err, errlen);
 	case OPT_BOOT_TIMEOUT:
-		return parse_uint(name, val, 1, RUN_BOOT_TIMEOUT_MAX_S,
-				  " seconds", &a->boot_timeout_s, err, errlen);
+		return cli_parse_uint(name, val, 1, RUN_BOOT_TIMEOUT_MAX_S,
+				      " seconds", &a->boot_timeout_s, err,
+				      errlen);
 	case OPT_KERNEL:
 	case OPT_IMAGE:
 		if (!*val) {
@@ -173,7 +134,7 @@ static int opt_apply(const struct opt_def *d, const char *name, const char *val,
 		a->agent = val;
 		return 0;
 	case OPT_ENV:
-		if (!env_valid(val)) {
+		if (!cli_env_valid(val)) {
 			snprintf(err, errlen,
 				 "%s: '%s' is not NAME=VALUE (NAME: letters, "
 				 "digits, '_', not starting with a digit)",

@@ -69,6 +69,11 @@ struct proto_hdr {
 #define PROTO_E_EXEC "exec_failed"
 #define PROTO_E_LIMIT "limit_reached"
 #define PROTO_E_INTERNAL "internal"
+#define PROTO_E_NO_USER "no_such_user"
+#define PROTO_E_NO_TTY "no_tty"
+/* forward: nothing listens on the guest port / another connect error. */
+#define PROTO_E_CONN_REFUSED "connection_refused"
+#define PROTO_E_FORWARD "forward_failed"
 
 /* Write a header into out[PROTO_HDR_SIZE]. */
 void proto_hdr_encode(uint8_t *out, uint8_t kind, uint32_t id, uint32_t len);

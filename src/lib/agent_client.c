@@ -78,6 +78,7 @@ void agent_exec_io_init(struct agent_exec_io *io)
 	memset(io, 0, sizeof(*io));
 	io->stdin_fd = -1;
 	io->cancel_fd = -1;
+	io->resize_fd = -1;
 }
 
 /* ---- time and waiting --------------------------------------------------- */
@@ -208,9 +209,9 @@ int aclient_outq_flush(struct agent_client *c, struct outq *q, char *err,
 }
 
 /* Write all of q, waiting up to deadline. */
-static int outq_flush_all(struct agent_client *c, struct outq *q,
-			  int64_t deadline, int cancel_fd, char *err,
-			  size_t errlen)
+int aclient_outq_flush_all(struct agent_client *c, struct outq *q,
+			   int64_t deadline, int cancel_fd, char *err,
+			   size_t errlen)
 {
 	while (aclient_outq_pending(q) > 0) {
 		int rc = aclient_outq_flush(c, q, err, errlen);
@@ -224,8 +225,8 @@ static int outq_flush_all(struct agent_client *c, struct outq *q,
 	return 0;
 }
 
-static int send_json(struct agent_client *c, uint32_t id, json_t *obj,
-		     int64_t deadline, int cancel_fd, char *err, size_t errlen)
+int aclient_send_json(struct agent_client *c, uint32_t id, json_t *obj,
+		      int64_t deadline, int cancel_fd, char *err, size_t errlen)
 {
 	struct outq q = {0};
 	size_t len;
@@ -241,7 +242,7 @@ static int send_json(struct agent_client *c, uint32_t id, json_t *obj,
 		return AGENT_ERR_INVAL;
 	}
 	free(s);
-	rc = outq_flush_all(c, &q, deadline, cancel_fd, err, errlen);
+	rc = aclient_outq_flush_all(c, &q, deadline, cancel_fd, err, errlen);
 	free(q.buf);
 	return rc;
 }
@@ -346,8 +347,8 @@ void aclient_remote_error(json_t *obj, char *err, size_t errlen,
  * Wait for the final reply to request id: a result (AGENT_OK, *reply set)
  * or an error (AGENT_ERR_REMOTE, *reply set, message in err).
  */
-static int wait_reply(struct agent_client *c, uint32_t id, int64_t deadline,
-		      int cancel_fd, json_t **reply, char *err, size_t errlen)
+int aclient_wait_reply(struct agent_client *c, uint32_t id, int64_t deadline,
+		       int cancel_fd, json_t **reply, char *err, size_t errlen)
 {
 	char jerr[256];
 
@@ -459,12 +460,14 @@ static int handshake(struct agent_client *c, int64_t deadline, char *err,
 	json_t *reply = NULL;
 	int rc;
 
-	rc = send_json(c, id,
-		       json_pack("{s:s,s:i,s:s}", "op", "hello", "version",
-				 PROTO_VERSION, "client", "libkiln"),
-		       deadline, -1, err, errlen);
+	rc = aclient_send_json(c, id,
+			       json_pack("{s:s,s:i,s:s}", "op", "hello",
+					 "version", PROTO_VERSION, "client",
+					 "libkiln"),
+			       deadline, -1, err, errlen);
 	if (rc == 0)
-		rc = wait_reply(c, id, deadline, -1, &reply, err, errlen);
+		rc = aclient_wait_reply(c, id, deadline, -1, &reply, err,
+					errlen);
 	if (rc == AGENT_ERR_REMOTE)
 		rc = AGENT_ERR_PROTO; /* e.g. version_mismatch: incompatible */
 	if (rc < 0) {
@@ -708,9 +711,9 @@ int agent_client_call(struct agent_client *c, const char *request_json,
 		return AGENT_ERR_INVAL;
 	}
 	id = aclient_new_id(c);
-	rc = send_json(c, id, req, deadline, -1, err, errlen);
+	rc = aclient_send_json(c, id, req, deadline, -1, err, errlen);
 	if (rc == 0)
-		rc = wait_reply(c, id, deadline, -1, &rep, err, errlen);
+		rc = aclient_wait_reply(c, id, deadline, -1, &rep, err, errlen);
 	if (rep && reply)
 		*reply = json_dumps(rep, JSON_COMPACT);
 	json_decref(rep);
@@ -731,10 +734,10 @@ int agent_client_ping(struct agent_client *c, int timeout_ms,
 	if (rc < 0)
 		return rc;
 	id = aclient_new_id(c);
-	rc = send_json(c, id, json_pack("{s:s}", "op", "ping"), deadline, -1,
-		       err, errlen);
+	rc = aclient_send_json(c, id, json_pack("{s:s}", "op", "ping"),
+			       deadline, -1, err, errlen);
 	if (rc == 0)
-		rc = wait_reply(c, id, deadline, -1, &rep, err, errlen);
+		rc = aclient_wait_reply(c, id, deadline, -1, &rep, err, errlen);
 	if (rc == 0 && json_unpack(rep, "{s:s,s:I,s:b}", "agent_version", &ver,
 				   "uptime_ms", &up, "init", &init) < 0) {
 		aclient_seterr(err, errlen,
@@ -762,10 +765,10 @@ int agent_client_shutdown(struct agent_client *c, int timeout_ms, char *err,
 	if (rc < 0)
 		return rc;
 	id = aclient_new_id(c);
-	rc = send_json(c, id, json_pack("{s:s}", "op", "shutdown"), deadline,
-		       -1, err, errlen);
+	rc = aclient_send_json(c, id, json_pack("{s:s}", "op", "shutdown"),
+			       deadline, -1, err, errlen);
 	if (rc == 0)
-		rc = wait_reply(c, id, deadline, -1, &rep, err, errlen);
+		rc = aclient_wait_reply(c, id, deadline, -1, &rep, err, errlen);
 	json_decref(rep);
 	/* After the acknowledgement the agent goes away: nothing more here. */
 	c->broken = true;

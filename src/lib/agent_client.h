@@ -100,12 +100,27 @@ int agent_client_ping(struct agent_client *c, int timeout_ms,
  * wait_timeout_ms: how long the client waits for the whole exec, 0 = no
  * limit (a dead VM closes the socket, which ends the wait anyway).
  */
+/*
+ * tty: run it on a new pseudo-terminal of rows x cols (0: 24 x 80) in the
+ * guest: all output (stdout and stderr, as the terminal renders them:
+ * "\n" becomes "\r\n", input is echoed) comes to on_stdout; stdin goes to
+ * the terminal, and its end is sent as the terminal's EOF character (^D).
+ * Without stdin the terminal's input stays open (a reader waits).
+ * user: run as this guest user (a name in the guest's /etc/passwd, or a
+ * decimal uid found there), with its groups and HOME; or set_ids: as
+ * uid/gid exactly, no lookup (NULL user and false: as the agent, root).
+ */
 struct agent_exec_opts {
 	const char *const *argv;
 	const char *const *env;
 	const char *cwd;
 	unsigned int timeout_ms;
 	unsigned int wait_timeout_ms;
+	bool tty;
+	unsigned int rows, cols;
+	const char *user;
+	bool set_ids;
+	uint32_t uid, gid;
 };
 
 /*
@@ -137,6 +152,16 @@ struct agent_exec_io {
 	const void *stdin_data;
 	size_t stdin_len;
 	int cancel_fd;
+	/*
+	 * Terminal resizing (opts.tty): when resize_fd (>= 0) is readable,
+	 * on_resize is called; it must consume what made resize_fd readable
+	 * (e.g. read the signalfd or pipe) and return 0 with the new size in
+	 * *rows and *cols to send it to the guest (SIGWINCH there), 1 to send
+	 * nothing, or < 0 to cancel the exec.
+	 */
+	int resize_fd;
+	int (*on_resize)(void *ctx, unsigned int *rows, unsigned int *cols);
+	void *resize_ctx;
 };
 
 void agent_exec_io_init(struct agent_exec_io *io);
@@ -166,6 +191,57 @@ struct agent_exec_result {
 int agent_client_exec(struct agent_client *c, const struct agent_exec_opts *o,
 		      const struct agent_exec_io *io,
 		      struct agent_exec_result *res, char *err, size_t errlen);
+
+/*
+ * ---- guest status and identity (docs/PROTOCOL.md) ------------------------
+ */
+struct agent_status {
+	char agent_version[32];
+	int protocol_version;
+	double uptime_s; /* since the guest booted (CLOCK_BOOTTIME) */
+	uint64_t agent_uptime_ms;
+	double load[3]; /* 1, 5, 15 minute load averages */
+	uint64_t mem_total_kib, mem_available_kib; /* /proc/meminfo */
+	uint64_t root_total_bytes, root_free_bytes, root_avail_bytes;
+	uint64_t processes;
+	bool init; /* the agent is PID 1 */
+	char sandbox_id[65]; /* "" until an identity request set it */
+	char hostname[65];
+};
+
+int agent_client_status(struct agent_client *c, int timeout_ms,
+			struct agent_status *st, char *err, size_t errlen);
+
+/*
+ * Make a guest distinct after a snapshot restore: the client adds 64
+ * bytes from the host's getrandom() (credited to the guest's entropy pool,
+ * then its CRNG is reseeded) and the host's CLOCK_REALTIME (the guest's
+ * clock is set to it); hostname and sandbox_id are set when not NULL.
+ * When any of it fails in the guest, AGENT_ERR_REMOTE with a message
+ * naming what failed; *res (may be NULL) says what was done either way.
+ */
+struct agent_identity {
+	const char *hostname; /* 1..64 of [A-Za-z0-9.-]; NULL: keep */
+	const char *sandbox_id; /* 1..64 of [A-Za-z0-9_.-]; NULL: keep */
+	bool no_clock; /* do not set the guest's clock */
+	bool no_entropy; /* do not send entropy */
+};
+
+struct agent_identity_result {
+	unsigned int entropy_bytes;
+	unsigned int entropy_credited_bits;
+	bool crng_reseeded;
+	bool clock_set;
+	bool hostname_set;
+	bool sandbox_id_set;
+};
+
+#define AGENT_IDENTITY_ENTROPY 64
+
+int agent_client_identity(struct agent_client *c,
+			  const struct agent_identity *id, int timeout_ms,
+			  struct agent_identity_result *res, char *err,
+			  size_t errlen);
 
 /*
  * Ask the agent to power the guest off (PID 1: kill everything, sync,
@@ -305,5 +381,62 @@ int agent_client_remove(struct agent_client *c, const char *path,
 int agent_client_rename(struct agent_client *c, const char *from,
 			const char *to, int timeout_ms, char *err,
 			size_t errlen);
+
+/*
+ * ---- processes and port forwarding (docs/PROTOCOL.md "ps", "kill",
+ * "forward"; agent_client_proc.c) ------------------------------------------
+ */
+#define AGENT_PS_CMDLINE_MAX 256
+
+struct agent_proc_info {
+	int pid, ppid, pgid;
+	uint32_t uid; /* effective */
+	char state; /* R, S, D, Z, T, ... ('?' if unknown) */
+	uint64_t rss_kib;
+	double start_time; /* seconds since the epoch (guest clock) */
+	char comm[64];
+	char cmdline[4 * AGENT_PS_CMDLINE_MAX + 1]; /* argv joined by spaces */
+	bool cmdline_truncated; /* cut to 256 bytes by the agent */
+	uint32_t exec_id; /* in the process group of this exec, 0: none */
+	uint32_t exec_conn; /* on this agent connection (for kill) */
+	bool exec_leader; /* the exec's process itself */
+};
+
+/*
+ * The guest's processes; *procs is a malloc'ed array of *n entries (free
+ * it), *truncated when the agent left some out (reply size limit).
+ */
+int agent_client_ps(struct agent_client *c, int timeout_ms,
+		    struct agent_proc_info **procs, size_t *n, bool *truncated,
+		    char *err, size_t errlen);
+
+/* Parse a ps result object (pure; the unit tests and the fuzzer use it). */
+struct json_t;
+int agent_ps_parse(struct json_t *rep, struct agent_proc_info **procs,
+		   size_t *n, bool *truncated);
+
+/*
+ * Send signal signo to guest process pid (> 1), or, with exec_id != 0
+ * (pid 0), to the process group of that exec (exec_conn from ps, 0: the
+ * only exec with that id).  No such process: AGENT_ERR_NOT_FOUND;
+ * refused (pid 1, the agent): AGENT_ERR_REMOTE.
+ */
+int agent_client_kill(struct agent_client *c, int pid, uint32_t exec_id,
+		      uint32_t exec_conn, int signo, int timeout_ms, char *err,
+		      size_t errlen);
+
+/*
+ * Turn the connection into a raw byte stream to TCP host:port in the guest
+ * (host NULL: 127.0.0.1).  On success c is consumed (freed): *fd is the
+ * socket (non-blocking) and *early / *early_len (malloc'ed, may be NULL /
+ * 0) the first bytes from the guest that arrived with the reply; write
+ * them to the client before anything read from *fd.  Nothing listens:
+ * AGENT_ERR_NOT_FOUND ("connection_refused"); on any failure c stays
+ * the caller's to close (it is unusable after a forward attempt).
+ */
+int agent_client_forward(struct agent_client *c, const char *host,
+			 unsigned int port, int timeout_ms, int *fd,
+			 uint8_t **early, size_t *early_len, char *err,
+			 size_t errlen);
 
 #endif

@@ -59,6 +59,21 @@ int aclient_read_some(struct agent_client *c, char *err, size_t errlen);
 
 uint32_t aclient_new_id(struct agent_client *c);
 
+/* Send everything in q, waiting for the socket (bounded by deadline). */
+int aclient_outq_flush_all(struct agent_client *c, struct outq *q,
+			   int64_t deadline, int cancel_fd, char *err,
+			   size_t errlen);
+/* Send one control message; obj is consumed. */
+int aclient_send_json(struct agent_client *c, uint32_t id, json_t *obj,
+		      int64_t deadline, int cancel_fd, char *err,
+		      size_t errlen);
+/*
+ * Wait for the final reply to request id: a result (AGENT_OK, *reply set)
+ * or an error (AGENT_ERR_REMOTE, *reply set, message in err).
+ */
+int aclient_wait_reply(struct agent_client *c, uint32_t id, int64_t deadline,
+		       int cancel_fd, json_t **reply, char *err, size_t errlen);
+
 /* Format an error reply into err as "agent: <message> [<code>]". */
 void aclient_remote_error(json_t *obj, char *err, size_t errlen,
 			  const char **code);

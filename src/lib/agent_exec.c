@@ -167,6 +167,35 @@ int agent_exec_feed(struct agent_exec_state *st, const struct proto_hdr *h,
 	}
 }
 
+/* "user": a decimal string is a uid (an integer on the wire), else a name. */
+static int exec_request_user(json_t *req, const char *user, char *err,
+			     size_t errlen)
+{
+	unsigned long uid;
+	char *end;
+	json_t *v;
+
+	if (!user[0]) {
+		aclient_seterr(err, errlen, "exec: user must not be empty");
+		return -1;
+	}
+	errno = 0;
+	uid = strtoul(user, &end, 10);
+	if (user[0] >= '0' && user[0] <= '9' && !*end && !errno &&
+	    uid < 0xffffffffUL)
+		v = json_integer((json_int_t)uid);
+	else
+		v = json_string(user);
+	if (json_object_set_new(req, "user", v) < 0) {
+		aclient_seterr(err, errlen,
+			       "exec: user \"%s\" is not valid UTF-8 (or out "
+			       "of memory)",
+			       user);
+		return -1;
+	}
+	return 0;
+}
+
 /* {"op":"exec",...} for o; NULL with a message on bad input. */
 static json_t *exec_request(const struct agent_exec_opts *o, bool stdin_pipe,
 			    char *err, size_t errlen)
@@ -214,6 +243,20 @@ static json_t *exec_request(const struct agent_exec_opts *o, bool stdin_pipe,
 			}
 		}
 	}
+	if ((o->rows || o->cols) && !o->tty) {
+		aclient_seterr(err, errlen, "exec: rows and cols need tty");
+		goto fail;
+	}
+	if (o->tty && (o->rows > 65535 || o->cols > 65535)) {
+		aclient_seterr(err, errlen,
+			       "exec: rows and cols must be 1..65535");
+		goto fail;
+	}
+	if (o->user && o->set_ids) {
+		aclient_seterr(err, errlen,
+			       "exec: give either user or uid/gid, not both");
+		goto fail;
+	}
 	if (o->cwd &&
 	    json_object_set_new(req, "cwd", json_string(o->cwd)) < 0) {
 		aclient_seterr(err, errlen, "exec: cwd is not valid UTF-8");
@@ -222,6 +265,19 @@ static json_t *exec_request(const struct agent_exec_opts *o, bool stdin_pipe,
 	if (o->timeout_ms &&
 	    json_object_set_new(req, "timeout_ms",
 				json_integer(o->timeout_ms)) < 0)
+		goto nomem;
+	if (o->tty &&
+	    (json_object_set_new(req, "tty", json_true()) < 0 ||
+	     json_object_set_new(req, "rows",
+				 json_integer(o->rows ? o->rows : 24)) < 0 ||
+	     json_object_set_new(req, "cols",
+				 json_integer(o->cols ? o->cols : 80)) < 0))
+		goto nomem;
+	if (o->user && exec_request_user(req, o->user, err, errlen) < 0)
+		goto fail;
+	if (o->set_ids &&
+	    (json_object_set_new(req, "uid", json_integer(o->uid)) < 0 ||
+	     json_object_set_new(req, "gid", json_integer(o->gid)) < 0))
 		goto nomem;
 	return req;
 nomem:
@@ -240,6 +296,8 @@ struct exec_run {
 	enum stdin_mode mode;
 	size_t data_off;
 	bool stdin_done;
+	bool resize_pending; /* a size came before "started" */
+	unsigned int rows, cols;
 	int64_t deadline;
 	char *err;
 	size_t errlen;
@@ -315,6 +373,59 @@ static void send_kill(struct exec_run *r)
 	free(s);
 }
 
+/*
+ * resize_fd is readable: ask the caller for the new size and queue a
+ * resize request (its reply, with another id, is ignored).
+ */
+static int queue_resize(struct exec_run *r)
+{
+	uint32_t id = aclient_new_id(r->c);
+	json_t *req;
+	size_t len;
+	char *s;
+
+	r->resize_pending = false;
+	req = json_pack("{s:s,s:I,s:i,s:i}", "op", "resize", "target",
+			(json_int_t)r->st.id, "rows", (int)r->rows, "cols",
+			(int)r->cols);
+	s = req ? proto_json_dump(req, &len) : NULL;
+	json_decref(req);
+	if (!s || aclient_outq_push(&r->q, PROTO_CONTROL, id, s, len) < 0) {
+		free(s);
+		aclient_seterr(r->err, r->errlen, "exec: out of memory");
+		return AGENT_ERR_IO;
+	}
+	free(s);
+	return 0;
+}
+
+static int handle_resize(struct exec_run *r, const struct agent_exec_io *io)
+{
+	unsigned int rows = 0, cols = 0;
+	int rc = io->on_resize(io->resize_ctx, &rows, &cols);
+
+	if (rc < 0) {
+		aclient_seterr(r->err, r->errlen,
+			       "exec: cancelled by the resize callback");
+		return AGENT_ERR_CANCELLED;
+	}
+	if (rc > 0)
+		return 0;
+	if (rows < 1 || rows > 65535 || cols < 1 || cols > 65535) {
+		/* The command runs: stopping it is the only clean way out. */
+		aclient_seterr(r->err, r->errlen,
+			       "exec: the resize callback gave %u x %u; rows "
+			       "and cols must be 1..65535 (command killed)",
+			       rows, cols);
+		return AGENT_ERR_CANCELLED;
+	}
+	r->rows = rows;
+	r->cols = cols;
+	r->resize_pending = true;
+	/* Before "started" the command has no id to resize yet: later. */
+	return r->st.started ? queue_resize(r) : 0;
+}
+
 /* The command ended: send what is queued so the stream stays in sync. */
 static int drain_outq(struct exec_run *r)
 {
@@ -342,7 +453,7 @@ static int drain_outq(struct exec_run *r)
 static int exec_step(struct exec_run *r, const struct agent_exec_io *io)
 {
 	struct agent_client *c = r->c;
-	struct pollfd p[3];
+	struct pollfd p[4];
 	int rc, t, n;
 
 	while ((rc = aclient_pop_frame(c, r->err, r->errlen)) == 1) {
@@ -352,6 +463,11 @@ static int exec_step(struct exec_run *r, const struct agent_exec_io *io)
 	}
 	if (rc < 0)
 		return rc;
+	if (r->resize_pending && r->st.started) {
+		rc = queue_resize(r);
+		if (rc < 0)
+			return rc;
+	}
 	rc = refill_from_buffer(r, io);
 	if (rc == 0)
 		rc = aclient_outq_flush(c, &r->q, r->err, r->errlen);
@@ -365,8 +481,11 @@ static int exec_step(struct exec_run *r, const struct agent_exec_io *io)
 	    aclient_outq_pending(&r->q) < EXEC_OUTQ_HIGH)
 		p[1] = (struct pollfd){.fd = io->stdin_fd, .events = POLLIN};
 	p[2] = (struct pollfd){.fd = io->cancel_fd, .events = POLLIN};
+	p[3] = (struct pollfd){.fd = -1};
+	if (io->on_resize && io->resize_fd >= 0)
+		p[3] = (struct pollfd){.fd = io->resize_fd, .events = POLLIN};
 	t = aclient_poll_timeout(r->deadline);
-	n = poll(p, 3, t);
+	n = poll(p, 4, t);
 	if (n < 0 && errno == EINTR)
 		return 0;
 	if (n < 0) {
@@ -391,6 +510,11 @@ static int exec_step(struct exec_run *r, const struct agent_exec_io *io)
 	}
 	if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 		rc = read_stdin_fd(r, io->stdin_fd);
+		if (rc < 0)
+			return rc;
+	}
+	if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
+		rc = handle_resize(r, io);
 		if (rc < 0)
 			return rc;
 	}

@@ -15,6 +15,7 @@
 #include "kiln.h"
 #include "lib/handle.h"
 #include "lib/sandbox.h"
+#include "lib/state.h"
 
 #define BOOT_TIMEOUT_DEFAULT_MS (300u * 1000u)
 #define BOOT_TIMEOUT_MAX_S 86400u
@@ -315,11 +316,18 @@ void kiln_close(struct kiln *k)
 	if (!k)
 		return;
 	while (k->sandboxes) {
+		/* a persistent sandbox lives on: only the handle goes */
+		if (k->sandboxes->persistent) {
+			kiln_sandbox_close(k->sandboxes);
+			continue;
+		}
 		handle_log(k, KILN_LOG_WARN,
 			   "sandbox %s was not destroyed; destroying it now",
 			   kiln_sandbox_id(k->sandboxes));
 		kiln_sandbox_destroy(k->sandboxes);
 	}
+	state_close(k->state);
+	k->state = NULL;
 	handle_release(k);
 	free(k);
 }
@@ -339,4 +347,9 @@ const char *kiln_cache_dir(const struct kiln *k)
 const char *kiln_runtime_dir(const struct kiln *k)
 {
 	return k->runtime_dir;
+}
+
+const char *kiln_state_dir(const struct kiln *k)
+{
+	return k->state_dir;
 }

@@ -11,6 +11,7 @@
 #include "kiln.h"
 
 struct kiln_sandbox;
+struct state;
 
 struct kiln {
 	char *cache_dir;
@@ -28,6 +29,9 @@ struct kiln {
 
 	/* live sandboxes, destroyed by kiln_close() if the caller forgot */
 	struct kiln_sandbox *sandboxes;
+
+	/* the state database, opened (and reconciled) on first use */
+	struct state *state;
 };
 
 /*

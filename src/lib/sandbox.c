@@ -114,7 +114,7 @@ static size_t vmm_log_drop_console(char *buf, size_t len)
 }
 
 /* Append the VMM log and the console's last lines to k's error message. */
-static void sandbox_fail_tails(struct kiln_sandbox *sb)
+void sandbox_fail_tails(struct kiln_sandbox *sb)
 {
 	char tail[FAIL_TAIL_SIZE], log[CONSOLE_TAIL_BYTES];
 	size_t len;
@@ -144,8 +144,8 @@ static void sandbox_fail_tails(struct kiln_sandbox *sb)
  * Stop everything sb owns and free it.  graceful: ask the agent to power
  * off first.  Returns 0, or a status with a message in err.
  */
-static int sandbox_teardown(struct kiln_sandbox *sb, bool graceful, char *err,
-			    size_t errlen)
+int sandbox_teardown(struct kiln_sandbox *sb, bool graceful, char *err,
+		     size_t errlen)
 {
 	char what[128], e2[ERRLEN / 2];
 	bool asked = false; /* the agent accepted a power-off request */
@@ -206,7 +206,9 @@ static int sandbox_teardown(struct kiln_sandbox *sb, bool graceful, char *err,
 			rc = KILN_EVMM;
 		}
 	}
-	if (sb->dir && rundir_remove(sb->dir, e2, sizeof(e2)) && !rc) {
+	/* an opened persistent sandbox's directory is not ours to remove */
+	if (sb->dir && !sb->opened && rundir_remove(sb->dir, e2, sizeof(e2)) &&
+	    !rc) {
 		snprintf(err, errlen, "%s", e2);
 		rc = KILN_ESYS;
 	}
@@ -219,20 +221,20 @@ static int sandbox_teardown(struct kiln_sandbox *sb, bool graceful, char *err,
 	return rc;
 }
 
-static struct kiln_sandbox *sandbox_alloc(struct kiln *k)
+struct kiln_sandbox *sandbox_alloc(struct kiln *k)
 {
 	struct kiln_sandbox *sb = calloc(1, sizeof(*sb));
 
 	if (!sb)
 		return NULL;
 	sb->k = k;
-	sb->vmm.pidfd = -1;
+	sb->vmm.pidfd = sb->vmm.gate_fd = sb->vmm.err_fd = -1;
 	sandbox_link(sb);
 	return sb;
 }
 
 /* Find the VMM program: a path with '/' as is, else a $PATH lookup. */
-static int vmm_resolve(struct kiln *k, char **out)
+int sandbox_vmm_resolve(struct kiln *k, char **out)
 {
 	const char *p = k->path_env;
 
@@ -269,7 +271,7 @@ static int vmm_resolve(struct kiln *k, char **out)
 			   k->vmm_path);
 }
 
-static int kvm_check(struct kiln *k)
+int sandbox_kvm_check(struct kiln *k)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 
@@ -324,8 +326,8 @@ static void progress_report(const struct kiln_sandbox_config *cfg,
  * agent listens, each attempt fails fast (no socket yet, or the VMM hangs
  * up), so short backed-off retries cost little.
  */
-static int sandbox_wait_agent(struct kiln_sandbox *sb,
-			      const struct kiln_sandbox_config *cfg)
+int sandbox_wait_agent(struct kiln_sandbox *sb,
+		       const struct kiln_sandbox_config *cfg)
 {
 	struct kiln *k = sb->k;
 	uint64_t start = now_ms(), deadline = start + k->boot_timeout_ms;
@@ -419,13 +421,22 @@ static int sandbox_wait_agent(struct kiln_sandbox *sb,
 }
 
 /* Create the runtime directory and the files the VMM writes into. */
-static int sandbox_prepare_dir(struct kiln_sandbox *sb, int *log_fd)
+int sandbox_prepare_dir(struct kiln_sandbox *sb, const char *id,
+			const char *base, int *log_fd)
 {
 	struct kiln *k = sb->k;
 	char err[ERRLEN];
 	int rc, fd;
 
-	for (int tries = 0;; tries++) {
+	if (id) {
+		/* a persistent sandbox: the state store chose the id */
+		snprintf(sb->id, sizeof(sb->id), "%s", id);
+		rc = rundir_create(base ? base : k->runtime_dir, sb->id,
+				   &sb->dir, err, sizeof(err));
+		if (rc)
+			return handle_fail(k, rc, "%s", err);
+	}
+	for (int tries = 0; !sb->dir; tries++) {
 		rc = rundir_new_id(sb->id);
 		if (rc)
 			return handle_fail(k, rc, "getrandom: %s",
@@ -464,9 +475,14 @@ static int sandbox_prepare_dir(struct kiln_sandbox *sb, int *log_fd)
 	return KILN_OK;
 }
 
-static int sandbox_start_vmm(struct kiln_sandbox *sb,
-			     const struct sandbox_params *p,
-			     const char *vmm_path, int log_fd)
+/*
+ * How a sandbox's VMM comes to life: today a cold boot of kernel + image.
+ * The one place to switch to restoring a snapshot.  detach: a persistent
+ * sandbox (see vmm_proc_spawn_detached()).
+ */
+int sandbox_launch_vmm(struct kiln_sandbox *sb, const struct sandbox_params *p,
+		       const char *vmm_path, int log_fd, unsigned int cid,
+		       bool detach)
 {
 	struct vmm_launch l = {
 		.vmm_path = vmm_path,
@@ -475,7 +491,7 @@ static int sandbox_start_vmm(struct kiln_sandbox *sb,
 		.cmdline_extra = p->cmdline_extra,
 		.cpus = p->cpus,
 		.memory_mib = p->memory_mib,
-		.cid = VMM_GUEST_CID,
+		.cid = cid,
 		.vsock_uds = sb->uds_path,
 		.console = sb->console_path,
 	};
@@ -488,7 +504,10 @@ static int sandbox_start_vmm(struct kiln_sandbox *sb,
 		handle_log(sb->k, KILN_LOG_DEBUG,
 			   "sandbox %s: starting %s (%u cpus, %u MiB)", sb->id,
 			   vmm_path, p->cpus, p->memory_mib);
-		rc = vmm_proc_spawn(&sb->vmm, a.argv, log_fd, err, sizeof(err));
+		rc = detach ? vmm_proc_spawn_detached(&sb->vmm, a.argv, log_fd,
+						      err, sizeof(err))
+			    : vmm_proc_spawn(&sb->vmm, a.argv, log_fd, err,
+					     sizeof(err));
 	}
 	vmm_argv_free(&a);
 	return rc ? handle_fail(sb->k, rc, "%s", err) : KILN_OK;
@@ -504,6 +523,11 @@ int kiln_sandbox_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 	int rc, log_fd = -1;
 
 	*out = NULL;
+	if (cfg && cfg->persistent)
+		return sandbox_store_create(k, cfg, out);
+	if (cfg && cfg->name)
+		return handle_fail(k, KILN_EINVAL,
+				   "only a persistent sandbox has a name");
 	rc = sandbox_params_resolve(k->cache_dir, cfg, &p, err, sizeof(err));
 	if (!rc)
 		rc = sandbox_params_check_files(&p, err, sizeof(err));
@@ -511,9 +535,9 @@ int kiln_sandbox_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 		handle_fail(k, rc, "%s", err);
 		goto out;
 	}
-	rc = vmm_resolve(k, &vmm_path);
+	rc = sandbox_vmm_resolve(k, &vmm_path);
 	if (!rc)
-		rc = kvm_check(k);
+		rc = sandbox_kvm_check(k);
 	if (rc)
 		goto out;
 	if (handle_cancelled(k)) {
@@ -526,12 +550,13 @@ int kiln_sandbox_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 		rc = handle_fail(k, KILN_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = sandbox_prepare_dir(sb, &log_fd);
+	rc = sandbox_prepare_dir(sb, NULL, NULL, &log_fd);
 	if (!rc) {
 		if (cfg && cfg->progress)
 			cfg->progress(cfg->progress_ctx, KILN_PHASE_STARTING, 0,
 				      "");
-		rc = sandbox_start_vmm(sb, &p, vmm_path, log_fd);
+		rc = sandbox_launch_vmm(sb, &p, vmm_path, log_fd, VMM_GUEST_CID,
+					false);
 	}
 	if (!rc)
 		rc = sandbox_wait_agent(sb, cfg);
@@ -612,8 +637,13 @@ static int exec_fail_connection(struct kiln_sandbox *sb, int r, const char *err)
 	if (r == AGENT_ERR_CANCELLED)
 		return handle_fail(k, KILN_ECANCELED,
 				   "cancelled; the command was killed");
-	if (sb->vmm.pid > 0 && vmm_proc_wait(&sb->vmm, 1000, -1) == 1) {
-		vmm_proc_describe(&sb->vmm, what, sizeof(what));
+	if ((sb->vmm.pid > 0 && vmm_proc_wait(&sb->vmm, 1000, -1) == 1) ||
+	    (sb->opened && sandbox_vmm_gone(sb, 1000))) {
+		if (sb->opened)
+			snprintf(what, sizeof(what), "kiln-vmm (pid %d) exited",
+				 sb->opened_pid);
+		else
+			vmm_proc_describe(&sb->vmm, what, sizeof(what));
 		handle_fail(k, KILN_EVMM,
 			    "the VM stopped during the command: %s", what);
 		sandbox_fail_tails(sb);
@@ -621,7 +651,7 @@ static int exec_fail_connection(struct kiln_sandbox *sb, int r, const char *err)
 	}
 	handle_fail(k, r == AGENT_ERR_TIMEOUT ? KILN_ETIMEOUT : KILN_EGUEST,
 		    "lost the guest agent during the command: %s", err);
-	if (sb->vmm.pid > 0)
+	if (sb->vmm.pid > 0 || sb->opened)
 		sandbox_fail_tails(sb);
 	return r == AGENT_ERR_TIMEOUT ? KILN_ETIMEOUT : KILN_EGUEST;
 }
@@ -700,6 +730,8 @@ int kiln_sandbox_destroy(struct kiln_sandbox *sb)
 	if (!sb)
 		return KILN_OK;
 	k = sb->k;
+	if (sb->persistent)
+		return sandbox_store_destroy(sb);
 	/* after a cancel the caller wants out: no polite power-off */
 	rc = sandbox_teardown(sb, !handle_cancelled(k), err, sizeof(err));
 	return rc ? handle_fail(k, rc, "%s", err) : KILN_OK;

@@ -8,6 +8,8 @@
 #define KILN_LIB_SANDBOX_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "kiln.h"
 #include "lib/agent_client.h"
@@ -27,6 +29,65 @@ struct kiln_sandbox {
 
 	struct agent_client *agent;
 	bool broken; /* the agent connection failed: only destroy is left */
+
+	/* persistent sandboxes (sandbox_store.c) */
+	bool persistent; /* recorded in the state database */
+	bool opened; /* by kiln_sandbox_open(): the VMM is not in vmm */
+	int opened_pid; /* then: its pid and start time, for liveness */
+	uint64_t opened_start;
 };
+
+struct sandbox_params;
+
+/* ---- shared by sandbox.c and sandbox_store.c ---- */
+
+struct kiln_sandbox *sandbox_alloc(struct kiln *k);
+
+/*
+ * Stop everything sb owns (the VMM, the runtime directory) and free sb.
+ * graceful: ask the agent to power off first.  Returns 0, or a status
+ * with a message in err.
+ */
+int sandbox_teardown(struct kiln_sandbox *sb, bool graceful, char *err,
+		     size_t errlen);
+
+/* Find kiln-vmm (k->vmm_path, else $PATH); check /dev/kvm. */
+int sandbox_vmm_resolve(struct kiln *k, char **out);
+int sandbox_kvm_check(struct kiln *k);
+
+/*
+ * Create sb's runtime directory <base>/<id> (id: the state store's id, base
+ * NULL: the handle's runtime directory; id NULL: a fresh random id) with
+ * an empty console log and the VMM's log, open for appending in *log_fd.
+ */
+int sandbox_prepare_dir(struct kiln_sandbox *sb, const char *id,
+			const char *base, int *log_fd);
+
+/*
+ * Start sb's VMM.  The only place that decides how a VM comes to life
+ * (cold boot today; snapshot restore later).
+ */
+int sandbox_launch_vmm(struct kiln_sandbox *sb, const struct sandbox_params *p,
+		       const char *vmm_path, int log_fd, unsigned int cid,
+		       bool detach);
+
+/* Wait for the agent (boot deadline, VMM exit, cancel fd). */
+int sandbox_wait_agent(struct kiln_sandbox *sb,
+		       const struct kiln_sandbox_config *cfg);
+
+/* Append kiln-vmm's output and the console's last lines to k's message. */
+void sandbox_fail_tails(struct kiln_sandbox *sb);
+
+/* ---- sandbox_store.c ---- */
+
+/* kiln_sandbox_create() with cfg->persistent set. */
+int sandbox_store_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
+			 struct kiln_sandbox **out);
+
+/* kiln_sandbox_destroy() of a persistent sandbox. */
+int sandbox_store_destroy(struct kiln_sandbox *sb);
+
+/* An opened sandbox's VMM has ended (waits up to wait_ms for it). */
+bool sandbox_vmm_gone(struct kiln_sandbox *sb, int wait_ms);
 
 #endif

@@ -32,16 +32,10 @@
 #include "kiln.h"
 #include "lib/rundir.h"
 #include "lib/state.h"
+#include "lib/state_int.h"
 
 #define BUSY_TIMEOUT_MS 10000
 #define TX_ATTEMPTS 3 /* whole transactions, each waiting busy_timeout */
-#define ID_ATTEMPTS 4 /* fresh ids after a (very unlikely) collision */
-
-struct state {
-	sqlite3 *db;
-	char *path;
-	bool busy; /* the last SQLite failure was SQLITE_BUSY */
-};
 
 /*
  * Forward migrations: step i takes the schema from version i to i + 1.
@@ -79,33 +73,45 @@ static const char *const migrations[] = {
 	" parent TEXT REFERENCES snapshots(id) ON DELETE RESTRICT,"
 	" created_at INTEGER NOT NULL"
 	") STRICT;",
+	/*
+	 * 1 -> 2: persistent sandboxes.  New states for operations in
+	 * progress and VMMs found gone; the VMM's start time (so a recycled
+	 * pid is never taken for it); the process running an operation on
+	 * the sandbox (to roll back after it died); why the VMM ended.
+	 * SQLite cannot change a CHECK, so the table is rebuilt.
+	 */
+	"CREATE TABLE sandboxes_v2 ("
+	" id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 12),"
+	" name TEXT UNIQUE CHECK (name IS NULL OR length(name) BETWEEN 1 AND "
+	"63),"
+	" state TEXT NOT NULL CHECK (state IN"
+	"  ('creating', 'running', 'paused', 'stopped', 'failed', 'starting',"
+	"   'stopping', 'dead')),"
+	" vmm_pid INTEGER CHECK (vmm_pid IS NULL OR vmm_pid > 0),"
+	" cid INTEGER NOT NULL UNIQUE CHECK (cid BETWEEN 3 AND 4294967294),"
+	" net_slot INTEGER NOT NULL UNIQUE CHECK (net_slot BETWEEN 0 AND "
+	"16383),"
+	" runtime_dir TEXT,"
+	" created_at INTEGER NOT NULL,"
+	" config TEXT CHECK (config IS NULL OR json_valid(config)),"
+	" vmm_start INTEGER CHECK (vmm_start IS NULL OR vmm_start >= 0),"
+	" owner_pid INTEGER CHECK (owner_pid IS NULL OR owner_pid > 0),"
+	" owner_start INTEGER CHECK (owner_start IS NULL OR owner_start >= 0),"
+	" exit_reason TEXT"
+	") STRICT;"
+	"INSERT INTO sandboxes_v2 (id, name, state, vmm_pid, cid, net_slot,"
+	" runtime_dir, created_at, config) SELECT id, name, state, vmm_pid, "
+	"cid,"
+	" net_slot, runtime_dir, created_at, config FROM sandboxes;"
+	"DROP TABLE sandboxes;"
+	"ALTER TABLE sandboxes_v2 RENAME TO sandboxes;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
 		       STATE_SCHEMA_VERSION,
 	       "one migration per schema version");
 
-static const char *const status_names[] = {
-	[STATE_SB_CREATING] = "creating", [STATE_SB_RUNNING] = "running",
-	[STATE_SB_PAUSED] = "paused",	  [STATE_SB_STOPPED] = "stopped",
-	[STATE_SB_FAILED] = "failed",
-};
-
-#define SB_COLUMNS                                                           \
-	"id, name, state, vmm_pid, cid, net_slot, runtime_dir, created_at, " \
-	"config"
-
-const char *state_status_name(enum state_sandbox_status st)
-{
-	if ((unsigned int)st >= sizeof(status_names) / sizeof(status_names[0]))
-		return NULL;
-	return status_names[st];
-}
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+int state_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -116,7 +122,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 }
 
 /* Turn the connection's last SQLite error into a kiln status + message. */
-static int db_fail(struct state *s, char *err, size_t errlen, const char *what)
+int state_db_fail(struct state *s, char *err, size_t errlen, const char *what)
 {
 	int code = sqlite3_errcode(s->db) & 0xff;
 	const char *msg = sqlite3_errmsg(s->db);
@@ -124,28 +130,32 @@ static int db_fail(struct state *s, char *err, size_t errlen, const char *what)
 	s->busy = code == SQLITE_BUSY;
 	switch (code) {
 	case SQLITE_NOMEM:
-		return fail(err, errlen, KILN_ENOMEM,
-			    "state database %s: %s: out of memory", s->path,
-			    what);
+		return state_fail(err, errlen, KILN_ENOMEM,
+				  "state database %s: %s: out of memory",
+				  s->path, what);
 	case SQLITE_NOTADB:
 	case SQLITE_CORRUPT:
-		return fail(err, errlen, KILN_EFORMAT,
-			    "state database %s is not a SQLite database or is "
-			    "damaged (%s: %s); move it aside (kiln then "
-			    "starts a new one) or restore it from a backup",
-			    s->path, what, msg);
+		return state_fail(
+			err, errlen, KILN_EFORMAT,
+			"state database %s is not a SQLite database or is "
+			"damaged (%s: %s); move it aside (kiln then "
+			"starts a new one) or restore it from a backup",
+			s->path, what, msg);
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
-		return fail(err, errlen, KILN_ETIMEOUT,
-			    "state database %s: %s: %s (another kiln process "
-			    "holds it; try again)",
-			    s->path, what, msg);
+		return state_fail(
+			err, errlen, KILN_ETIMEOUT,
+			"state database %s: %s: %s (another kiln process "
+			"holds it; try again)",
+			s->path, what, msg);
 	case SQLITE_CONSTRAINT:
-		return fail(err, errlen, KILN_EINVAL,
-			    "state database %s: %s: %s", s->path, what, msg);
+		return state_fail(err, errlen, KILN_EINVAL,
+				  "state database %s: %s: %s", s->path, what,
+				  msg);
 	default:
-		return fail(err, errlen, KILN_ESYS, "state database %s: %s: %s",
-			    s->path, what, msg);
+		return state_fail(err, errlen, KILN_ESYS,
+				  "state database %s: %s: %s", s->path, what,
+				  msg);
 	}
 }
 
@@ -153,29 +163,29 @@ static int db_exec(struct state *s, const char *sql, char *err, size_t errlen,
 		   const char *what)
 {
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_fail(s, err, errlen, what);
+		return state_db_fail(s, err, errlen, what);
 	return 0;
 }
 
-static int db_prepare(struct state *s, const char *sql, sqlite3_stmt **st,
-		      char *err, size_t errlen)
+int state_db_prepare(struct state *s, const char *sql, sqlite3_stmt **st,
+		     char *err, size_t errlen)
 {
 	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-		return db_fail(s, err, errlen, "preparing a query");
+		return state_db_fail(s, err, errlen, "preparing a query");
 	return 0;
 }
 
 /* Run a query returning one integer. */
-static int db_query_int(struct state *s, const char *sql, int64_t *v, char *err,
-			size_t errlen)
+int state_db_query_int(struct state *s, const char *sql, int64_t *v, char *err,
+		       size_t errlen)
 {
 	sqlite3_stmt *st;
-	int rc = db_prepare(s, sql, &st, err, errlen);
+	int rc = state_db_prepare(s, sql, &st, err, errlen);
 
 	if (rc)
 		return rc;
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		rc = db_fail(s, err, errlen, "reading");
+		rc = state_db_fail(s, err, errlen, "reading");
 	} else {
 		*v = sqlite3_column_int64(st, 0);
 	}
@@ -187,9 +197,9 @@ static int db_query_int(struct state *s, const char *sql, int64_t *v, char *err,
  * Run fn in a write transaction, retrying the whole transaction a bounded
  * number of times if the database stayed busy beyond busy_timeout.
  */
-static int db_write_tx(struct state *s,
-		       int (*fn)(struct state *, void *, char *, size_t),
-		       void *ctx, char *err, size_t errlen)
+int state_db_write_tx(struct state *s,
+		      int (*fn)(struct state *, void *, char *, size_t),
+		      void *ctx, char *err, size_t errlen)
 {
 	int rc = 0;
 
@@ -229,12 +239,13 @@ static int header_read(struct state *s, struct header *h, char *err,
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = db_prepare(s,
-			"SELECT (SELECT application_id FROM "
-			"pragma_application_id), (SELECT user_version FROM "
-			"pragma_user_version), (SELECT count(*) FROM "
-			"sqlite_schema)",
-			&st, err, errlen);
+	rc = state_db_prepare(
+		s,
+		"SELECT (SELECT application_id FROM "
+		"pragma_application_id), (SELECT user_version FROM "
+		"pragma_user_version), (SELECT count(*) FROM "
+		"sqlite_schema)",
+		&st, err, errlen);
 	if (rc)
 		return rc;
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -242,7 +253,7 @@ static int header_read(struct state *s, struct header *h, char *err,
 		h->version = sqlite3_column_int64(st, 1);
 		h->objects = sqlite3_column_int64(st, 2);
 	} else {
-		rc = db_fail(s, err, errlen, "reading the header");
+		rc = state_db_fail(s, err, errlen, "reading the header");
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -254,24 +265,25 @@ static int header_check(struct state *s, const struct header *h, char *err,
 	bool pristine = h->app_id == 0 && h->version == 0 && h->objects == 0;
 
 	if (h->app_id != STATE_APPLICATION_ID && !pristine)
-		return fail(err, errlen, KILN_EFORMAT,
-			    "%s is a SQLite database of another program "
-			    "(application_id %lld, user_version %lld), not a "
-			    "kiln state database; kiln leaves it alone: point "
-			    "kiln at another state directory",
-			    s->path, (long long)h->app_id,
-			    (long long)h->version);
+		return state_fail(
+			err, errlen, KILN_EFORMAT,
+			"%s is a SQLite database of another program "
+			"(application_id %lld, user_version %lld), not a "
+			"kiln state database; kiln leaves it alone: point "
+			"kiln at another state directory",
+			s->path, (long long)h->app_id, (long long)h->version);
 	if (h->version > STATE_SCHEMA_VERSION)
-		return fail(err, errlen, KILN_EFORMAT,
-			    "state database %s was written by a newer kiln "
-			    "(schema %lld > %d); upgrade kiln",
-			    s->path, (long long)h->version,
-			    STATE_SCHEMA_VERSION);
+		return state_fail(
+			err, errlen, KILN_EFORMAT,
+			"state database %s was written by a newer kiln "
+			"(schema %lld > %d); upgrade kiln",
+			s->path, (long long)h->version, STATE_SCHEMA_VERSION);
 	if (h->version < 0)
-		return fail(err, errlen, KILN_EFORMAT,
-			    "state database %s has a bad schema version %lld; "
-			    "move it aside or restore it from a backup",
-			    s->path, (long long)h->version);
+		return state_fail(
+			err, errlen, KILN_EFORMAT,
+			"state database %s has a bad schema version %lld; "
+			"move it aside or restore it from a backup",
+			s->path, (long long)h->version);
 	return 0;
 }
 
@@ -313,20 +325,22 @@ static int file_prepare(const char *path, char *err, size_t errlen)
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == ENOENT)
-		return fail(err, errlen, KILN_ENOTFOUND,
-			    "cannot create state database %s: its directory "
-			    "does not exist; create it first",
-			    path);
+		return state_fail(
+			err, errlen, KILN_ENOTFOUND,
+			"cannot create state database %s: its directory "
+			"does not exist; create it first",
+			path);
 	if (fd < 0)
-		return fail(err, errlen, KILN_ESYS,
-			    "cannot open state database %s: %s", path,
-			    strerror(errno));
+		return state_fail(err, errlen, KILN_ESYS,
+				  "cannot open state database %s: %s", path,
+				  strerror(errno));
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		close(fd);
-		return fail(err, errlen, KILN_EFORMAT,
-			    "state database %s is not a regular file; remove "
-			    "it or point kiln at another state directory",
-			    path);
+		return state_fail(
+			err, errlen, KILN_EFORMAT,
+			"state database %s is not a regular file; remove "
+			"it or point kiln at another state directory",
+			path);
 	}
 	close(fd);
 	return 0;
@@ -346,21 +360,24 @@ static int wal_enable(struct state *s, char *err, size_t errlen)
 		sqlite3_stmt *st;
 		const unsigned char *mode;
 
-		rc = db_prepare(s, "PRAGMA journal_mode = WAL", &st, err,
-				errlen);
+		rc = state_db_prepare(s, "PRAGMA journal_mode = WAL", &st, err,
+				      errlen);
 		if (rc)
 			return rc;
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			mode = sqlite3_column_text(st, 0);
 			rc = mode && !strcmp((const char *)mode, "wal")
 				     ? 0
-				     : fail(err, errlen, KILN_ESYS,
-					    "state database %s: cannot switch "
-					    "to WAL mode (got '%s')",
-					    s->path, mode ? (char *)mode : "");
+				     : state_fail(err, errlen, KILN_ESYS,
+						  "state database %s: cannot "
+						  "switch "
+						  "to WAL mode (got '%s')",
+						  s->path,
+						  mode ? (char *)mode : "");
 			s->busy = false;
 		} else {
-			rc = db_fail(s, err, errlen, "switching to WAL mode");
+			rc = state_db_fail(s, err, errlen,
+					   "switching to WAL mode");
 		}
 		sqlite3_finalize(st);
 		if (!s->busy || waited_ms >= BUSY_TIMEOUT_MS)
@@ -378,7 +395,7 @@ static int state_setup(struct state *s, bool memory, char *err, size_t errlen)
 
 	sqlite3_extended_result_codes(s->db, 1);
 	if (sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK)
-		return db_fail(s, err, errlen, "setting busy_timeout");
+		return state_db_fail(s, err, errlen, "setting busy_timeout");
 	/* Refuse foreign, damaged or newer files before writing anything. */
 	rc = header_read(s, &h, err, errlen);
 	if (!rc)
@@ -392,7 +409,7 @@ static int state_setup(struct state *s, bool memory, char *err, size_t errlen)
 			     err, errlen, "setting options");
 	if (!rc && (h.app_id != STATE_APPLICATION_ID ||
 		    h.version < STATE_SCHEMA_VERSION))
-		rc = db_write_tx(s, migrate_tx, NULL, err, errlen);
+		rc = state_db_write_tx(s, migrate_tx, NULL, err, errlen);
 	return rc;
 }
 
@@ -414,11 +431,11 @@ static int dir_lock(const char *path, char *err, size_t errlen)
 	else
 		dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
 	if (!dir)
-		return fail(err, errlen, KILN_ENOMEM, "out of memory");
+		return state_fail(err, errlen, KILN_ENOMEM, "out of memory");
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		fail(err, errlen, KILN_ESYS, "cannot open %s: %s", dir,
-		     strerror(errno));
+		state_fail(err, errlen, KILN_ESYS, "cannot open %s: %s", dir,
+			   strerror(errno));
 		free(dir);
 		return KILN_ESYS;
 	}
@@ -427,9 +444,9 @@ static int dir_lock(const char *path, char *err, size_t errlen)
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			close(fd);
-			return fail(err, errlen, KILN_ESYS,
-				    "cannot lock the directory of %s: %s", path,
-				    strerror(errno));
+			return state_fail(err, errlen, KILN_ESYS,
+					  "cannot lock the directory of %s: %s",
+					  path, strerror(errno));
 		}
 	}
 	return fd;
@@ -449,13 +466,14 @@ int state_open(const char *path, struct state **out, char *err, size_t errlen)
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->path = strdup(path))) {
 		free(s);
-		return fail(err, errlen, KILN_ENOMEM, "out of memory");
+		return state_fail(err, errlen, KILN_ENOMEM, "out of memory");
 	}
 	if (memory)
 		flags |= SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY;
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-		rc = s->db ? db_fail(s, err, errlen, "opening")
-			   : fail(err, errlen, KILN_ENOMEM, "out of memory");
+		rc = s->db ? state_db_fail(s, err, errlen, "opening")
+			   : state_fail(err, errlen, KILN_ENOMEM,
+					"out of memory");
 		state_close(s);
 		return rc;
 	}
@@ -485,7 +503,7 @@ int state_schema_version(struct state *s, int *version, char *err,
 			 size_t errlen)
 {
 	int64_t v = 0;
-	int rc = db_query_int(s, "PRAGMA user_version", &v, err, errlen);
+	int rc = state_db_query_int(s, "PRAGMA user_version", &v, err, errlen);
 
 	if (!rc)
 		*version = (int)v;
@@ -493,7 +511,7 @@ int state_schema_version(struct state *s, int *version, char *err,
 }
 
 /* Copy of an untrusted string that is safe to print. */
-static void printable(char *dst, size_t len, const char *src)
+void state_printable(char *dst, size_t len, const char *src)
 {
 	size_t i;
 
@@ -517,368 +535,10 @@ int state_name_check(const char *name, char *err, size_t errlen)
 	}
 	if (ok)
 		return 0;
-	printable(shown, sizeof(shown), name);
-	return fail(err, errlen, KILN_EINVAL,
-		    "invalid sandbox name '%s%s': use 1 to %d letters, "
-		    "digits, '_', '.' or '-', starting with a letter or digit",
-		    shown, n > STATE_NAME_MAX ? "..." : "", STATE_NAME_MAX);
-}
-
-void state_sandbox_clear(struct state_sandbox *sb)
-{
-	free(sb->runtime_dir);
-	free(sb->config);
-	memset(sb, 0, sizeof(*sb));
-}
-
-void state_sandbox_list_free(struct state_sandbox *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		state_sandbox_clear(&list[i]);
-	free(list);
-}
-
-static char *column_strdup(sqlite3_stmt *st, int col, bool *oom)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	char *copy;
-
-	if (!t)
-		return NULL;
-	copy = strdup((const char *)t);
-	if (!copy)
-		*oom = true;
-	return copy;
-}
-
-/* Fill sb from a row of SB_COLUMNS. */
-static int sandbox_from_row(struct state *s, sqlite3_stmt *st,
-			    struct state_sandbox *sb, char *err, size_t errlen)
-{
-	const char *id = (const char *)sqlite3_column_text(st, 0);
-	const char *name = (const char *)sqlite3_column_text(st, 1);
-	const char *status = (const char *)sqlite3_column_text(st, 2);
-	bool oom = false;
-	size_t i;
-
-	memset(sb, 0, sizeof(*sb));
-	for (i = 0; status && i < sizeof(status_names) / sizeof(*status_names);
-	     i++)
-		if (!strcmp(status, status_names[i]))
-			break;
-	/* The CHECKs guarantee all this unless the file was edited. */
-	if (!id || strlen(id) != STATE_ID_LEN ||
-	    (name && strlen(name) > STATE_NAME_MAX) || !status ||
-	    i == sizeof(status_names) / sizeof(*status_names))
-		return fail(err, errlen, KILN_EFORMAT,
-			    "state database %s has a malformed sandbox row; "
-			    "restore it from a backup",
-			    s->path);
-	memcpy(sb->id, id, STATE_ID_LEN + 1);
-	if (name)
-		memcpy(sb->name, name, strlen(name) + 1);
-	sb->status = (enum state_sandbox_status)i;
-	sb->vmm_pid = sqlite3_column_int(st, 3);
-	sb->cid = (uint32_t)sqlite3_column_int64(st, 4);
-	sb->net_slot = (uint32_t)sqlite3_column_int64(st, 5);
-	sb->runtime_dir = column_strdup(st, 6, &oom);
-	sb->created_at = sqlite3_column_int64(st, 7);
-	sb->config = column_strdup(st, 8, &oom);
-	if (oom) {
-		state_sandbox_clear(sb);
-		return fail(err, errlen, KILN_ENOMEM, "out of memory");
-	}
-	return 0;
-}
-
-/*
- * The lowest value >= lo not in column col: lo itself if free, else one
- * past the first value whose successor is free (UNIQUE makes both lookups
- * index probes).
- */
-static int lowest_free(struct state *s, const char *col, int64_t lo, int64_t *v,
-		       char *err, size_t errlen)
-{
-	char sql[320];
-
-	snprintf(
-		sql, sizeof(sql),
-		"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM sandboxes "
-		"WHERE %1$s = %2$lld) THEN %2$lld ELSE (SELECT min(a.%1$s) + 1 "
-		"FROM sandboxes AS a WHERE a.%1$s >= %2$lld AND NOT EXISTS "
-		"(SELECT 1 FROM sandboxes AS b WHERE b.%1$s = a.%1$s + 1)) END",
-		col, (long long)lo);
-	return db_query_int(s, sql, v, err, errlen);
-}
-
-static int sandbox_load(struct state *s, const char *key,
-			struct state_sandbox *out, char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int rc, step;
-
-	rc = db_prepare(s,
-			"SELECT " SB_COLUMNS " FROM sandboxes WHERE id = ?1 "
-			"OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1",
-			&st, err, errlen);
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		rc = sandbox_from_row(s, st, out, err, errlen);
-	} else if (step == SQLITE_DONE) {
-		char shown[STATE_NAME_MAX + 1];
-
-		printable(shown, sizeof(shown), key);
-		rc = fail(err, errlen, KILN_ENOTFOUND,
-			  "no sandbox with id or name '%s' in %s; `kiln ls` "
-			  "lists them",
-			  shown, s->path);
-	} else {
-		rc = db_fail(s, err, errlen, "looking up a sandbox");
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-struct insert_args {
-	const char *name;
-	const char *runtime_base;
-	const char *config;
-	struct state_sandbox *out;
-};
-
-static int insert_row(struct state *s, const struct insert_args *a,
-		      const char *id, int64_t cid, int64_t slot, char *err,
-		      size_t errlen)
-{
-	char *dir = NULL;
-	sqlite3_stmt *st;
-	int rc;
-
-	if (a->runtime_base && asprintf(&dir, "%s/%s", a->runtime_base, id) < 0)
-		return fail(err, errlen, KILN_ENOMEM, "out of memory");
-	rc = db_prepare(s,
-			"INSERT INTO sandboxes (" SB_COLUMNS ") VALUES "
-			"(?, ?, 'creating', NULL, ?, ?, ?, ?, ?)",
-			&st, err, errlen);
-	if (rc) {
-		free(dir);
-		return rc;
-	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (a->name)
-		sqlite3_bind_text(st, 2, a->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, cid);
-	sqlite3_bind_int64(st, 4, slot);
-	if (dir)
-		sqlite3_bind_text(st, 5, dir, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, (int64_t)time(NULL));
-	if (a->config)
-		sqlite3_bind_text(st, 7, a->config, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_fail(s, err, errlen, "adding a sandbox");
-	sqlite3_finalize(st);
-	free(dir);
-	return rc;
-}
-
-/* Name clashes get a message naming the sandbox that has the name. */
-static int name_check_free(struct state *s, const char *name, char *err,
-			   size_t errlen)
-{
-	sqlite3_stmt *st;
-	int rc, step;
-
-	rc = db_prepare(s, "SELECT id FROM sandboxes WHERE name = ?", &st, err,
-			errlen);
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW)
-		rc = fail(err, errlen, KILN_EINVAL,
-			  "a sandbox named '%s' already exists (id %s); pick "
-			  "another name or delete that sandbox",
-			  name, (const char *)sqlite3_column_text(st, 0));
-	else if (step != SQLITE_DONE)
-		rc = db_fail(s, err, errlen, "looking up a sandbox name");
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int insert_tx(struct state *s, void *ctx, char *err, size_t errlen)
-{
-	struct insert_args *a = ctx;
-	char id[STATE_ID_LEN + 1];
-	int64_t cid = 0, slot = 0;
-	int rc;
-
-	if (a->name && (rc = name_check_free(s, a->name, err, errlen)))
-		return rc;
-	rc = lowest_free(s, "cid", STATE_CID_MIN, &cid, err, errlen);
-	if (!rc)
-		rc = lowest_free(s, "net_slot", 0, &slot, err, errlen);
-	if (rc)
-		return rc;
-	if (cid > STATE_CID_MAX)
-		return fail(err, errlen, KILN_ESYS,
-			    "no free vsock CID in %s; delete old sandboxes",
-			    s->path);
-	if (slot > STATE_NET_SLOT_MAX)
-		return fail(err, errlen, KILN_ESYS,
-			    "all %u network slots in %s are taken; delete old "
-			    "sandboxes",
-			    STATE_NET_SLOT_MAX + 1, s->path);
-	for (int attempt = 0; attempt < ID_ATTEMPTS; attempt++) {
-		if (rundir_new_id(id))
-			return fail(err, errlen, KILN_ESYS,
-				    "getrandom failed: %s", strerror(errno));
-		rc = insert_row(s, a, id, cid, slot, err, errlen);
-		if (!rc || sqlite3_extended_errcode(s->db) !=
-				   SQLITE_CONSTRAINT_PRIMARYKEY)
-			break;
-	}
-	if (rc)
-		return rc;
-	return sandbox_load(s, id, a->out, err, errlen);
-}
-
-int state_sandbox_insert(struct state *s, const char *name,
-			 const char *runtime_base, const char *config,
-			 struct state_sandbox *out, char *err, size_t errlen)
-{
-	struct insert_args a = {name, runtime_base, config, out};
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	err[0] = '\0';
-	if (name && (rc = state_name_check(name, err, errlen)))
-		return rc;
-	return db_write_tx(s, insert_tx, &a, err, errlen);
-}
-
-int state_sandbox_get(struct state *s, const char *id_or_name,
-		      struct state_sandbox *out, char *err, size_t errlen)
-{
-	err[0] = '\0';
-	memset(out, 0, sizeof(*out));
-	return sandbox_load(s, id_or_name, out, err, errlen);
-}
-
-int state_sandbox_list(struct state *s, struct state_sandbox **list, size_t *n,
-		       char *err, size_t errlen)
-{
-	struct state_sandbox *arr = NULL, *grown;
-	size_t count = 0, cap = 0;
-	sqlite3_stmt *st;
-	int rc, step;
-
-	*list = NULL;
-	*n = 0;
-	err[0] = '\0';
-	rc = db_prepare(s,
-			"SELECT " SB_COLUMNS " FROM sandboxes "
-			"ORDER BY created_at, rowid",
-			&st, err, errlen);
-	if (rc)
-		return rc;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap = cap ? 2 * cap : 16;
-			grown = reallocarray(arr, cap, sizeof(*arr));
-			if (!grown) {
-				rc = fail(err, errlen, KILN_ENOMEM,
-					  "out of memory");
-				break;
-			}
-			arr = grown;
-		}
-		rc = sandbox_from_row(s, st, &arr[count], err, errlen);
-		if (rc)
-			break;
-		count++;
-	}
-	if (!rc && step != SQLITE_DONE)
-		rc = db_fail(s, err, errlen, "listing sandboxes");
-	sqlite3_finalize(st);
-	if (rc) {
-		state_sandbox_list_free(arr, count);
-		return rc;
-	}
-	*list = arr;
-	*n = count;
-	return 0;
-}
-
-/* One UPDATE or DELETE on a sandbox id; ENOTFOUND if no row changed. */
-struct change_args {
-	const char *sql;
-	const char *id;
-	const char *status; /* NULL for DELETE */
-	int vmm_pid;
-	const char *what;
-};
-
-static int change_tx(struct state *s, void *ctx, char *err, size_t errlen)
-{
-	struct change_args *a = ctx;
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = db_prepare(s, a->sql, &st, err, errlen);
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
-	if (a->status) {
-		sqlite3_bind_text(st, 2, a->status, -1, SQLITE_STATIC);
-		if (a->vmm_pid > 0)
-			sqlite3_bind_int(st, 3, a->vmm_pid);
-	}
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		rc = db_fail(s, err, errlen, a->what);
-	} else if (sqlite3_changes(s->db) == 0) {
-		char shown[STATE_ID_LEN + 1];
-
-		printable(shown, sizeof(shown), a->id);
-		rc = fail(err, errlen, KILN_ENOTFOUND,
-			  "no sandbox with id '%s' in %s", shown, s->path);
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-int state_sandbox_set_status(struct state *s, const char *id,
-			     enum state_sandbox_status st, int vmm_pid,
-			     char *err, size_t errlen)
-{
-	struct change_args a = {
-		.sql = "UPDATE sandboxes SET state = ?2, vmm_pid = ?3 "
-		       "WHERE id = ?1",
-		.id = id,
-		.status = state_status_name(st),
-		.vmm_pid = vmm_pid,
-		.what = "updating a sandbox",
-	};
-
-	err[0] = '\0';
-	if (!a.status || vmm_pid < 0)
-		return fail(err, errlen, KILN_EINVAL,
-			    "bad sandbox status %d or VMM pid %d", (int)st,
-			    vmm_pid);
-	return db_write_tx(s, change_tx, &a, err, errlen);
-}
-
-int state_sandbox_delete(struct state *s, const char *id, char *err,
-			 size_t errlen)
-{
-	struct change_args a = {
-		.sql = "DELETE FROM sandboxes WHERE id = ?1",
-		.id = id,
-		.what = "deleting a sandbox",
-	};
-
-	err[0] = '\0';
-	return db_write_tx(s, change_tx, &a, err, errlen);
+	state_printable(shown, sizeof(shown), name);
+	return state_fail(
+		err, errlen, KILN_EINVAL,
+		"invalid sandbox name '%s%s': use 1 to %d letters, "
+		"digits, '_', '.' or '-', starting with a letter or digit",
+		shown, n > STATE_NAME_MAX ? "..." : "", STATE_NAME_MAX);
 }

@@ -17,7 +17,7 @@
 
 #include "lib/rundir.h"
 
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
 /* PRAGMA application_id of a kiln state database: "kiln" in ASCII. */
 #define STATE_APPLICATION_ID 0x6b696c6e
 #define STATE_MEMORY ":memory:"
@@ -35,6 +35,10 @@ enum state_sandbox_status {
 	STATE_SB_PAUSED,
 	STATE_SB_STOPPED,
 	STATE_SB_FAILED,
+	/* schema 2: */
+	STATE_SB_STARTING, /* `start` in progress (owner_pid runs it) */
+	STATE_SB_STOPPING, /* `stop`/`rm` in progress (owner_pid runs it) */
+	STATE_SB_DEAD, /* the VMM ended while nobody watched */
 };
 
 /* "creating", "running", ...; NULL for a value out of range. */
@@ -50,6 +54,11 @@ struct state_sandbox {
 	int64_t created_at; /* seconds since the epoch */
 	char *runtime_dir; /* NULL when none */
 	char *config; /* JSON text, NULL when none */
+	/* schema 2: */
+	uint64_t vmm_start; /* the VMM's start time (/proc/PID/stat #22) */
+	int owner_pid; /* process creating/starting/stopping it; 0: none */
+	uint64_t owner_start; /* that process's start time */
+	char *exit_reason; /* why the VMM ended; NULL when unknown/none */
 };
 
 /* Free the strings in sb (not sb itself) and zero it. */
@@ -89,6 +98,51 @@ int state_name_check(const char *name, char *err, size_t errlen);
 int state_sandbox_insert(struct state *s, const char *name,
 			 const char *runtime_base, const char *config,
 			 struct state_sandbox *out, char *err, size_t errlen);
+
+/* What state_sandbox_create() records besides the allocations. */
+struct state_new {
+	const char *name; /* NULL: unnamed */
+	const char *runtime_base; /* NULL: no runtime directory */
+	const char *config; /* JSON text or NULL */
+	int owner_pid; /* the creating process, 0: none */
+	uint64_t owner_start; /* its start time */
+};
+
+/*
+ * state_sandbox_insert() with an owner: the row is born "creating" with
+ * owner_pid set in the same transaction, so a concurrent reconciliation
+ * can tell a creation in progress from one whose process died.
+ */
+int state_sandbox_create(struct state *s, const struct state_new *n,
+			 struct state_sandbox *out, char *err, size_t errlen);
+
+/*
+ * Resolve what a user typed: an exact id, else an exact name, else a
+ * unique prefix of an id (lowercase hex).  KILN_ENOTFOUND if nothing
+ * matches, KILN_EINVAL (naming two matches) if the prefix is ambiguous.
+ */
+int state_sandbox_find(struct state *s, const char *ref,
+		       struct state_sandbox *out, char *err, size_t errlen);
+
+/* The new values of a state_sandbox_transition(); 0/NULL clear a field. */
+struct state_update {
+	enum state_sandbox_status status;
+	int vmm_pid;
+	uint64_t vmm_start;
+	int owner_pid;
+	uint64_t owner_start;
+	const char *exit_reason;
+};
+
+/*
+ * Compare and set, in one write transaction: if sandbox id is in state
+ * from, store all of u.  KILN_ESTATE if it is in another state (another
+ * kiln process got there first), KILN_ENOTFOUND if it is gone.
+ */
+int state_sandbox_transition(struct state *s, const char *id,
+			     enum state_sandbox_status from,
+			     const struct state_update *u, char *err,
+			     size_t errlen);
 
 /*
  * Look a sandbox up by id, else by name.  KILN_ENOTFOUND if neither

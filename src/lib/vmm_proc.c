@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,15 +55,26 @@ static void child_reset_signals(void)
 			syscall(SYS_rt_sigaction, sig, &ksa, NULL, 8);
 }
 
-static __attribute__((noreturn)) void
-child_exec(char *const argv[], int devnull, int log_fd, int errfd, pid_t parent)
+static __attribute__((noreturn)) void child_exec(char *const argv[],
+						 int devnull, int log_fd,
+						 int errfd, pid_t parent,
+						 bool detach)
 {
 	sigset_t none;
 	int in, out, e;
 
-	setpgid(0, 0);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-		_exit(127); /* parent already gone: don't run unowned */
+	if (detach) {
+		/*
+		 * A session of its own: no controlling terminal, so hangups
+		 * and terminal signals never reach it, and it outlives us.
+		 */
+		if (setsid() < 0)
+			goto fail;
+	} else {
+		setpgid(0, 0);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127); /* parent already gone: don't run unowned */
+	}
 
 	child_reset_signals();
 	sigemptyset(&none);
@@ -93,10 +106,8 @@ int vmm_proc_spawn(struct vmm_proc *p, char *const argv[], int log_fd,
 	pid_t parent = getpid(), pid;
 	ssize_t n;
 
-	p->pid = 0;
-	p->pidfd = -1;
-	p->reaped = false;
-	p->wstatus = 0;
+	memset(p, 0, sizeof(*p));
+	p->pidfd = p->gate_fd = p->err_fd = -1;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return KILN_ESYS;
@@ -110,7 +121,7 @@ int vmm_proc_spawn(struct vmm_proc *p, char *const argv[], int log_fd,
 	}
 	pid = fork();
 	if (pid == 0)
-		child_exec(argv, devnull, log_fd, pipefd[1], parent);
+		child_exec(argv, devnull, log_fd, pipefd[1], parent, false);
 	e = errno;
 	close(pipefd[1]);
 	close(devnull);
@@ -151,6 +162,136 @@ int vmm_proc_spawn(struct vmm_proc *p, char *const argv[], int log_fd,
 	return 0;
 }
 
+/* Close both ends of the pipes in fds (-1 entries are skipped). */
+static void pipes_close(int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/*
+ * Double fork: the intermediate child forks the VMM, reports its pid and
+ * exits at once, so the VMM is never our child (init or the nearest
+ * subreaper reaps it; a long-lived caller collects no zombies).  The VMM
+ * then waits at a gate (a pipe) before exec: vmm_proc_release() opens it
+ * once the caller has recorded the pid; if the caller dies first, the
+ * gate reads EOF and the child exits without ever becoming a VMM, so no
+ * VMM can exist that no record points to.  Exec failures come back
+ * through a CLOEXEC pipe, read by vmm_proc_release().
+ */
+int vmm_proc_spawn_detached(struct vmm_proc *p, char *const argv[], int log_fd,
+			    char *err, size_t errlen)
+{
+	/* errpipe, pidpipe, gate: read end, write end each */
+	int fds[6] = {-1, -1, -1, -1, -1, -1}, devnull, e = 0, st;
+	pid_t mid, pid = 0;
+	ssize_t n;
+	char go;
+
+	memset(p, 0, sizeof(*p));
+	p->pidfd = p->gate_fd = p->err_fd = -1;
+	p->detached = true;
+	if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(fds + 2, O_CLOEXEC) < 0 ||
+	    pipe2(fds + 4, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		pipes_close(fds, 6);
+		return KILN_ESYS;
+	}
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0) {
+		snprintf(err, errlen, "/dev/null: %s", strerror(errno));
+		pipes_close(fds, 6);
+		return KILN_ESYS;
+	}
+	mid = fork();
+	if (mid == 0) {
+		pid_t vmm = fork();
+
+		if (vmm == 0) {
+			/* only the caller may hold the gate's write end */
+			close(fds[5]);
+			do
+				n = read(fds[4], &go, 1);
+			while (n < 0 && errno == EINTR);
+			if (n != 1)
+				_exit(127); /* the caller is gone: never run */
+			child_exec(argv, devnull, log_fd, fds[1], 0, true);
+		}
+		while (write(fds[3], &vmm, sizeof(vmm)) < 0 && errno == EINTR)
+			;
+		_exit(vmm < 0 ? 1 : 0);
+	}
+	e = errno;
+	close(devnull);
+	close(fds[1]);
+	close(fds[3]);
+	close(fds[4]);
+	fds[1] = fds[3] = fds[4] = -1;
+	if (mid < 0) {
+		pipes_close(fds, 6);
+		snprintf(err, errlen, "cannot start %s: fork: %s", argv[0],
+			 strerror(e));
+		return KILN_ESYS;
+	}
+	do
+		n = read(fds[2], &pid, sizeof(pid));
+	while (n < 0 && errno == EINTR);
+	while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(pid) || pid <= 0) {
+		pipes_close(fds, 6);
+		snprintf(err, errlen, "cannot start %s: fork failed", argv[0]);
+		return KILN_ESYS;
+	}
+	/* it waits at the gate: the pid cannot have been reused */
+	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (p->pidfd < 0) {
+		e = errno;
+		pipes_close(fds, 6); /* the gate closes: it exits */
+		snprintf(err, errlen,
+			 "pidfd_open: %s (Linux 5.3 or later is needed)",
+			 strerror(e));
+		return KILN_ESYS;
+	}
+	close(fds[2]);
+	p->pid = pid;
+	p->err_fd = fds[0];
+	p->gate_fd = fds[5];
+	if (proc_start_time(pid, &p->start_time) != 0)
+		p->start_time = 0; /* already gone: the pidfd says so */
+	return 0;
+}
+
+int vmm_proc_release(struct vmm_proc *p, char *err, size_t errlen)
+{
+	ssize_t n;
+	char go = 1;
+	int e = 0;
+
+	if (p->gate_fd < 0 || p->err_fd < 0) {
+		snprintf(err, errlen,
+			 "the VMM process is not waiting to start");
+		return KILN_ESYS;
+	}
+	do
+		n = write(p->gate_fd, &go, 1);
+	while (n < 0 && errno == EINTR);
+	close(p->gate_fd);
+	p->gate_fd = -1;
+	/* EOF means the exec happened; 4 bytes are the child's errno */
+	do
+		n = read(p->err_fd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(p->err_fd);
+	p->err_fd = -1;
+	if (n == (ssize_t)sizeof(e)) {
+		snprintf(err, errlen, "cannot run kiln-vmm: %s", strerror(e));
+		return e == ENOENT ? KILN_ENOTFOUND : KILN_ESYS;
+	}
+	return 0;
+}
+
 int vmm_proc_poll(struct vmm_proc *p)
 {
 	pid_t r;
@@ -159,6 +300,16 @@ int vmm_proc_poll(struct vmm_proc *p)
 		return 1;
 	if (p->pid <= 0)
 		return -1;
+	if (p->detached) {
+		/* not our child: the pidfd says it ended, not how */
+		struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+
+		if (p->pidfd < 0 || poll(&pfd, 1, 0) > 0) {
+			p->reaped = true;
+			return 1;
+		}
+		return 0;
+	}
 	do
 		r = waitpid(p->pid, &p->wstatus, WNOHANG);
 	while (r < 0 && errno == EINTR);
@@ -205,7 +356,17 @@ int vmm_proc_stop(struct vmm_proc *p, int grace_ms, int term_ms)
 
 	if (p->pid <= 0)
 		return p->reaped ? 1 : -1;
-	if (vmm_proc_wait(p, grace_ms, -1) != 1) {
+	if (p->detached) {
+		/* still at the gate: closing it makes the child exit */
+		if (p->gate_fd >= 0)
+			close(p->gate_fd);
+		if (p->err_fd >= 0)
+			close(p->err_fd);
+		p->gate_fd = p->err_fd = -1;
+		rc = p->reaped ? 1
+			       : proc_stop_pidfd(p->pidfd, grace_ms, term_ms);
+		p->reaped = p->reaped || rc >= 0;
+	} else if (vmm_proc_wait(p, grace_ms, -1) != 1) {
 		rc = 0;
 		/* the VMM leads its own process group: signal all of it */
 		kill(-p->pid, SIGTERM);
@@ -227,6 +388,8 @@ void vmm_proc_describe(const struct vmm_proc *p, char *buf, size_t len)
 
 	if (!p->reaped) {
 		snprintf(buf, len, "still running");
+	} else if (p->detached) {
+		snprintf(buf, len, "kiln-vmm (pid %d) exited", (int)p->pid);
 	} else if (WIFEXITED(st)) {
 		static const char *const what[] = {
 			"the guest powered off",
@@ -249,4 +412,125 @@ void vmm_proc_describe(const struct vmm_proc *p, char *buf, size_t len)
 	} else {
 		snprintf(buf, len, "kiln-vmm ended with wait status 0x%x", st);
 	}
+}
+
+int proc_stat_parse(const char *buf, size_t len, char *state, uint64_t *start)
+{
+	const char *p = NULL, *end = buf + len;
+	int field = 2; /* the ')' closing field 2 (comm) */
+
+	/* comm may hold spaces and ')': the last ')' closes it */
+	for (const char *q = buf; q < end; q++)
+		if (*q == ')')
+			p = q;
+	if (!p)
+		return -1;
+	p++;
+	while (p < end && field < 22) {
+		while (p < end && *p == ' ')
+			p++;
+		if (p >= end)
+			return -1;
+		field++;
+		if (field == 3)
+			*state = *p;
+		if (field == 22) {
+			uint64_t v = 0;
+			int digits = 0;
+
+			while (p < end && *p >= '0' && *p <= '9' &&
+			       digits < 20) {
+				v = v * 10 + (uint64_t)(*p - '0');
+				p++;
+				digits++;
+			}
+			if (!digits || (p < end && *p != ' ' && *p != '\n'))
+				return -1;
+			*start = v;
+			return 0;
+		}
+		while (p < end && *p != ' ')
+			p++;
+	}
+	return -1;
+}
+
+int proc_start_time(pid_t pid, uint64_t *start)
+{
+	char path[64], buf[1024], state = '?';
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return KILN_ENOTFOUND;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? KILN_ENOTFOUND
+							 : KILN_ESYS;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return n < 0 && errno == ESRCH ? KILN_ENOTFOUND : KILN_ESYS;
+	if (proc_stat_parse(buf, (size_t)n, &state, start))
+		return KILN_EFORMAT;
+	/* a zombie has ended; only its exit status is left */
+	return state == 'Z' || state == 'X' ? KILN_ENOTFOUND : 0;
+}
+
+int proc_open_verified(pid_t pid, uint64_t start)
+{
+	uint64_t now;
+	int fd, rc;
+
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return errno == ESRCH ? KILN_ENOTFOUND : KILN_ESYS;
+	/*
+	 * Checked after the pidfd exists: from here on the pidfd refers to
+	 * this very process even if the pid is reused after it exits.
+	 */
+	rc = proc_start_time(pid, &now);
+	if (rc == 0 && now != start)
+		rc = KILN_ENOTFOUND;
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Wait for the process behind pidfd to exit: 1 exited, 0 timeout. */
+static int pidfd_wait(int pidfd, int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+
+	for (;;) {
+		struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+		uint64_t now = now_ms();
+		int r;
+
+		if (now >= deadline)
+			return poll(&pfd, 1, 0) > 0 ? 1 : 0;
+		r = poll(&pfd, 1, (int)(deadline - now));
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+int proc_stop_pidfd(int pidfd, int grace_ms, int term_ms)
+{
+	if (grace_ms > 0 && pidfd_wait(pidfd, grace_ms) == 1)
+		return 1;
+	if (pidfd_wait(pidfd, 0) == 1)
+		return 1;
+	syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
+	if (pidfd_wait(pidfd, term_ms) == 1)
+		return 0;
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	return pidfd_wait(pidfd, KILL_WAIT_MS) == 1 ? 0 : -1;
 }

@@ -8,13 +8,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct vmm_proc {
 	pid_t pid; /* 0 when not running */
 	int pidfd; /* readable once the child exited; -1 if none */
 	bool reaped;
-	int wstatus; /* waitpid() status once reaped */
+	int wstatus; /* waitpid() status once reaped (not when detached) */
+	bool detached; /* not our child: watched through the pidfd only */
+	uint64_t start_time; /* detached: /proc/PID/stat field 22 */
+	int gate_fd; /* detached, not released yet: the gate; else -1 */
+	int err_fd; /* detached, not released yet: exec errors; else -1 */
 };
 
 /*
@@ -27,6 +32,29 @@ struct vmm_proc {
  */
 int vmm_proc_spawn(struct vmm_proc *p, char *const argv[], int log_fd,
 		   char *err, size_t errlen);
+
+/*
+ * Like vmm_proc_spawn(), but the VMM is meant to outlive us (a persistent
+ * sandbox): it is started through a double fork, so it is not our child
+ * (init or a subreaper reaps it), in a session of its own (setsid: no
+ * controlling terminal, its own process group), with no parent-death
+ * signal.  p->start_time is recorded so it can be found again by pid and
+ * start time.  vmm_proc_poll()/wait()/stop() work through the pidfd; its
+ * exit status is not available (vmm_proc_describe() says so).
+ *
+ * The child waits before exec until vmm_proc_release(): record p->pid and
+ * p->start_time first, so that no VMM ever runs unrecorded (if the caller
+ * dies before the release, the child exits without running argv).
+ * vmm_proc_stop() before the release just lets it exit.
+ */
+int vmm_proc_spawn_detached(struct vmm_proc *p, char *const argv[], int log_fd,
+			    char *err, size_t errlen);
+
+/*
+ * Let a vmm_proc_spawn_detached() child exec.  Returns 0 once the exec
+ * happened, or a status with err if it failed (the child has then exited).
+ */
+int vmm_proc_release(struct vmm_proc *p, char *err, size_t errlen);
 
 /*
  * Wait up to timeout_ms (-1: forever) for the child to exit, also
@@ -51,5 +79,37 @@ int vmm_proc_stop(struct vmm_proc *p, int grace_ms, int term_ms);
  * "killed by signal 9 (Killed)") into buf.
  */
 void vmm_proc_describe(const struct vmm_proc *p, char *buf, size_t len);
+
+/* ---- any process, by pid and start time (not only our children) ---- */
+
+/*
+ * Parse the contents of /proc/PID/stat: field 3 (state letter) into
+ * *state and field 22 (start time in clock ticks since boot) into *start.
+ * The command name (field 2) may contain anything, including ") ".
+ * Returns 0, or -1 if buf is malformed.
+ */
+int proc_stat_parse(const char *buf, size_t len, char *state, uint64_t *start);
+
+/*
+ * The start time of process pid.  KILN_ENOTFOUND if there is no such
+ * process or it is a zombie (it has ended).  A pid plus its start time
+ * names one process for the life of the host: a recycled pid has another
+ * start time.
+ */
+int proc_start_time(pid_t pid, uint64_t *start);
+
+/*
+ * A pidfd for pid if it is still the process that started at start, else
+ * KILN_ENOTFOUND (negative).  Signals sent through the pidfd cannot hit a
+ * process that reused the pid later.
+ */
+int proc_open_verified(pid_t pid, uint64_t start);
+
+/*
+ * Make the process behind pidfd exit: wait grace_ms for it, then SIGTERM
+ * and wait term_ms, then SIGKILL.  1: it exited by itself, 0: it needed a
+ * signal, -1: it would not die.  Does not close pidfd.
+ */
+int proc_stop_pidfd(int pidfd, int grace_ms, int term_ms);
 
 #endif

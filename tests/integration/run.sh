@@ -13,6 +13,11 @@
 #                 as a service (`kiln run --agent unix:PATH`); no KVM.
 #   api         - examples/run.c builds against libkiln.a and .so; kiln.h
 #                 compiles as C++.
+#   sandbox     - persistent sandboxes: t_sandbox_cli without KVM (usage,
+#                 empty state, a failed create leaves nothing); t_sandbox
+#                 boots real ones (tests/integration/sandbox.sh, like kvm).
+#   guest       - t_guest: identity, status, tty and user exec on a real
+#                 microVM (tests/integration/guest_ops.c), like kvm.
 #   kvm         - boot real microVMs (tests/integration/kvm.sh).  Need
 #                 /dev/kvm, or else run inside the nested-KVM L1 guest of
 #                 tests/harness/run-in-l1.sh, and a built kernel and image in
@@ -256,7 +261,7 @@ t_api() {
 		return
 	fi
 	if $cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/include" "$ROOT/examples/run.c" \
-		"$BUILD_DIR/libkiln.a" -ljansson -lpthread -o "$ex.static" 2>"$WORK/err" &&
+		"$BUILD_DIR/libkiln.a" -ljansson -lsqlite3 -lpthread -o "$ex.static" 2>"$WORK/err" &&
 		$cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/include" "$ROOT/examples/run.c" \
 			-L"$BUILD_DIR" -l:libkiln.so -Wl,-rpath,"$WORK/lib" -o "$ex.shared" 2>>"$WORK/err"; then
 		# the library's soname is libkiln.so.0; the build has no such link
@@ -439,6 +444,198 @@ t_kvm() {
 	fi
 }
 
+# ---- persistent sandboxes on real microVMs ------------------------------------
+# tests/integration/sandbox.sh, run like kvm.sh: directly with /dev/kvm, else
+# inside the nested-KVM L1 guest.
+
+SB_TESTS="sb_create sb_exec sb_exec_stdin sb_exec_prefix sb_cp sb_stop_start
+sb_kill9_dead sb_rm_dead sb_create_sigint sb_half_created sb_parallel sb_leftovers"
+
+t_sandbox() {
+	local cache=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln} line n=0 t why=
+	if [ ! -e "$cache/kernel/vmlinux" ] || [ ! -e "$cache/images/base.ext4" ]; then
+		why="guest not built in $cache; run 'make kernel image'"
+	elif [ ! -x "$BUILD_DIR/kiln-vmm" ]; then
+		why="kiln-vmm not built"
+	elif [ -c /dev/kvm ]; then
+		"$ROOT/tests/integration/sandbox.sh" "$KILN" >"$WORK/sb.out" 2>&1
+	elif [ -x "$HARNESS" ]; then
+		KILN_BOOT_TIMEOUT=${KILN_BOOT_TIMEOUT:-600} "$HARNESS" --cpus 1 \
+			--timeout "${KILN_L1_TIMEOUT:-1800}" -- \
+			"$ROOT/tests/integration/sandbox.sh" "$KILN" >"$WORK/sb.out" 2>&1
+	else
+		why="/dev/kvm not available (and no tests/harness/run-in-l1.sh)"
+	fi
+	RC=$?
+	if [ -z "$why" ]; then
+		while IFS= read -r line; do
+			case "$line" in
+			"PASS: "*) PASSED=$((PASSED + 1)); n=$((n + 1)) ;;
+			"FAIL: "*) FAILED=$((FAILED + 1)); n=$((n + 1)) ;;
+			"SKIP: "*) SKIPPED=$((SKIPPED + 1)); n=$((n + 1)) ;;
+			esac
+			echo "$line"
+		done <"$WORK/sb.out"
+		[ $n = 0 ] && why="the L1 harness failed (exit $RC: $(grep -v '^ ' "$WORK/sb.out" | tail -1))"
+	fi
+	[ -z "$why" ] && return
+	for t in $SB_TESTS; do
+		if [ "${KILN_REQUIRE_KVM_TESTS:-0}" = 1 ]; then
+			fail "$t" "$why"
+		else
+			skip "$t" "$why"
+		fi
+	done
+}
+
+# Without KVM: the persistent-sandbox commands on an empty or missing state,
+# usage errors, and a create that fails leaves no record and no directory.
+t_sandbox_cli() {
+	local st=$WORK/state-cli d=$WORK/good
+	KILN_STATE=$st kiln_run 10 ls
+	if [ "$RC" = 0 ] && head -1 "$WORK/out" | grep -q '^ID  *NAME  *STATE'; then
+		pass sandbox_ls_empty
+	else
+		fail sandbox_ls_empty "rc=$RC out='$(head -c 200 "$WORK/out")'"
+	fi
+	KILN_STATE=$st kiln_run 10 ls --all --json
+	if [ "$RC" = 0 ] && [ "$(cat "$WORK/out")" = "[]" ]; then
+		pass sandbox_ls_json_empty
+	else
+		fail sandbox_ls_json_empty "rc=$RC out='$(head -c 200 "$WORK/out")'"
+	fi
+	KILN_STATE=$st kiln_run 10 inspect nosuch
+	expect sandbox_inspect_missing 125 "no sandbox with id, id prefix or name 'nosuch'"
+	KILN_STATE=$st kiln_run 10 rm nosuch
+	expect sandbox_rm_missing 125 "no sandbox with id, id prefix or name 'nosuch'"
+	KILN_STATE=$st kiln_run 10 exec nosuch
+	expect sandbox_exec_no_command 125 "no command given"
+	KILN_STATE=$st kiln_run 10 cp a b
+	expect sandbox_cp_no_sandbox 125 "neither side is SANDBOX:PATH"
+	KILN_STATE=$st kiln_run 10 create --name 'bad name'
+	expect sandbox_create_bad_name 125 "invalid sandbox name 'bad name'"
+	KILN_STATE=$st kiln_run 10 create --cpus 0
+	expect sandbox_create_cpus 125 "--cpus must be 1..32, not 0"
+	if good_files; then
+		KILN_CACHE=$d KILN_STATE=$st KILN_VMM=$WORK/no-such-vmm kiln_run 30 create -q --name x
+		expect sandbox_create_fails_clean 125 "kiln-vmm not found at $WORK/no-such-vmm"
+		KILN_STATE=$st kiln_run 10 ls --all --json
+		if [ "$(cat "$WORK/out")" = "[]" ]; then
+			pass sandbox_create_fails_no_record
+		else
+			fail sandbox_create_fails_no_record "left: $(head -c 200 "$WORK/out")"
+		fi
+	else
+		missing sandbox_create_fails_clean "mkfs.ext4 not available"
+	fi
+}
+
+# ---- guest operations on a real microVM ---------------------------------------
+# tests/integration/guest_ops.c: identity with the real system calls in the
+# guest (entropy credited and CRNG reseeded, clock, hostname), status, exec
+# on a terminal and as `nobody`.  Built here against libkiln.a, run like
+# kvm.sh: directly with /dev/kvm, else inside the nested-KVM L1 guest.
+
+GUEST_TESTS="guest_boot guest_identity guest_status guest_hostname guest_clock
+guest_urandom guest_tty guest_user_nobody guest_destroy"
+
+t_guest() {
+	local cache=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln} line n=0 t why=
+	local bin=$WORK/guest_ops cc=${CC:-cc}
+	if [ ! -e "$cache/kernel/vmlinux" ] || [ ! -e "$cache/images/base.ext4" ]; then
+		why="guest not built in $cache; run 'make kernel image'"
+	elif [ ! -x "$BUILD_DIR/kiln-vmm" ] || [ ! -e "$BUILD_DIR/libkiln.a" ]; then
+		why="kiln-vmm or libkiln.a not built"
+	elif ! $cc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/include" \
+		-I"$ROOT/src" "$ROOT/tests/integration/guest_ops.c" "$BUILD_DIR/libkiln.a" \
+		$([ "$BUILD_DIR" = "$ROOT/build/san" ] && echo -fsanitize=address,undefined) \
+		-ljansson -lsqlite3 -larchive -lpthread -ldl -o "$bin" 2>"$WORK/err"; then
+		for t in $GUEST_TESTS; do fail "$t" "tests/integration/guest_ops.c does not build"; done
+		return
+	elif [ -c /dev/kvm ]; then
+		KILN_VMM=$BUILD_DIR/kiln-vmm KILN_RUNTIME_DIR=$RT "$bin" >"$WORK/guest.out" 2>&1
+	elif [ -x "$HARNESS" ]; then
+		KILN_BOOT_TIMEOUT=${KILN_BOOT_TIMEOUT:-600} KILN_VMM=$BUILD_DIR/kiln-vmm \
+			KILN_RUNTIME_DIR=$RT "$HARNESS" --cpus 1 \
+			--timeout "${KILN_L1_TIMEOUT:-1800}" -- "$bin" >"$WORK/guest.out" 2>&1
+	else
+		why="/dev/kvm not available (and no tests/harness/run-in-l1.sh)"
+	fi
+	RC=$?
+	if [ -z "$why" ]; then
+		while IFS= read -r line; do
+			case "$line" in
+			"PASS: "*) PASSED=$((PASSED + 1)); n=$((n + 1)) ;;
+			"FAIL: "*) FAILED=$((FAILED + 1)); n=$((n + 1)) ;;
+			*) continue ;;
+			esac
+			echo "$line"
+		done <"$WORK/guest.out"
+		[ $n = 0 ] && why="guest_ops ran no check (exit $RC: $(tail -1 "$WORK/guest.out"))"
+	fi
+	[ -z "$why" ] && return
+	for t in $GUEST_TESTS; do
+		if [ "${KILN_REQUIRE_KVM_TESTS:-0}" = 1 ]; then
+			fail "$t" "$why"
+		else
+			skip "$t" "$why"
+		fi
+	done
+}
+
+# ---- snapshots on real microVMs ---------------------------------------------
+# tests/integration/snapshot.sh (kiln-vmm + its REST API, the agent through
+# tests/integration/vsock_exec.c), run like kvm.sh: directly with /dev/kvm,
+# else inside the nested-KVM L1 guest.
+
+SNAP_TESTS="snap_boot snap_pause_cycles snap_create snap_restore snap_restore_twice
+snap_api_load snap_corrupt_truncated snap_corrupt_checksum snap_wrong_mem snap_leftovers"
+
+t_snapshot() {
+	local cache=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln} line n=0 t why=
+	local vx=$WORK/vsock_exec cc=${CC:-cc}
+	case "$BUILD_DIR" in */san) cc="$cc -fsanitize=address,undefined" ;; esac
+	if [ ! -e "$cache/kernel/vmlinux" ] || [ ! -e "$cache/images/base.ext4" ]; then
+		why="guest not built in $cache; run 'make kernel image'"
+	elif [ ! -x "$BUILD_DIR/kiln-vmm" ] || [ ! -f "$BUILD_DIR/libkiln.a" ]; then
+		why="kiln-vmm or libkiln.a not built"
+	elif ! command -v curl >/dev/null; then
+		why="curl not installed"
+	elif ! $cc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/include" \
+		-I"$ROOT/src" "$ROOT/tests/integration/vsock_exec.c" "$BUILD_DIR/libkiln.a" \
+		-ljansson -lsqlite3 -larchive -lpthread -ldl -o "$vx" 2>"$WORK/err"; then
+		why="cannot build tests/integration/vsock_exec.c: $(head -c 300 "$WORK/err")"
+	elif [ -c /dev/kvm ]; then
+		"$ROOT/tests/integration/snapshot.sh" "$BUILD_DIR" "$vx" >"$WORK/snap.out" 2>&1
+	elif [ -x "$HARNESS" ]; then
+		KILN_BOOT_TIMEOUT=${KILN_BOOT_TIMEOUT:-600} "$HARNESS" --cpus 1 \
+			--timeout "${KILN_L1_TIMEOUT:-1800}" -- \
+			"$ROOT/tests/integration/snapshot.sh" "$BUILD_DIR" "$vx" >"$WORK/snap.out" 2>&1
+	else
+		why="/dev/kvm not available (and no tests/harness/run-in-l1.sh)"
+	fi
+	RC=$?
+	if [ -z "$why" ]; then
+		while IFS= read -r line; do
+			case "$line" in
+			"PASS: "*) PASSED=$((PASSED + 1)); n=$((n + 1)) ;;
+			"FAIL: "*) FAILED=$((FAILED + 1)); n=$((n + 1)) ;;
+			"SKIP: "*) SKIPPED=$((SKIPPED + 1)); n=$((n + 1)) ;;
+			esac
+			echo "$line"
+		done <"$WORK/snap.out"
+		[ $n = 0 ] && why="the L1 harness failed (exit $RC: $(grep -v '^ ' "$WORK/snap.out" | tail -1))"
+	fi
+	[ -z "$why" ] && return
+	for t in $SNAP_TESTS; do
+		if [ "${KILN_REQUIRE_KVM_TESTS:-0}" = 1 ]; then
+			fail "$t" "$why"
+		else
+			skip "$t" "$why"
+		fi
+	done
+}
+
 # ---- main -------------------------------------------------------------------
 
 if [ ! -x "$KILN" ]; then
@@ -447,7 +644,7 @@ if [ ! -x "$KILN" ]; then
 	exit 1
 fi
 
-ALL="t_usage t_missing_kernel t_bad_files t_ranges t_no_vmm_or_kvm t_vmm_fails_early t_api t_agent t_kvm"
+ALL="t_usage t_missing_kernel t_bad_files t_ranges t_no_vmm_or_kvm t_vmm_fails_early t_api t_agent t_sandbox_cli t_kvm t_sandbox t_guest t_snapshot"
 for t in ${*:-$ALL}; do
 	"$t"
 done

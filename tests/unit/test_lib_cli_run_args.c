@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "cli/cli_common.c"
 #include "cli/run_args.c"
 
 #define ARGS(...) ((char *[]){__VA_ARGS__, NULL})

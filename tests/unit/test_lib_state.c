@@ -485,6 +485,174 @@ static void test_status_get_delete(void **state)
 	state_close(s);
 }
 
+/* A v1 database (as the first release wrote it) is upgraded in place. */
+static void test_migrate_from_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct state_sandbox got;
+	struct state *s;
+	char sql[1024];
+
+	snprintf(sql, sizeof(sql),
+		 "CREATE TABLE sandboxes (id TEXT PRIMARY KEY NOT NULL CHECK "
+		 "(length(id) = 12), name TEXT UNIQUE, state TEXT NOT NULL "
+		 "CHECK (state IN ('creating', 'running', 'paused', 'stopped', "
+		 "'failed')), vmm_pid INTEGER, cid INTEGER NOT NULL UNIQUE, "
+		 "net_slot INTEGER NOT NULL UNIQUE, runtime_dir TEXT, "
+		 "created_at INTEGER NOT NULL, config TEXT) STRICT;"
+		 "CREATE TABLE images (id TEXT PRIMARY KEY NOT NULL) STRICT;"
+		 "CREATE TABLE snapshots (id TEXT PRIMARY KEY NOT NULL) STRICT;"
+		 "INSERT INTO sandboxes VALUES ('0123456789ab', 'old', "
+		 "'running', 77, 9, 4, '/run/kiln/0123456789ab', 1000, NULL);"
+		 "PRAGMA application_id = %d; PRAGMA user_version = 1",
+		 STATE_APPLICATION_ID);
+	raw_exec(f->path, sql);
+	assert_int_equal(state_open(f->path, &s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(
+		state_sandbox_get(s, "old", &got, f->err, sizeof(f->err)), 0);
+	assert_string_equal(got.id, "0123456789ab");
+	assert_int_equal(got.status, STATE_SB_RUNNING);
+	assert_int_equal(got.vmm_pid, 77);
+	assert_int_equal(got.cid, 9);
+	assert_int_equal(got.net_slot, 4);
+	assert_int_equal(got.vmm_start, 0);
+	assert_int_equal(got.owner_pid, 0);
+	assert_null(got.exit_reason);
+	state_sandbox_clear(&got);
+	state_close(s);
+	/* the new states are accepted */
+	raw_exec(f->path, "UPDATE sandboxes SET state = 'dead'");
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sandboxes "
+					  "WHERE state = 'dead'"),
+			 1);
+}
+
+static void raw_row(const char *path, const char *id, const char *name, int cid)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO sandboxes (id, name, state, cid, net_slot, "
+		 "created_at) VALUES ('%s', %s, 'stopped', %d, %d, 1)",
+		 id, name, cid, cid);
+	raw_exec(path, sql);
+}
+
+static void test_find(void **state)
+{
+	struct fixture *f = *state;
+	struct state_sandbox got;
+	struct state *s;
+
+	assert_int_equal(state_open(f->path, &s, f->err, sizeof(f->err)), 0);
+	raw_row(f->path, "abc000000001", "'first'", 3);
+	raw_row(f->path, "abc000000002", "NULL", 4);
+	raw_row(f->path, "fed000000003", "'abc0'", 5);
+	/* exact id, name, unique prefix */
+	assert_int_equal(state_sandbox_find(s, "abc000000002", &got, f->err,
+					    sizeof(f->err)),
+			 0);
+	assert_int_equal(got.cid, 4);
+	state_sandbox_clear(&got);
+	assert_int_equal(
+		state_sandbox_find(s, "first", &got, f->err, sizeof(f->err)),
+		0);
+	assert_string_equal(got.id, "abc000000001");
+	state_sandbox_clear(&got);
+	assert_int_equal(
+		state_sandbox_find(s, "fe", &got, f->err, sizeof(f->err)), 0);
+	assert_string_equal(got.id, "fed000000003");
+	state_sandbox_clear(&got);
+	/* a name beats an (ambiguous) id prefix */
+	assert_int_equal(
+		state_sandbox_find(s, "abc0", &got, f->err, sizeof(f->err)), 0);
+	assert_string_equal(got.id, "fed000000003");
+	state_sandbox_clear(&got);
+	/* ambiguous */
+	assert_int_equal(
+		state_sandbox_find(s, "abc", &got, f->err, sizeof(f->err)),
+		KILN_EINVAL);
+	assert_non_null(strstr(f->err, "'abc' is ambiguous"));
+	assert_non_null(strstr(f->err, "abc000000001"));
+	assert_non_null(strstr(f->err, "abc000000002"));
+	assert_int_equal(got.id[0], '\0');
+	/* no match; not hex is never a prefix */
+	assert_int_equal(
+		state_sandbox_find(s, "abd", &got, f->err, sizeof(f->err)),
+		KILN_ENOTFOUND);
+	assert_int_equal(
+		state_sandbox_find(s, "ABC", &got, f->err, sizeof(f->err)),
+		KILN_ENOTFOUND);
+	assert_non_null(strstr(f->err, "no sandbox with id, id prefix or name "
+				       "'ABC'"));
+	state_close(s);
+}
+
+static void test_create_owner_transition(void **state)
+{
+	struct fixture *f = *state;
+	struct state_new n = {
+		.name = "t",
+		.runtime_base = "/run/x",
+		.owner_pid = 4321,
+		.owner_start = 99,
+	};
+	struct state_update u = {
+		.status = STATE_SB_RUNNING,
+		.vmm_pid = 55,
+		.vmm_start = 1234567,
+	};
+	struct state_sandbox sb, got;
+	struct state *s;
+
+	assert_int_equal(state_open(STATE_MEMORY, &s, f->err, sizeof(f->err)),
+			 0);
+	assert_int_equal(
+		state_sandbox_create(s, &n, &sb, f->err, sizeof(f->err)), 0);
+	assert_int_equal(sb.status, STATE_SB_CREATING);
+	assert_int_equal(sb.owner_pid, 4321);
+	assert_int_equal(sb.owner_start, 99);
+	/* compare and set: only from the expected state */
+	assert_int_equal(state_sandbox_transition(s, sb.id, STATE_SB_STOPPED,
+						  &u, f->err, sizeof(f->err)),
+			 KILN_ESTATE);
+	assert_non_null(strstr(f->err, "is now creating, not stopped"));
+	assert_int_equal(state_sandbox_transition(s, sb.id, STATE_SB_CREATING,
+						  &u, f->err, sizeof(f->err)),
+			 0);
+	assert_int_equal(
+		state_sandbox_get(s, sb.id, &got, f->err, sizeof(f->err)), 0);
+	assert_int_equal(got.status, STATE_SB_RUNNING);
+	assert_int_equal(got.vmm_pid, 55);
+	assert_int_equal(got.vmm_start, 1234567);
+	assert_int_equal(got.owner_pid, 0);
+	assert_null(got.exit_reason);
+	state_sandbox_clear(&got);
+	u = (struct state_update){.status = STATE_SB_DEAD,
+				  .exit_reason = "it crashed"};
+	assert_int_equal(state_sandbox_transition(s, sb.id, STATE_SB_RUNNING,
+						  &u, f->err, sizeof(f->err)),
+			 0);
+	assert_int_equal(
+		state_sandbox_get(s, "t", &got, f->err, sizeof(f->err)), 0);
+	assert_int_equal(got.status, STATE_SB_DEAD);
+	assert_int_equal(got.vmm_pid, 0);
+	assert_string_equal(got.exit_reason, "it crashed");
+	assert_string_equal(state_status_name(got.status), "dead");
+	state_sandbox_clear(&got);
+	assert_int_equal(state_sandbox_transition(s, "000000000000",
+						  STATE_SB_DEAD, &u, f->err,
+						  sizeof(f->err)),
+			 KILN_ENOTFOUND);
+	u.status = (enum state_sandbox_status)42;
+	assert_int_equal(state_sandbox_transition(s, sb.id, STATE_SB_DEAD, &u,
+						  f->err, sizeof(f->err)),
+			 KILN_EINVAL);
+	state_sandbox_clear(&sb);
+	state_close(s);
+}
+
 /* One racer: wait for the barrier, then open and insert at once. */
 static void racer(const char *path, int barrier, int i)
 {
@@ -499,8 +667,19 @@ static void racer(const char *path, int barrier, int i)
 	snprintf(name, sizeof(name), "racer-%d", i);
 	rc = state_open(path, &s, err, sizeof(err));
 	if (!rc) {
-		rc = state_sandbox_insert(s, name, NULL, NULL, &sb, err,
-					  sizeof(err));
+		/* as `kiln create` does: half the racers through each call */
+		struct state_new n = {
+			.name = name,
+			.runtime_base = "/run/kiln",
+			.owner_pid = (int)getpid(),
+			.owner_start = 1,
+		};
+
+		if (i % 2)
+			rc = state_sandbox_create(s, &n, &sb, err, sizeof(err));
+		else
+			rc = state_sandbox_insert(s, name, NULL, NULL, &sb, err,
+						  sizeof(err));
 		state_sandbox_clear(&sb);
 		state_close(s);
 	}
@@ -583,6 +762,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status_get_delete, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_find, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_owner_transition,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -181,6 +181,130 @@ static void test_dies_with_thread(void **state)
 	vmm_proc_stop(&p, 0, 0);
 }
 
+static void test_stat_parse(void **state)
+{
+	static const char tricky[] =
+		"42 (a) b) (c) R 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 "
+		"0 987654321 1000 100 18446744073709551615\n";
+	static const char zombie[] =
+		"7 (x) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n";
+	uint64_t start = 0;
+	char st = '?';
+
+	/* the command name may hold ") " and spaces: the last ')' ends it */
+	assert_int_equal(proc_stat_parse(tricky, strlen(tricky), &st, &start),
+			 0);
+	assert_int_equal(st, 'R');
+	assert_int_equal(start, 987654321);
+	assert_int_equal(proc_stat_parse(zombie, strlen(zombie), &st, &start),
+			 0);
+	assert_int_equal(st, 'Z');
+	assert_int_equal(start, 55);
+	/* truncated, no comm, junk in field 22 */
+	assert_int_equal(proc_stat_parse(tricky, 30, &st, &start), -1);
+	assert_int_equal(proc_stat_parse("42 a R 1", 8, &st, &start), -1);
+	assert_int_equal(proc_stat_parse("1 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 "
+					 "20 0 1 0 12x 0\n",
+					 40, &st, &start),
+			 -1);
+}
+
+static void test_start_time(void **state)
+{
+	uint64_t a = 0, b = 0;
+	pid_t child;
+	int fd;
+
+	assert_int_equal(proc_start_time(getpid(), &a), 0);
+	assert_int_equal(proc_start_time(getpid(), &b), 0);
+	assert_true(a > 0);
+	assert_int_equal(a, b);
+	/* a zombie has ended; a reaped child is gone */
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	assert_true(child > 0);
+	for (int i = 0; i < 1000; i++) {
+		if (proc_start_time(child, &b) == KILN_ENOTFOUND)
+			break;
+		usleep(1000); /* until the child has exited; bounded */
+	}
+	assert_int_equal(proc_start_time(child, &b), KILN_ENOTFOUND);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	assert_int_equal(proc_start_time(child, &b), KILN_ENOTFOUND);
+	assert_int_equal(proc_start_time(0, &b), KILN_ENOTFOUND);
+	/* the same pid with another start time is another process */
+	assert_int_equal(proc_open_verified(getpid(), a + 1), KILN_ENOTFOUND);
+	fd = proc_open_verified(getpid(), a);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void test_detached(void **state)
+{
+	char *argv[] = {"/bin/sleep", "1000", NULL};
+	char *bad[] = {"/nonexistent/kiln-vmm", NULL};
+	struct vmm_proc p;
+	uint64_t start;
+	char err[256], what[128];
+	/* not our children: they must not hold the runner's output pipe */
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC), fd;
+
+	/* the exec (and its failure) happens at the release */
+	assert_int_equal(
+		vmm_proc_spawn_detached(&p, bad, null, err, sizeof(err)), 0);
+	assert_true(p.pid > 0);
+	assert_int_equal(vmm_proc_release(&p, err, sizeof(err)),
+			 KILN_ENOTFOUND);
+	assert_non_null(strstr(err, "cannot run kiln-vmm"));
+	vmm_proc_stop(&p, 0, 0);
+
+	/* not released: closing the gate ends it without running argv */
+	assert_int_equal(
+		vmm_proc_spawn_detached(&p, argv, null, err, sizeof(err)), 0);
+	assert_int_equal(vmm_proc_stop(&p, 5000, 1000), 1);
+	assert_int_equal(vmm_proc_release(&p, err, sizeof(err)), KILN_ESYS);
+
+	assert_int_equal(
+		vmm_proc_spawn_detached(&p, argv, null, err, sizeof(err)), 0);
+	assert_int_equal(vmm_proc_release(&p, err, sizeof(err)), 0);
+	assert_true(p.pid > 0);
+	assert_true(p.detached);
+	/* not our child, a session of its own, found by its start time */
+	assert_int_equal(waitpid(p.pid, NULL, WNOHANG), -1);
+	assert_int_equal(getsid(p.pid), p.pid);
+	assert_int_equal(proc_start_time(p.pid, &start), 0);
+	assert_int_equal(start, p.start_time);
+	assert_int_equal(vmm_proc_poll(&p), 0);
+	assert_int_equal(vmm_proc_wait(&p, 50, -1), 0);
+	/* SIGTERM through the pidfd ends it */
+	assert_int_equal(vmm_proc_stop(&p, 0, 5000), 0);
+	assert_int_equal(p.pidfd, -1);
+	vmm_proc_describe(&p, what, sizeof(what));
+	assert_non_null(strstr(what, "exited"));
+	for (int i = 0; i < 2000; i++) {
+		if (proc_start_time(p.pid, &start) == KILN_ENOTFOUND)
+			break;
+		usleep(1000); /* init reaps it; bounded */
+	}
+	assert_int_equal(proc_open_verified(p.pid, p.start_time),
+			 KILN_ENOTFOUND);
+
+	/* proc_stop_pidfd escalates to SIGKILL for one that ignores TERM */
+	char *stubborn[] = {"/bin/sh", "-c", "trap '' TERM; exec sleep 1000",
+			    NULL};
+	assert_int_equal(
+		vmm_proc_spawn_detached(&p, stubborn, null, err, sizeof(err)),
+		0);
+	assert_int_equal(vmm_proc_release(&p, err, sizeof(err)), 0);
+	fd = proc_open_verified(p.pid, p.start_time);
+	assert_true(fd >= 0);
+	assert_int_equal(proc_stop_pidfd(fd, 0, 200), 0);
+	close(fd);
+	vmm_proc_stop(&p, 0, 0);
+	close(null);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +314,9 @@ int main(void)
 		cmocka_unit_test(test_stop_escalates),
 		cmocka_unit_test(test_wait_cancel),
 		cmocka_unit_test(test_dies_with_thread),
+		cmocka_unit_test(test_stat_parse),
+		cmocka_unit_test(test_start_time),
+		cmocka_unit_test(test_detached),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `kiln cp`: copy one regular file between the host and a running
+ * persistent sandbox.  SANDBOX:PATH names the guest side; the guest file
+ * is replaced atomically by the agent, the host file through a temporary
+ * file renamed into place, so neither is ever seen half-written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/cli_common.h"
+#include "kiln.h"
+
+static const char usage[] =
+	"usage: kiln cp SRC DST\n"
+	"\n"
+	"Copy a regular file between the host and a running persistent\n"
+	"sandbox.  Exactly one of SRC and DST is SANDBOX:PATH (SANDBOX: id,\n"
+	"unique id prefix or name; PATH absolute in the guest); the other is\n"
+	"a host path, or - for stdin/stdout.  A host path with a ':' before\n"
+	"any '/' must be written ./like:this.  If DST is an existing\n"
+	"directory the file keeps its name in it.  Permission bits of a host\n"
+	"SRC are kept.  Directories are not copied.\n"
+	"\n"
+	"exit status: 0 copied, 125 failed (DST unchanged).\n";
+
+/* SANDBOX:PATH?  Splits it (in place) if so. */
+static bool guest_spec(char *arg, char **ref, char **path)
+{
+	char *colon = strchr(arg, ':');
+
+	if (!colon || colon == arg || memchr(arg, '/', (size_t)(colon - arg)))
+		return false;
+	*colon = '\0';
+	*ref = arg;
+	*path = colon + 1;
+	return true;
+}
+
+static int copy_in(struct cli *c, struct kiln_sandbox *sb, const char *src,
+		   const char *gpath)
+{
+	struct stat st;
+	char *dup = NULL;
+	int fd, rc;
+
+	if (!strcmp(src, "-"))
+		return kiln_sandbox_copy_to_guest(sb, STDIN_FILENO, gpath, NULL,
+						  0644);
+	fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "kiln: cannot open %s: %s\n", src,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return KILN_ESYS;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr,
+			"kiln: %s is not a regular file; kiln cp copies "
+			"single files (use tar through kiln exec -i for "
+			"trees)\n",
+			src);
+		close(fd);
+		return KILN_EINVAL;
+	}
+	dup = strdup(src);
+	rc = kiln_sandbox_copy_to_guest(
+		sb, fd, gpath, dup ? basename(dup) : NULL, st.st_mode & 07777);
+	if (rc)
+		fprintf(stderr, "kiln: %s\n", kiln_errmsg(c->k));
+	free(dup);
+	close(fd);
+	return rc;
+}
+
+static int copy_out(struct cli *c, struct kiln_sandbox *sb, const char *gpath,
+		    const char *dst)
+{
+	char *target = NULL, *tmp = NULL, *gdup = strdup(gpath);
+	struct stat st;
+	mode_t mask;
+	int fd = -1, rc;
+
+	if (!gdup)
+		return KILN_ENOMEM;
+	if (!strcmp(dst, "-")) {
+		rc = kiln_sandbox_copy_from_guest(sb, gpath, STDOUT_FILENO,
+						  NULL);
+		if (rc)
+			fprintf(stderr, "kiln: %s\n", kiln_errmsg(c->k));
+		free(gdup);
+		return rc;
+	}
+	if (stat(dst, &st) == 0 && S_ISDIR(st.st_mode))
+		rc = asprintf(&target, "%s/%s", dst, basename(gdup)) < 0;
+	else
+		rc = (target = strdup(dst)) == NULL;
+	if (!rc)
+		rc = asprintf(&tmp, "%s.kiln-cp-XXXXXX", target) < 0;
+	if (rc) {
+		free(gdup);
+		free(target);
+		return KILN_ENOMEM;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "kiln: cannot create a file next to %s: %s\n",
+			target, strerror(errno));
+		rc = KILN_ESYS;
+		goto out;
+	}
+	mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
+	rc = kiln_sandbox_copy_from_guest(sb, gpath, fd, NULL);
+	if (rc) {
+		fprintf(stderr, "kiln: %s\n", kiln_errmsg(c->k));
+	} else if (fsync(fd) < 0 || rename(tmp, target) < 0) {
+		fprintf(stderr, "kiln: cannot write %s: %s\n", target,
+			strerror(errno));
+		rc = KILN_ESYS;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc && fd >= 0)
+		unlink(tmp);
+	free(tmp);
+	free(target);
+	free(gdup);
+	return rc;
+}
+
+int cli_cp(int argc, char **argv)
+{
+	char *src, *dst, *ref, *gpath;
+	bool in;
+	struct kiln_sandbox *sb;
+	struct cli c;
+	int rc, code;
+
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc != 3)
+		return cli_usage_error("cp", "expected SRC and DST");
+	src = argv[1];
+	dst = argv[2];
+	if (guest_spec(dst, &ref, &gpath)) {
+		char *r2, *p2;
+
+		if (guest_spec(src, &r2, &p2))
+			return cli_usage_error(
+				"cp", "both sides are in sandboxes; copy "
+				      "through the host");
+		in = true;
+	} else if (guest_spec(src, &ref, &gpath)) {
+		in = false;
+	} else {
+		return cli_usage_error("cp", "neither side is SANDBOX:PATH");
+	}
+	if (gpath[0] != '/')
+		return cli_usage_error("cp",
+				       "the guest path '%s' is not "
+				       "absolute",
+				       gpath);
+	if (cli_open(&c, 0))
+		return CLI_EXIT_FAILURE;
+	rc = kiln_sandbox_open(c.k, ref, &sb);
+	if (rc) {
+		code = cli_fail(&c, rc);
+		cli_close(&c);
+		return code;
+	}
+	rc = in ? copy_in(&c, sb, src, gpath) : copy_out(&c, sb, gpath, dst);
+	code = rc ? CLI_EXIT_FAILURE : 0;
+	if (rc == KILN_ECANCELED) {
+		int sig = cli_signal_received(&c);
+
+		if (sig > 0)
+			code = 128 + sig;
+	}
+	kiln_sandbox_close(sb);
+	cli_close(&c);
+	return code;
+}

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `kiln create`: boot a persistent sandbox whose VMM keeps running after
+ * kiln exits; print its id (or its JSON) once its agent answers.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cli_common.h"
+#include "kiln.h"
+
+static const char usage[] =
+	"usage: kiln create [OPTIONS]\n"
+	"\n"
+	"Boot a persistent sandbox and print its id once its agent answers.\n"
+	"Its VM keeps running after kiln exits, until `kiln stop` or "
+	"`kiln rm`.\n"
+	"\n"
+	"options:\n"
+	"  --name NAME          a unique name (letters, digits, '_', '.', "
+	"'-';\n"
+	"                       up to 63, starting with a letter or digit)\n"
+	"  --cpus N             vCPUs (1..32, default 1)\n"
+	"  --memory MIB         guest memory in MiB (128..16384, default 256)\n"
+	"  --image NAME|PATH    root file system: a path, or a name for\n"
+	"                       $KILN_CACHE/images/NAME.ext4 (default base)\n"
+	"  --kernel PATH        guest kernel (default "
+	"$KILN_CACHE/kernel/vmlinux)\n"
+	"  --boot-timeout S     wait at most S seconds for the guest to boot\n"
+	"  --json               print the sandbox as JSON (see docs/CLI.md)\n"
+	"  -q, --quiet          no boot progress on stderr\n"
+	"  -h, --help           show this help\n"
+	"\n"
+	"exit status: 0 created; 125 failed (nothing is left behind);\n"
+	"128+N stopped by signal N (the sandbox is rolled back).\n";
+
+static const struct option longopts[] = {
+	{"name", required_argument, NULL, 'N'},
+	{"cpus", required_argument, NULL, 'c'},
+	{"memory", required_argument, NULL, 'm'},
+	{"image", required_argument, NULL, 'I'},
+	{"kernel", required_argument, NULL, 'K'},
+	{"boot-timeout", required_argument, NULL, 'B'},
+	{"json", no_argument, NULL, 'j'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+int cli_create(int argc, char **argv)
+{
+	struct kiln_sandbox_config cfg = {.persistent = 1};
+	struct kiln_sandbox_info info;
+	struct kiln_sandbox *sb;
+	unsigned int boot_s = 0;
+	bool json = false, quiet = false;
+	char err[256], *image = NULL, seen[128] = {0};
+	const char *image_arg = NULL;
+	struct cli c;
+	int opt, rc, code = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:qh", longopts, NULL)) != -1) {
+		if (opt == '?' || opt == ':')
+			return cli_getopt_error("create", opt, argv, optind,
+						optopt);
+		if (opt != 'h' && seen[opt & 127]++)
+			return cli_usage_error("create",
+					       "%s given more than once",
+					       argv[optind - 1]);
+		switch (opt) {
+		case 'N':
+			cfg.name = optarg;
+			break;
+		case 'c':
+			if (cli_parse_uint("--cpus", optarg, KILN_CPUS_MIN,
+					   KILN_CPUS_MAX, "", &cfg.cpus, err,
+					   sizeof(err)))
+				return cli_usage_error("create", "%s", err);
+			break;
+		case 'm':
+			if (cli_parse_uint("--memory", optarg,
+					   KILN_MEMORY_MIB_MIN,
+					   KILN_MEMORY_MIB_MAX, " MiB",
+					   &cfg.memory_mib, err, sizeof(err)))
+				return cli_usage_error("create", "%s", err);
+			break;
+		case 'B':
+			if (cli_parse_uint("--boot-timeout", optarg, 1, 86400,
+					   " seconds", &boot_s, err,
+					   sizeof(err)))
+				return cli_usage_error("create", "%s", err);
+			break;
+		case 'I':
+			image_arg = optarg;
+			break;
+		case 'K':
+			cfg.kernel_path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("create", "unexpected argument '%s'",
+				       argv[optind]);
+	if ((image_arg && !*image_arg) ||
+	    (cfg.kernel_path && !*cfg.kernel_path))
+		return cli_usage_error("create", "empty path");
+	if (cli_open(&c, boot_s))
+		return CLI_EXIT_FAILURE;
+	/* an image name (no '/') is one of the cache's built images */
+	if (image_arg && !strchr(image_arg, '/')) {
+		if (asprintf(&image, "%s/images/%s.ext4", kiln_cache_dir(c.k),
+			     image_arg) < 0) {
+			cli_close(&c);
+			return CLI_EXIT_FAILURE;
+		}
+		cfg.image_path = image;
+	} else {
+		cfg.image_path = image_arg;
+	}
+	if (!quiet) {
+		cfg.progress = cli_progress_show;
+		cfg.progress_ctx = &c.prog;
+	}
+	rc = kiln_sandbox_create(c.k, &cfg, &sb);
+	if (rc) {
+		code = cli_fail(&c, rc);
+		goto out;
+	}
+	if (json) {
+		json_t *o = NULL;
+
+		rc = kiln_sandbox_get(c.k, kiln_sandbox_id(sb), &info);
+		if (!rc) {
+			o = cli_sandbox_json(&info);
+			kiln_sandbox_info_clear(&info);
+		}
+		if (o) {
+			json_dumpf(o, stdout,
+				   JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			putchar('\n');
+			json_decref(o);
+		} else {
+			printf("{\"id\": \"%s\"}\n", kiln_sandbox_id(sb));
+		}
+	} else {
+		printf("%s\n", kiln_sandbox_id(sb));
+	}
+	kiln_sandbox_close(sb);
+	if (fflush(stdout) == EOF)
+		code = CLI_EXIT_FAILURE;
+out:
+	free(image);
+	cli_close(&c);
+	return code;
+}

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `kiln ls` and `kiln inspect`: what the state database knows about
+ * persistent sandboxes, after reconciling it with the running processes
+ * (a VMM that died shows as "dead", with the reason if known).
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/cli_common.h"
+#include "kiln.h"
+
+static const char ls_usage[] =
+	"usage: kiln ls [--all] [--json] [-q]\n"
+	"\n"
+	"List persistent sandboxes: by default all but the stopped ones\n"
+	"(running, dead, and those being created, started or stopped).\n"
+	"\n"
+	"options:\n"
+	"  -a, --all    include stopped sandboxes\n"
+	"  --json       a JSON array of sandboxes (see docs/CLI.md)\n"
+	"  -q, --quiet  only the ids, one per line\n"
+	"  -h, --help   show this help\n";
+
+static const char inspect_usage[] =
+	"usage: kiln inspect SANDBOX [--json]\n"
+	"\n"
+	"Show everything known about one persistent sandbox.  SANDBOX is its\n"
+	"id, a unique prefix of its id, or its name.\n"
+	"\n"
+	"options:\n"
+	"  --json       a JSON object (see docs/CLI.md)\n"
+	"  -h, --help   show this help\n";
+
+static void time_utc(int64_t secs, char *buf, size_t len)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) ||
+	    !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "%lld", (long long)secs);
+}
+
+static int json_print(json_t *o)
+{
+	int rc;
+
+	if (!o) {
+		fprintf(stderr, "kiln: out of memory\n");
+		return CLI_EXIT_FAILURE;
+	}
+	rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	putchar('\n');
+	return rc ? CLI_EXIT_FAILURE : 0;
+}
+
+static const struct option ls_opts[] = {
+	{"all", no_argument, NULL, 'a'},
+	{"json", no_argument, NULL, 'j'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+int cli_ls(int argc, char **argv)
+{
+	struct kiln_sandbox_info *list;
+	bool all = false, json = false, quiet = false;
+	struct cli c;
+	size_t n;
+	int opt, rc, code = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:aqh", ls_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'a':
+			all = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			fputs(ls_usage, stdout);
+			return 0;
+		default:
+			return cli_getopt_error("ls", opt, argv, optind,
+						optopt);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("ls", "unexpected argument '%s'",
+				       argv[optind]);
+	if (json && quiet)
+		return cli_usage_error("ls", "--json and --quiet exclude each "
+					     "other");
+	if (cli_open(&c, 0))
+		return CLI_EXIT_FAILURE;
+	rc = kiln_sandbox_list(c.k, &list, &n);
+	if (rc) {
+		code = cli_fail(&c, rc);
+		cli_close(&c);
+		return code;
+	}
+	if (json) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; arr && i < n; i++) {
+			if (!all && list[i].state == KILN_SB_STOPPED)
+				continue;
+			if (json_array_append_new(arr,
+						  cli_sandbox_json(&list[i]))) {
+				json_decref(arr);
+				arr = NULL;
+			}
+		}
+		code = json_print(arr);
+	} else {
+		if (!quiet)
+			printf("%-12s  %-16s  %-8s  %7s  %5s  %4s  %6s  %s\n",
+			       "ID", "NAME", "STATE", "PID", "CID", "CPUS",
+			       "MEMORY", "CREATED");
+		for (size_t i = 0; i < n; i++) {
+			struct kiln_sandbox_info *s = &list[i];
+			char created[32], pid[16] = "-";
+
+			if (!all && s->state == KILN_SB_STOPPED)
+				continue;
+			if (quiet) {
+				printf("%s\n", s->id);
+				continue;
+			}
+			if (s->vmm_pid)
+				snprintf(pid, sizeof(pid), "%d", s->vmm_pid);
+			time_utc(s->created_at, created, sizeof(created));
+			printf("%-12s  %-16s  %-8s  %7s  %5u  %4u  %5uM  %s\n",
+			       s->id, *s->name ? s->name : "-",
+			       kiln_sandbox_state_name(s->state), pid, s->cid,
+			       s->cpus, s->memory_mib, created);
+		}
+	}
+	kiln_sandbox_info_list_free(list, n);
+	if (fflush(stdout) == EOF)
+		code = CLI_EXIT_FAILURE;
+	cli_close(&c);
+	return code;
+}
+
+static void inspect_text(const struct kiln_sandbox_info *s)
+{
+	char created[32];
+
+	time_utc(s->created_at, created, sizeof(created));
+	printf("id:            %s\n", s->id);
+	printf("name:          %s\n", *s->name ? s->name : "-");
+	printf("state:         %s\n", kiln_sandbox_state_name(s->state));
+	if (s->vmm_pid)
+		printf("pid:           %d (start time %llu)\n", s->vmm_pid,
+		       (unsigned long long)s->vmm_start_time);
+	else
+		printf("pid:           -\n");
+	printf("cid:           %u\n", s->cid);
+	printf("net slot:      %u\n", s->net_slot);
+	printf("created:       %s\n", created);
+	printf("cpus:          %u\n", s->cpus);
+	printf("memory:        %u MiB\n", s->memory_mib);
+	printf("kernel:        %s\n", s->kernel_path ? s->kernel_path : "-");
+	printf("image:         %s\n", s->image_path ? s->image_path : "-");
+	if (s->cmdline_extra)
+		printf("cmdline extra: %s\n", s->cmdline_extra);
+	printf("runtime dir:   %s\n", s->runtime_dir ? s->runtime_dir : "-");
+	if (s->exit_reason)
+		printf("exit reason:   %s\n", s->exit_reason);
+}
+
+static const struct option inspect_opts[] = {
+	{"json", no_argument, NULL, 'j'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+int cli_inspect(int argc, char **argv)
+{
+	struct kiln_sandbox_info info;
+	bool json = false;
+	struct cli c;
+	int opt, rc, code = 0;
+
+	optind = 1;
+	opterr = 0;
+	/* no '+': options may follow the sandbox */
+	while ((opt = getopt_long(argc, argv, ":h", inspect_opts, NULL)) !=
+	       -1) {
+		switch (opt) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(inspect_usage, stdout);
+			return 0;
+		default:
+			return cli_getopt_error("inspect", opt, argv, optind,
+						optopt);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("inspect", "no sandbox given");
+	if (optind + 1 < argc)
+		return cli_usage_error("inspect", "unexpected argument '%s'",
+				       argv[optind + 1]);
+	if (cli_open(&c, 0))
+		return CLI_EXIT_FAILURE;
+	rc = kiln_sandbox_get(c.k, argv[optind], &info);
+	if (rc) {
+		code = cli_fail(&c, rc);
+	} else {
+		if (json)
+			code = json_print(cli_sandbox_json(&info));
+		else
+			inspect_text(&info);
+		kiln_sandbox_info_clear(&info);
+		if (fflush(stdout) == EOF)
+			code = CLI_EXIT_FAILURE;
+	}
+	cli_close(&c);
+	return code;
+}

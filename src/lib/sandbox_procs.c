@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest processes and port forwarding for a sandbox (kiln.h): wrappers
+ * over the agent client's ps and kill requests and over
+ * port_forward_run(), turning their errors into kiln statuses and
+ * messages on the handle.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln.h"
+#include "lib/agent_client.h"
+#include "lib/handle.h"
+#include "lib/port_forward.h"
+#include "lib/sandbox.h"
+
+#define ERRLEN 1024
+#define PROCS_REQUEST_MS 30000
+
+static int procs_ready(struct kiln_sandbox *sb)
+{
+	if (!sb)
+		return KILN_EINVAL;
+	if (sb->broken || !sb->agent)
+		return handle_fail(sb->k, KILN_ESTATE,
+				   "sandbox %s failed earlier; open it again",
+				   sb->id);
+	return KILN_OK;
+}
+
+/* An agent failure as a kiln status; a lost connection breaks sb. */
+static int procs_fail(struct kiln_sandbox *sb, int r, const char *what,
+		      const char *err)
+{
+	switch (r) {
+	case AGENT_ERR_NOT_FOUND:
+		return handle_fail(sb->k, KILN_ENOTFOUND, "%s: %s", what, err);
+	case AGENT_ERR_REMOTE:
+	case AGENT_ERR_PERM:
+		return handle_fail(sb->k, KILN_EGUEST, "%s: %s", what, err);
+	case AGENT_ERR_INVAL:
+		return handle_fail(sb->k, KILN_EINVAL, "%s: %s", what, err);
+	case AGENT_ERR_TIMEOUT:
+		sb->broken = true;
+		return handle_fail(sb->k, KILN_ETIMEOUT,
+				   "%s: the guest agent did not answer: %s",
+				   what, err);
+	default:
+		sb->broken = true;
+		return handle_fail(sb->k, KILN_EGUEST,
+				   "%s: lost the guest agent: %s", what, err);
+	}
+}
+
+int kiln_sandbox_ps(struct kiln_sandbox *sb, struct kiln_process **list,
+		    size_t *n)
+{
+	struct agent_proc_info *procs = NULL;
+	struct kiln_process *out;
+	char err[ERRLEN];
+	size_t count = 0;
+	int rc = procs_ready(sb), r;
+
+	if (list)
+		*list = NULL;
+	if (n)
+		*n = 0;
+	if (rc)
+		return rc;
+	if (!list || !n)
+		return handle_fail(sb->k, KILN_EINVAL, "ps: no result");
+	r = agent_client_ps(sb->agent, PROCS_REQUEST_MS, &procs, &count, NULL,
+			    err, sizeof(err));
+	if (r)
+		return procs_fail(sb, r, "guest ps", err);
+	out = calloc(count ? count : 1, sizeof(*out));
+	if (!out) {
+		free(procs);
+		return handle_fail(sb->k, KILN_ENOMEM, "ps: out of memory");
+	}
+	for (size_t i = 0; i < count; i++) {
+		const struct agent_proc_info *p = &procs[i];
+		struct kiln_process *q = &out[i];
+
+		q->pid = p->pid;
+		q->ppid = p->ppid;
+		q->pgid = p->pgid;
+		q->uid = p->uid;
+		q->state = p->state;
+		q->rss_kib = p->rss_kib;
+		q->start_time = p->start_time;
+		snprintf(q->comm, sizeof(q->comm), "%s", p->comm);
+		snprintf(q->cmdline, sizeof(q->cmdline), "%s", p->cmdline);
+		q->cmdline_truncated = p->cmdline_truncated;
+		q->exec_id = p->exec_id;
+		q->exec_conn = p->exec_conn;
+		q->exec_leader = p->exec_leader;
+	}
+	free(procs);
+	*list = out;
+	*n = count;
+	return KILN_OK;
+}
+
+int kiln_sandbox_kill(struct kiln_sandbox *sb, int pid, uint32_t exec_id,
+		      uint32_t exec_conn, int signo)
+{
+	char err[ERRLEN];
+	int rc = procs_ready(sb), r;
+
+	if (rc)
+		return rc;
+	r = agent_client_kill(sb->agent, pid, exec_id, exec_conn, signo,
+			      PROCS_REQUEST_MS, err, sizeof(err));
+	return r ? procs_fail(sb, r, "guest kill", err) : KILN_OK;
+}
+
+struct forward_ctx {
+	const struct kiln_port_forward *pf;
+	struct kiln *k;
+};
+
+static void forward_on_listening(void *ctx, const char *addr, int port)
+{
+	struct forward_ctx *fc = ctx;
+
+	handle_log(fc->k, KILN_LOG_INFO, "port-forward: listening on %s:%d",
+		   addr, port);
+	if (fc->pf->on_ready)
+		fc->pf->on_ready(fc->pf->ctx, addr, port);
+}
+
+static void forward_on_log(void *ctx, const char *line)
+{
+	struct forward_ctx *fc = ctx;
+
+	handle_log(fc->k, KILN_LOG_DEBUG, "port-forward: %s", line);
+	if (fc->pf->on_event)
+		fc->pf->on_event(fc->pf->ctx, line);
+}
+
+int kiln_sandbox_port_forward(struct kiln_sandbox *sb,
+			      const struct kiln_port_forward *pf)
+{
+	struct forward_ctx fc = {.pf = pf};
+	struct port_forward_hooks hooks = {0};
+	char err[ERRLEN];
+	int cancel_fd, r;
+
+	if (!sb || !pf)
+		return KILN_EINVAL;
+	fc.k = sb->k;
+	if (!sb->uds_path || !*sb->uds_path)
+		return handle_fail(sb->k, KILN_ESTATE,
+				   "port-forward: sandbox %s has no VMM vsock "
+				   "socket (attached by endpoint?)",
+				   sb->id);
+	cancel_fd = pf->cancel_fd >= 0 ? pf->cancel_fd : sb->k->cancel_fd;
+	if (cancel_fd < 0)
+		return handle_fail(sb->k, KILN_EINVAL,
+				   "port-forward: runs until cancelled: give a "
+				   "cancel fd (here or in kiln_options)");
+	hooks.on_listening = forward_on_listening;
+	hooks.log = forward_on_log;
+	hooks.ctx = &fc;
+	hooks.guest_host = pf->guest_host;
+	r = port_forward_run(sb->uds_path, pf->bind_addr, pf->host_port,
+			     pf->guest_port, cancel_fd, &hooks, err,
+			     sizeof(err));
+	if (r == AGENT_ERR_INVAL)
+		return handle_fail(sb->k, KILN_EINVAL, "%s", err);
+	if (r)
+		return handle_fail(sb->k, KILN_ESYS, "%s", err);
+	return KILN_OK;
+}
