@@ -429,6 +429,84 @@ static void test_full_ring(void **state)
 	fix_free(f);
 }
 
+/* The same device on base + overlay: the guest's writes land in the
+ * overlay, the base is untouched, GET_ID names the base, reopening the
+ * overlay (a restart) keeps the flushed data. */
+static void test_overlay_drive(void **state)
+{
+	struct fix f = {0};
+	char ovl[80], dir[] = "/tmp/kiln-blkovl-XXXXXX";
+	uint8_t buf[1024], st;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(ovl, sizeof(ovl), "%s/root.ovl", dir);
+	test_vm_init(&f.vm, RAM_SIZE);
+	make_image(f.path, IMG_SIZE);
+	assert_int_equal(blk_create_overlay(&f.vm, f.path, ovl, false, &f.d),
+			 0);
+	test_ring_init(&f.r, &f.vm.mem, BLK_QUEUE_SIZE, RING);
+	mmio_driver_init(f.d, 1ULL << VIRTIO_F_VERSION_1, &f.r, 1);
+	mmio_write(f.d, 0x014, 0);
+	assert_false(mmio_read(f.d, 0x010) & F_RO);
+	assert_int_equal(mmio_read(f.d, 0x100), IMG_SECTORS);
+
+	/* Untouched: the base's bytes. */
+	assert_int_equal(request(&f, T_IN, 3, 1536, &st), 1536 + 1);
+	assert_int_equal(st, S_OK);
+	for (uint64_t i = 0; i < 1536; i++)
+		assert_int_equal(*ram(&f, DATA + i), pattern(3 * 512 + i));
+	/* One sector in the middle of a cluster: copy-up around it. */
+	memset(ram(&f, DATA), 0x5a, 512);
+	assert_int_equal(request(&f, T_OUT, 9, 512, &st), 1);
+	assert_int_equal(st, S_OK);
+	assert_int_equal(request(&f, T_IN, 8, 1536, &st), 1536 + 1);
+	assert_int_equal(st, S_OK);
+	assert_int_equal(*ram(&f, DATA), pattern(8 * 512));
+	assert_int_equal(*ram(&f, DATA + 511), pattern(8 * 512 + 511));
+	for (int i = 512; i < 1024; i++)
+		assert_int_equal(*ram(&f, DATA + i), 0x5a);
+	assert_int_equal(*ram(&f, DATA + 1024), pattern(10 * 512));
+	assert_int_equal(request(&f, T_FLUSH, 0, 0, &st), 1);
+	assert_int_equal(st, S_OK);
+	/* Out of range is refused as on a raw image. */
+	assert_int_equal(request(&f, T_OUT, IMG_SECTORS - 1, 1024, &st), 1);
+	assert_int_equal(st, S_IOERR);
+	assert_int_equal(request(&f, T_IN, UINT64_MAX, 512, &st), 1);
+	assert_int_equal(st, S_IOERR);
+	assert_int_equal(blk_sync(f.d), 0);
+
+	/* The base was never written. */
+	file_read(&f, 9 * 512, buf, 512);
+	for (int i = 0; i < 512; i++)
+		assert_int_equal(buf[i], pattern(9 * 512 + i));
+	blk_destroy(f.d);
+
+	/* Restart on the same overlay, read-only this time. */
+	assert_int_equal(blk_create_overlay(&f.vm, f.path, ovl, true, &f.d), 0);
+	test_ring_init(&f.r, &f.vm.mem, BLK_QUEUE_SIZE, RING);
+	mmio_driver_init(f.d, 1ULL << VIRTIO_F_VERSION_1, &f.r, 1);
+	mmio_write(f.d, 0x014, 0);
+	assert_true(mmio_read(f.d, 0x010) & F_RO);
+	assert_int_equal(request(&f, T_IN, 9, 512, &st), 513);
+	assert_int_equal(st, S_OK);
+	assert_int_equal(*ram(&f, DATA + 100), 0x5a);
+	assert_int_equal(request(&f, T_OUT, 9, 512, &st), 1);
+	assert_int_equal(st, S_IOERR);
+	blk_destroy(f.d);
+
+	/* An overlay for another base is refused. */
+	memset(buf, 0, sizeof(buf));
+	int fd = open(f.path, O_WRONLY);
+	assert_int_equal(pwrite(fd, buf, 512, 0), 512);
+	close(fd);
+	assert_int_equal(blk_create_overlay(&f.vm, f.path, ovl, false, &f.d),
+			 -EINVAL);
+	unlink(ovl);
+	rmdir(dir);
+	unlink(f.path);
+	test_vm_free(&f.vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_short_write_then_error),
 		cmocka_unit_test(test_image_checks_and_locking),
 		cmocka_unit_test(test_full_ring),
+		cmocka_unit_test(test_overlay_drive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,26 +9,22 @@
  * described by byte offsets into the chain's readable and writable streams,
  * and the data part is cut out of the chain's iovecs for preadv/pwritev.
  *
- * I/O is synchronous on the event loop thread.  blk_request_*() compute a
- * status from a chain and nothing else, so an asynchronous backend
- * (io_uring) could complete chains later without changing the parsing.
+ * The storage is a struct blk_disk (blk_disk.h): a raw image, or a
+ * base image + copy-on-write overlay.  I/O is synchronous on the event loop
+ * thread.  blk_request_*() compute a status from a chain and nothing else,
+ * so an asynchronous backend (io_uring) could complete chains later without
+ * changing the parsing.
  */
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <unistd.h>
-
-#include <linux/fs.h>
 
 #include "vmm/dev/blk.h"
+#include "vmm/dev/blk_disk.h"
 #include "vmm/virtio_mmio.h"
 #include "vmm/vm.h"
 
@@ -65,7 +61,7 @@ struct blk_req_hdr {
 
 struct blk {
 	struct virtio_dev dev;
-	int fd;
+	struct blk_disk *disk;
 	bool read_only;
 	uint64_t capacity; /* in 512-byte sectors */
 	char id[BLK_ID_BYTES];
@@ -101,55 +97,6 @@ static int iov_slice(const struct iovec *iov, unsigned int n, uint64_t off,
 	return cnt;
 }
 
-/* Drop the first n bytes of iov[0..*cnt). */
-static struct iovec *iov_advance(struct iovec *iov, int *cnt, size_t n)
-{
-	while (*cnt > 0 && n >= iov->iov_len) {
-		n -= iov->iov_len;
-		iov++;
-		(*cnt)--;
-	}
-	if (*cnt > 0) {
-		iov->iov_base = (uint8_t *)iov->iov_base + n;
-		iov->iov_len -= n;
-	}
-	return iov;
-}
-
-/*
- * Read or write all of iov at file offset off, retrying short transfers.
- * *done counts bytes transferred (for reads: bytes stored into the guest).
- * Reads past the end of the file (it shrank after we sized it) give zeros.
- */
-static int blk_transfer(int fd, struct iovec *iov, int cnt, off_t off,
-			bool write, uint64_t *done)
-{
-	*done = 0;
-	while (cnt > 0) {
-		ssize_t r = write ? pwritev(fd, iov, cnt, off)
-				  : preadv(fd, iov, cnt, off);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0) {
-			if (write)
-				return -EIO; /* no progress: do not spin */
-			for (int i = 0; i < cnt; i++) {
-				memset(iov[i].iov_base, 0, iov[i].iov_len);
-				*done += iov[i].iov_len;
-			}
-			return 0;
-		}
-		*done += (uint64_t)r;
-		off += r;
-		iov = iov_advance(iov, &cnt, (size_t)r);
-	}
-	return 0;
-}
-
 static bool blk_range_ok(const struct blk *b, uint64_t sector, uint64_t bytes)
 {
 	uint64_t nsec = bytes / BLK_SECTOR_SIZE;
@@ -181,8 +128,8 @@ static uint8_t blk_request_read(struct blk *b, const struct virtq_chain *c,
 		return VIRTIO_BLK_S_IOERR;
 	}
 	cnt = iov_slice(c->iov + c->nout, c->nin, 0, len, b->data);
-	err = blk_transfer(b->fd, b->data, cnt,
-			   (off_t)(sector * BLK_SECTOR_SIZE), false, &done);
+	err = blk_disk_read(b->disk, b->data, cnt, sector * BLK_SECTOR_SIZE,
+			    &done);
 	*written = (uint32_t)done;
 	if (err) {
 		virtio_dev_warn(&b->dev,
@@ -221,8 +168,8 @@ static uint8_t blk_request_write(struct blk *b, const struct virtq_chain *c,
 		return VIRTIO_BLK_S_IOERR;
 	}
 	cnt = iov_slice(c->iov, c->nout, BLK_HDR_SIZE, len, b->data);
-	err = blk_transfer(b->fd, b->data, cnt,
-			   (off_t)(sector * BLK_SECTOR_SIZE), true, &done);
+	err = blk_disk_write(b->disk, b->data, cnt, sector * BLK_SECTOR_SIZE,
+			     &done);
 	if (err) {
 		virtio_dev_warn(&b->dev,
 				"write at sector %" PRIu64
@@ -236,8 +183,10 @@ static uint8_t blk_request_write(struct blk *b, const struct virtq_chain *c,
 
 static uint8_t blk_request_flush(struct blk *b)
 {
-	if (fdatasync(b->fd) < 0) {
-		virtio_dev_warn(&b->dev, "flush failed: %s", strerror(errno));
+	int err = blk_disk_flush(b->disk);
+
+	if (err) {
+		virtio_dev_warn(&b->dev, "flush failed: %s", strerror(-err));
 		return VIRTIO_BLK_S_IOERR;
 	}
 	return VIRTIO_BLK_S_OK;
@@ -363,28 +312,6 @@ static const struct virtio_dev_ops blk_ops = {
 	 * backend state to start or to drop. */
 };
 
-/* Size in bytes of a regular file or block device. */
-static int blk_size(int fd, const char *path, uint64_t *size)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISREG(st.st_mode)) {
-		*size = (uint64_t)st.st_size;
-		return 0;
-	}
-	if (S_ISBLK(st.st_mode)) {
-		if (ioctl(fd, BLKGETSIZE64, size) < 0)
-			return -errno;
-		return 0;
-	}
-	fprintf(stderr,
-		"kiln-vmm: drive %s: not a regular file or block device\n",
-		path);
-	return -EINVAL;
-}
-
 /* GET_ID serial: the file name, printable ASCII, NUL-padded. */
 static void blk_make_id(struct blk *b, const char *path)
 {
@@ -396,63 +323,20 @@ static void blk_make_id(struct blk *b, const char *path)
 		b->id[i] = base[i] > 0x20 && base[i] < 0x7f ? base[i] : '_';
 }
 
-static int blk_open(struct blk *b, const char *path)
-{
-	uint64_t size;
-	int err;
-
-	b->fd = open(path, (b->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (b->fd < 0) {
-		err = -errno;
-		fprintf(stderr, "kiln-vmm: drive %s: cannot open %s: %s\n",
-			path, b->read_only ? "read-only" : "read-write",
-			strerror(errno));
-		return err;
-	}
-	if (flock(b->fd, (b->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		err = -errno;
-		if (errno == EWOULDBLOCK)
-			fprintf(stderr,
-				"kiln-vmm: drive %s: locked by another process "
-				"(another VM using it%s?); stop it or use a "
-				"copy\n",
-				path, b->read_only ? " read-write" : "");
-		else
-			fprintf(stderr, "kiln-vmm: drive %s: flock: %s\n", path,
-				strerror(errno));
-		return err == -EWOULDBLOCK ? -EBUSY : err;
-	}
-	err = blk_size(b->fd, path, &size);
-	if (err) {
-		if (err != -EINVAL)
-			fprintf(stderr, "kiln-vmm: drive %s: size: %s\n", path,
-				strerror(-err));
-		return err;
-	}
-	if (size % BLK_SECTOR_SIZE) {
-		fprintf(stderr,
-			"kiln-vmm: drive %s: size %" PRIu64
-			" is not a multiple of 512 bytes; pad it (truncate -s "
-			"%%512 ...)\n",
-			path, size);
-		return -EINVAL;
-	}
-	b->capacity = size / BLK_SECTOR_SIZE;
-	return 0;
-}
-
-int blk_create(struct vm *vm, const char *path, bool read_only,
-	       struct virtio_dev **out)
+/* Attach a virtio-blk device on disk (taken over: closed on failure). */
+static int blk_attach(struct vm *vm, struct blk_disk *disk, const char *path,
+		      bool read_only, struct virtio_dev **out)
 {
 	struct blk *b = calloc(1, sizeof(*b));
 	int err;
 
-	if (!b)
+	if (!b) {
+		blk_disk_close(disk);
 		return -ENOMEM;
+	}
+	b->disk = disk;
 	b->read_only = read_only;
-	err = blk_open(b, path);
-	if (err)
-		goto fail;
+	b->capacity = blk_disk_size(disk) / BLK_SECTOR_SIZE;
 	blk_make_id(b, path);
 	snprintf(b->name, sizeof(b->name), "virtio-blk %.20s", b->id);
 
@@ -469,15 +353,45 @@ int blk_create(struct vm *vm, const char *path, bool read_only,
 	b->dev.priv = b;
 
 	err = virtio_mmio_attach(vm, &b->dev);
-	if (err)
-		goto fail;
+	if (err) {
+		blk_disk_close(b->disk);
+		free(b);
+		return err;
+	}
 	*out = &b->dev;
 	return 0;
+}
 
-fail:
-	if (b->fd >= 0)
-		close(b->fd);
-	free(b);
+int blk_create(struct vm *vm, const char *path, bool read_only,
+	       struct virtio_dev **out)
+{
+	struct blk_disk *disk;
+	int err = blk_disk_open_raw(path, read_only, &disk);
+
+	if (err)
+		return err;
+	return blk_attach(vm, disk, path, read_only, out);
+}
+
+int blk_create_overlay(struct vm *vm, const char *base, const char *overlay,
+		       bool read_only, struct virtio_dev **out)
+{
+	struct blk_disk *disk;
+	int err = blk_disk_open_overlay(base, overlay, read_only, 0, &disk);
+
+	if (err)
+		return err;
+	return blk_attach(vm, disk, base, read_only, out);
+}
+
+int blk_sync(struct virtio_dev *d)
+{
+	struct blk *b = d->priv;
+	int err = blk_disk_flush(b->disk);
+
+	if (err)
+		virtio_dev_warn(d, "flush for a checkpoint failed: %s",
+				strerror(-err));
 	return err;
 }
 
@@ -489,6 +403,6 @@ void blk_destroy(struct virtio_dev *d)
 		return;
 	b = d->priv;
 	virtio_mmio_detach(d);
-	close(b->fd);
+	blk_disk_close(b->disk);
 	free(b);
 }
