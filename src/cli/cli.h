@@ -26,5 +26,8 @@ int cli_stop(int argc, char **argv);
 int cli_start(int argc, char **argv);
 int cli_exec(int argc, char **argv);
 int cli_cp(int argc, char **argv);
+int cli_ps(int argc, char **argv);
+int cli_kill(int argc, char **argv);
+int cli_port_forward(int argc, char **argv);
 
 #endif

@@ -25,6 +25,10 @@ static const char usage[] =
 	"  exec SANDBOX [OPTIONS] [--] CMD    run CMD in a running sandbox\n"
 	"  cp SRC DST                         copy a file; SANDBOX:PATH on one "
 	"side\n"
+	"  ps SANDBOX [--json]                list the guest's processes\n"
+	"  kill SANDBOX PID|--exec ID[@CONN] [-s SIG]  signal a guest process\n"
+	"  port-forward SANDBOX [HOST:]PORT:GUEST_PORT  forward a host port "
+	"until Ctrl-C\n"
 	"  stop SANDBOX...                    stop (keeps the sandbox)\n"
 	"  start SANDBOX...                   boot a stopped sandbox again\n"
 	"  rm [--force] SANDBOX... | --all    stop and remove sandboxes\n"
@@ -60,9 +64,17 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } cmds[] = {
-	{"create", cli_create}, {"ls", cli_ls},	    {"inspect", cli_inspect},
-	{"rm", cli_rm},		{"stop", cli_stop}, {"start", cli_start},
-	{"exec", cli_exec},	{"cp", cli_cp},
+	{"create", cli_create},
+	{"ls", cli_ls},
+	{"inspect", cli_inspect},
+	{"rm", cli_rm},
+	{"stop", cli_stop},
+	{"start", cli_start},
+	{"exec", cli_exec},
+	{"cp", cli_cp},
+	{"ps", cli_ps},
+	{"kill", cli_kill},
+	{"port-forward", cli_port_forward},
 };
 
 int main(int argc, char **argv)

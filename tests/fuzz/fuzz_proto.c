@@ -3,8 +3,9 @@
  * libFuzzer target for everything that parses agent-protocol input: the
  * frame reader (fed in pieces of a fuzzer-chosen size, with a small frame
  * limit so oversized frames are exercised), control JSON, the agent's
- * request validation (hello, exec, signal), and the host client's exec
- * reply state machine, which must survive a hostile guest.
+ * request validation (hello, exec, signal, resize, identity, kill, ps,
+ * forward), and the host client's exec reply state machine, which must
+ * survive a hostile guest.
  *
  *   clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
  *     -Iinclude -Isrc tests/fuzz/fuzz_proto.c src/common/proto.c \
@@ -15,7 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "agent/identity.h"
 #include "agent/request.h"
 #include "common/proto.h"
 #include "lib/agent_client.h"
@@ -46,12 +49,29 @@ static void check_frame(const struct proto_hdr *h, const uint8_t *payload,
 		if (j) {
 			struct exec_spec spec;
 			struct signal_req sig;
+			struct resize_req rs;
+			struct identity_req idr;
+			struct kill_req kr;
+			struct forward_req fr;
 			int64_t version;
 
 			if (request_parse_exec(j, &spec, err, sizeof(err)) == 0)
 				request_exec_spec_free(&spec);
 			request_parse_signal(j, &sig, err, sizeof(err));
 			request_parse_hello(j, &version, err, sizeof(err));
+			request_parse_resize(j, &rs, err, sizeof(err));
+			identity_parse(j, &idr, err, sizeof(err));
+			request_parse_ps(j, err, sizeof(err));
+			/* kill: what passes must be a pid > 1 or an exec id */
+			if (request_parse_kill(j, &kr, err, sizeof(err)) == 0 &&
+			    ((kr.pid <= 1 && !kr.exec_id) ||
+			     (kr.pid && kr.exec_id) || kr.signo <= 0))
+				__builtin_trap();
+			if (request_parse_forward(j, &fr, err, sizeof(err)) ==
+				    0 &&
+			    (fr.port == 0 ||
+			     (fr.family != AF_INET && fr.family != AF_INET6)))
+				__builtin_trap();
 			json_decref(j);
 		}
 	}

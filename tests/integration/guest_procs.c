@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration test of ps, kill and port forwarding on a real microVM:
+ * ps lists a command started by exec with its exec id, kill by exec id
+ * ends it with the signal sent, pid 1 is refused, and a host TCP port
+ * forwarded to busybox httpd in the guest serves a small and a 4 MiB
+ * file intact.  Prints one "PASS: name" / "FAIL: name: why" line per
+ * check; exit status 1 if any failed.
+ *
+ *   cc -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc tests/integration/guest_procs.c
+ * \ build/libkiln.a -ljansson -lsqlite3 -larchive -lpthread -ldl
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kiln.h"
+#include "lib/agent_client.h"
+#include "lib/sandbox.h"
+
+#define BIG (4u << 20)
+
+static int failed;
+
+static void check(const char *name, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void check(const char *name, bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok) {
+		printf("PASS: %s\n", name);
+	} else {
+		printf("FAIL: %s: ", name);
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf("\n");
+		failed = 1;
+	}
+	fflush(stdout);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int sh(struct kiln_sandbox *sb, const char *script)
+{
+	const char *const argv[] = {"sh", "-c", script, NULL};
+	struct kiln_exec_result res;
+	struct kiln_exec ex;
+
+	kiln_exec_init(&ex);
+	ex.argv = argv;
+	ex.timeout_ms = 120000;
+	return kiln_sandbox_exec(sb, &ex, &res) == KILN_OK ? res.exit_code : -1;
+}
+
+/* `sleep 600` on its own agent connection, in a thread. */
+struct sleeper {
+	const char *uds;
+	struct agent_exec_result res;
+	int rc;
+	char err[256];
+};
+
+static void *sleeper_run(void *arg)
+{
+	static const char *const argv[] = {"sleep", "600", NULL};
+	struct sleeper *s = arg;
+	struct agent_exec_opts o = {.argv = argv, .wait_timeout_ms = 300000};
+	struct agent_client *c;
+	struct agent_exec_io io;
+
+	s->rc = agent_client_connect_vsock(s->uds, 1024, 60000, &c, s->err,
+					   sizeof(s->err));
+	if (s->rc)
+		return NULL;
+	agent_exec_io_init(&io);
+	s->rc = agent_client_exec(c, &o, &io, &s->res, s->err, sizeof(s->err));
+	agent_client_close(c);
+	return NULL;
+}
+
+struct fwd {
+	struct kiln_sandbox *sb;
+	int cancel[2];
+	int ready[2];
+	int rc;
+};
+
+static void fwd_ready(void *ctx, const char *addr, int port)
+{
+	struct fwd *f = ctx;
+
+	(void)addr;
+	if (write(f->ready[1], &port, sizeof(port)) != sizeof(port))
+		f->rc = -100;
+}
+
+static void fwd_event(void *ctx, const char *line)
+{
+	(void)ctx;
+	printf("  port-forward: %s\n", line);
+	fflush(stdout);
+}
+
+static void *fwd_run(void *arg)
+{
+	struct fwd *f = arg;
+	struct kiln_port_forward pf = {.host_port = 0,
+				       .guest_port = 8080,
+				       .cancel_fd = f->cancel[0],
+				       .on_ready = fwd_ready,
+				       .on_event = fwd_event,
+				       .ctx = f};
+
+	f->rc = kiln_sandbox_port_forward(f->sb, &pf);
+	return NULL;
+}
+
+/* GET path through 127.0.0.1:port; the body in *body (malloc'ed). */
+static long http_get(int port, const char *path, uint8_t **body)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	size_t cap = BIG + 65536, len = 0;
+	uint8_t *buf = malloc(cap + 1);
+	char req[256];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	uint8_t *hdr_end;
+	long n;
+
+	*body = NULL;
+	if (!buf || fd < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
+	if (write(fd, req, (size_t)n) != n) {
+		close(fd);
+		free(buf);
+		return -1;
+	}
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t r;
+
+		if (poll(&p, 1, 60000) != 1)
+			break;
+		r = read(fd, buf + len, cap - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		if (len == cap)
+			break;
+	}
+	close(fd);
+	buf[len] = 0;
+	hdr_end = (uint8_t *)strstr((char *)buf, "\r\n\r\n");
+	if (!hdr_end || strncmp((char *)buf, "HTTP/1.", 7) ||
+	    !strstr((char *)buf, " 200 ")) {
+		free(buf);
+		return len ? -2 : -1;
+	}
+	hdr_end += 4;
+	n = (long)(len - (size_t)(hdr_end - buf));
+	memmove(buf, hdr_end, (size_t)n);
+	*body = buf;
+	return n;
+}
+
+static void test_ps_kill(struct kiln_sandbox *sb)
+{
+	struct sleeper s = {.uds = sb->uds_path};
+	struct kiln_process *list = NULL, *p = NULL;
+	int64_t deadline = now_ms() + 60000;
+	pthread_t t;
+	size_t n = 0;
+	int rc;
+
+	pthread_create(&t, NULL, sleeper_run, &s);
+	while (!p && now_ms() < deadline) {
+		free(list);
+		list = NULL;
+		rc = kiln_sandbox_ps(sb, &list, &n);
+		if (rc)
+			break;
+		for (size_t i = 0; i < n && !p; i++)
+			if (!strcmp(list[i].cmdline, "sleep 600"))
+				p = &list[i];
+		if (!p)
+			poll(NULL, 0, 50);
+	}
+	check("ps_exec",
+	      p && p->exec_id > 0 && p->exec_conn > 0 && p->exec_leader &&
+		      p->ppid == 1,
+	      "no 'sleep 600' with an exec id in ps (%s)", kiln_errmsg(sb->k));
+	for (size_t i = 0; i < n; i++)
+		if (list[i].pid == 1)
+			check("ps_init",
+			      list[i].exec_id == 0 &&
+				      strstr(list[i].cmdline, "kiln-agent"),
+			      "pid 1: '%s'", list[i].cmdline);
+	rc = kiln_sandbox_kill(sb, 1, 0, 0, SIGKILL);
+	check("kill_pid1_refused",
+	      rc == KILN_EGUEST && strstr(kiln_errmsg(sb->k), "pid 1"),
+	      "rc %d: %s", rc, kiln_errmsg(sb->k));
+	rc = p ? kiln_sandbox_kill(sb, 0, p->exec_id, p->exec_conn, SIGTERM)
+	       : -1;
+	pthread_join(t, NULL);
+	check("kill_exec",
+	      rc == KILN_OK && s.rc == 0 && s.res.signaled &&
+		      s.res.term_signal == SIGTERM,
+	      "kill rc %d, exec rc %d (%s), signal %d", rc, s.rc, s.err,
+	      s.res.term_signal);
+	rc = kiln_sandbox_kill(sb, 99999, 0, 0, SIGTERM);
+	check("kill_no_such_process", rc == KILN_ENOTFOUND, "rc %d: %s", rc,
+	      kiln_errmsg(sb->k));
+	free(list);
+}
+
+static void test_port_forward(struct kiln_sandbox *sb)
+{
+	struct fwd f = {.sb = sb};
+	int64_t deadline;
+	uint8_t *body = NULL, *want;
+	long n = -1;
+	int port = 0, mfd;
+	uint64_t size = 0;
+	pthread_t t;
+
+	if (sh(sb, "mkdir -p /tmp/www && echo hello-forward > "
+		   "/tmp/www/hello.txt && dd if=/dev/urandom "
+		   "of=/tmp/www/big bs=1M count=4 2>/dev/null && "
+		   "httpd -p 8080 -h /tmp/www") != 0) {
+		check("forward_setup", false, "starting httpd failed");
+		return;
+	}
+	if (pipe(f.cancel) || pipe(f.ready))
+		return;
+	pthread_create(&t, NULL, fwd_run, &f);
+	if (read(f.ready[0], &port, sizeof(port)) != sizeof(port))
+		port = 0;
+	check("forward_listen", port > 0, "no port (rc %d)", f.rc);
+	/* httpd may still be starting: retry refused connections a while */
+	deadline = now_ms() + 30000;
+	while (port > 0 && now_ms() < deadline) {
+		n = http_get(port, "/hello.txt", &body);
+		if (n >= 0)
+			break;
+		poll(NULL, 0, 100);
+	}
+	check("forward_small",
+	      n == 14 && body && !memcmp(body, "hello-forward\n", 14),
+	      "got %ld bytes", n);
+	free(body);
+	n = port > 0 ? http_get(port, "/big", &body) : -1;
+	mfd = memfd_create("big", 0);
+	want = NULL;
+	if (mfd >= 0 &&
+	    kiln_sandbox_copy_from_guest(sb, "/tmp/www/big", mfd, &size) ==
+		    KILN_OK &&
+	    size == BIG) {
+		want = malloc(BIG);
+		if (want && pread(mfd, want, BIG, 0) != (ssize_t)BIG) {
+			free(want);
+			want = NULL;
+		}
+	}
+	check("forward_4mib",
+	      n == (long)BIG && want && body && !memcmp(body, want, BIG),
+	      "got %ld bytes (want %u)", n, BIG);
+	free(body);
+	free(want);
+	if (mfd >= 0)
+		close(mfd);
+	if (write(f.cancel[1], "x", 1) != 1)
+		return;
+	pthread_join(t, NULL);
+	check("forward_stop", f.rc == KILN_OK, "rc %d: %s", f.rc,
+	      kiln_errmsg(sb->k));
+}
+
+int main(void)
+{
+	struct kiln_sandbox_config cfg = {0};
+	struct kiln_sandbox *sb;
+	struct kiln_options opts;
+	struct kiln *k;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	kiln_options_init(&opts);
+	if (kiln_open(&opts, &k) != KILN_OK) {
+		check("procs_boot", false, "kiln_open failed");
+		return 1;
+	}
+	rc = kiln_sandbox_create(k, &cfg, &sb);
+	check("procs_boot", rc == KILN_OK, "%s", kiln_errmsg(k));
+	if (rc) {
+		kiln_close(k);
+		return 1;
+	}
+	test_ps_kill(sb);
+	test_port_forward(sb);
+	rc = kiln_sandbox_destroy(sb);
+	check("procs_destroy", rc == KILN_OK, "%s", kiln_errmsg(k));
+	kiln_close(k);
+	return failed;
+}
