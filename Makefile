@@ -32,7 +32,7 @@ CLI_OBJS    := $(call obj,$(CLI_SRCS))
 COMMON_OBJS := $(call obj,$(COMMON_SRCS))
 TEST_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-VMM_LIBS   := -ljansson -lpthread
+VMM_LIBS   := -ljansson -lseccomp -lpthread
 AGENT_LIBS := -ljansson -lpthread -lutil
 LIB_LIBS   := -ljansson -lsqlite3 -larchive -lpthread -ldl
 
@@ -74,7 +74,7 @@ $(BUILD)/kiln: $(CLI_OBJS) $(BUILD)/libkiln.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvmm.a $(BUILD)/libagent.a $(BUILD)/libkiln.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libvmm.a $(BUILD)/libagent.a \
-		$(BUILD)/libkiln.a $(BUILD)/libcommon.a $(LDFLAGS) -lcmocka $(LIB_LIBS) -lutil
+		$(BUILD)/libkiln.a $(BUILD)/libcommon.a $(LDFLAGS) -lcmocka $(LIB_LIBS) -lseccomp -lutil
 
 unit: $(TEST_BINS)
 	@tests/run-unit.sh $(TEST_BINS)
