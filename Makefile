@@ -117,7 +117,7 @@ build/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c src/vmm/dev/vsock_conn.c src/vmm/
 build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c src/common/proto.c $(AGENT_SRCS) src/lib/agent_client.c src/lib/agent_exec.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -ljansson -lutil
-build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/vmm/http.c src/vmm/api_routes.c src/vmm/api_config.c src/vmm/config.c src/vmm/cpuid.c
+build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/vmm/http.c src/vmm/api_routes.c src/vmm/api_config.c src/vmm/config.c src/vmm/config_json.c src/vmm/cpuid.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -ljansson
 FUZZERS := build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock build/fuzz/fuzz_proto build/fuzz/fuzz_http

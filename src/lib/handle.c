@@ -243,6 +243,8 @@ int handle_resolve(struct kiln *k, const struct kiln_options *opts,
 		k->vmm_path = strdup(s);
 	else
 		k->vmm_path = strdup("kiln-vmm");
+	s = env(env_ctx, "KILN_COLD_BOOT");
+	k->cold_boot = s && !strcmp(s, "1");
 	s = env(env_ctx, "PATH");
 	k->path_env = strdup(s && *s ? s : "/usr/local/bin:/usr/bin:/bin");
 	if (!k->vmm_path || !k->path_env) {

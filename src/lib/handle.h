@@ -20,6 +20,9 @@ struct kiln {
 	char *vmm_path; /* as given: absolute path or a name for $PATH */
 	char *path_env; /* $PATH at kiln_open(), for looking up vmm_path */
 	unsigned int boot_timeout_ms;
+	/* $KILN_COLD_BOOT=1: boot every sandbox instead of restoring the
+	 * base snapshot (debugging; much slower). */
+	bool cold_boot;
 	int cancel_fd;
 	kiln_log_fn log;
 	void *log_ctx;

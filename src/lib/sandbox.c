@@ -23,6 +23,7 @@
 #include "lib/console.h"
 #include "lib/handle.h"
 #include "lib/sandbox.h"
+#include "lib/snapshot_base.h"
 #include "lib/sandbox_config.h"
 #include "lib/vmm_argv.h"
 
@@ -41,6 +42,7 @@
 #define RETRY_MAX_MS 250
 #define PROGRESS_EVERY_MS 1000
 #define SHUTDOWN_ACK_MS 10000 /* agent acknowledges a power-off request */
+#define IDENTITY_TIMEOUT_MS 10000 /* a restored guest takes its identity */
 #define POWEROFF_WAIT_MS 20000 /* then the VMM should exit by itself */
 #define TERM_WAIT_MS 5000 /* after SIGTERM, before SIGKILL */
 #define EXEC_WAIT_SLACK_MS 60000 /* beyond a command timeout: guest hung */
@@ -321,6 +323,33 @@ static void progress_report(const struct kiln_sandbox_config *cfg,
 }
 
 /*
+ * A restored guest is a clone: without this it would share the snapshot's
+ * random pool, clock and hostname with every other clone.  Fresh host
+ * entropy reseeds its CRNG, the clock jumps to now, the hostname names
+ * the sandbox.
+ */
+static int sandbox_give_identity(struct kiln_sandbox *sb)
+{
+	char host[64], err[ERRLEN];
+	struct agent_identity id = {.hostname = host, .sandbox_id = sb->id};
+	struct agent_identity_result res;
+	int r;
+
+	snprintf(host, sizeof(host), "kiln-%.12s", sb->id);
+	r = agent_client_identity(sb->agent, &id, IDENTITY_TIMEOUT_MS, &res,
+				  err, sizeof(err));
+	if (r) {
+		handle_fail(sb->k, KILN_EGUEST,
+			    "the restored guest did not take its identity "
+			    "(entropy, clock, hostname): %s",
+			    err);
+		sandbox_fail_tails(sb);
+		return KILN_EGUEST;
+	}
+	return KILN_OK;
+}
+
+/*
  * Connect to the agent through the VMM's vsock socket, retrying until the
  * boot deadline while watching the VMM and the cancel fd.  Until the guest
  * agent listens, each attempt fails fast (no socket yet, or the VMM hangs
@@ -373,6 +402,8 @@ int sandbox_wait_agent(struct kiln_sandbox *sb,
 			wait < CONNECT_ATTEMPT_MS ? wait : CONNECT_ATTEMPT_MS,
 			&sb->agent, err, sizeof(err));
 		if (r == AGENT_OK) {
+			if (sb->restored && sandbox_give_identity(sb))
+				return KILN_EGUEST;
 			progress_report(cfg, sb, KILN_PHASE_READY,
 					now_ms() - start);
 			handle_log(k, KILN_LOG_INFO,
@@ -475,10 +506,50 @@ int sandbox_prepare_dir(struct kiln_sandbox *sb, const char *id,
 	return KILN_OK;
 }
 
+static int sandbox_spawn(struct kiln_sandbox *sb, const struct vmm_launch *l,
+			 int log_fd, bool detach)
+{
+	struct vmm_argv a;
+	char err[ERRLEN];
+	int rc;
+
+	rc = vmm_argv_build(l, &a, err, sizeof(err));
+	if (!rc)
+		rc = detach ? vmm_proc_spawn_detached(&sb->vmm, a.argv, log_fd,
+						      err, sizeof(err))
+			    : vmm_proc_spawn(&sb->vmm, a.argv, log_fd, err,
+					     sizeof(err));
+	vmm_argv_free(&a);
+	return rc ? handle_fail(sb->k, rc, "%s", err) : KILN_OK;
+}
+
+int sandbox_launch_vmm_api(struct kiln_sandbox *sb,
+			   const struct sandbox_params *p, const char *vmm_path,
+			   int log_fd, const char *api_sock)
+{
+	struct vmm_launch l = {
+		.vmm_path = vmm_path,
+		.kernel = p->kernel,
+		.image = p->image,
+		.cmdline_extra = p->cmdline_extra,
+		.cpus = p->cpus,
+		.memory_mib = p->memory_mib,
+		.cid = VMM_GUEST_CID,
+		.vsock_uds = sb->uds_path,
+		.console = sb->console_path,
+		.api_sock = api_sock,
+	};
+
+	return sandbox_spawn(sb, &l, log_fd, false);
+}
+
 /*
- * How a sandbox's VMM comes to life: today a cold boot of kernel + image.
- * The one place to switch to restoring a snapshot.  detach: a persistent
- * sandbox (see vmm_proc_spawn_detached()).
+ * How a sandbox's VMM comes to life: a restore of the base snapshot for p
+ * (built by the first sandbox that needs it), or with $KILN_COLD_BOOT=1 a
+ * boot of kernel + image.  detach: a persistent sandbox (see
+ * vmm_proc_spawn_detached()).  The guest CID is the snapshot's (the vsock
+ * socket is per VM, so CIDs need not differ between sandboxes); cid only
+ * applies to cold boots.
  */
 int sandbox_launch_vmm(struct kiln_sandbox *sb, const struct sandbox_params *p,
 		       const char *vmm_path, int log_fd, unsigned int cid,
@@ -495,22 +566,24 @@ int sandbox_launch_vmm(struct kiln_sandbox *sb, const struct sandbox_params *p,
 		.vsock_uds = sb->uds_path,
 		.console = sb->console_path,
 	};
-	struct vmm_argv a;
-	char err[ERRLEN];
+	struct snapshot_base base = {0};
 	int rc;
 
-	rc = vmm_argv_build(&l, &a, err, sizeof(err));
-	if (!rc) {
-		handle_log(sb->k, KILN_LOG_DEBUG,
-			   "sandbox %s: starting %s (%u cpus, %u MiB)", sb->id,
-			   vmm_path, p->cpus, p->memory_mib);
-		rc = detach ? vmm_proc_spawn_detached(&sb->vmm, a.argv, log_fd,
-						      err, sizeof(err))
-			    : vmm_proc_spawn(&sb->vmm, a.argv, log_fd, err,
-					     sizeof(err));
+	if (!sb->k->cold_boot) {
+		rc = snapshot_base_ensure(sb->k, NULL, p, vmm_path, &base);
+		if (rc)
+			return rc;
+		l.restore_state = base.state;
+		l.restore_mem = base.mem;
+		sb->restored = true;
 	}
-	vmm_argv_free(&a);
-	return rc ? handle_fail(sb->k, rc, "%s", err) : KILN_OK;
+	handle_log(sb->k, KILN_LOG_DEBUG, "sandbox %s: %s %s (%u cpus, %u MiB)",
+		   sb->id, l.restore_state ? "restoring" : "booting",
+		   l.restore_state ? l.restore_state : p->kernel, p->cpus,
+		   p->memory_mib);
+	rc = sandbox_spawn(sb, &l, log_fd, detach);
+	snapshot_base_free(&base);
+	return rc;
 }
 
 int kiln_sandbox_create(struct kiln *k, const struct kiln_sandbox_config *cfg,

@@ -28,6 +28,7 @@ struct kiln_sandbox {
 	struct vmm_proc vmm; /* pid 0 when attached */
 
 	struct agent_client *agent;
+	bool restored; /* from a snapshot: give the guest its identity */
 	bool broken; /* the agent connection failed: only destroy is left */
 
 	/* persistent sandboxes (sandbox_store.c) */
@@ -71,7 +72,13 @@ int sandbox_launch_vmm(struct kiln_sandbox *sb, const struct sandbox_params *p,
 		       const char *vmm_path, int log_fd, unsigned int cid,
 		       bool detach);
 
-/* Wait for the agent (boot deadline, VMM exit, cancel fd). */
+/* Boot p with the REST API on api_sock (for building base snapshots). */
+int sandbox_launch_vmm_api(struct kiln_sandbox *sb,
+			   const struct sandbox_params *p, const char *vmm_path,
+			   int log_fd, const char *api_sock);
+
+/* Wait for the agent (boot deadline, VMM exit, cancel fd); a restored
+ * sandbox then gets its own identity (entropy, clock, hostname). */
 int sandbox_wait_agent(struct kiln_sandbox *sb,
 		       const struct kiln_sandbox_config *cfg);
 

@@ -67,6 +67,39 @@ int vmm_check_cmdline_extra(const char *extra, char *err, size_t errlen)
 	return 0;
 }
 
+/* kiln-vmm --restore: the snapshot brings its own machine and devices. */
+static int vmm_argv_build_restore(const struct vmm_launch *l,
+				  struct vmm_argv *out, char *err,
+				  size_t errlen)
+{
+	int bad = 0;
+
+	if (!l->vmm_path || !*l->vmm_path || !l->restore_mem ||
+	    !*l->restore_mem || !l->vsock_uds || !*l->vsock_uds ||
+	    !l->console || !*l->console) {
+		snprintf(err, errlen, "internal error: incomplete VMM restore");
+		return KILN_EINVAL;
+	}
+	bad |= argv_push(out, "%s", l->vmm_path);
+	bad |= argv_push(out, "--restore");
+	bad |= argv_push(out, "%s", l->restore_state);
+	bad |= argv_push(out, "--restore-mem");
+	bad |= argv_push(out, "%s", l->restore_mem);
+	bad |= argv_push(out, "--vsock-uds");
+	bad |= argv_push(out, "%s", l->vsock_uds);
+	bad |= argv_push(out, "--console");
+	bad |= argv_push(out, "%s", l->console);
+	if (l->api_sock) {
+		bad |= argv_push(out, "--api-sock");
+		bad |= argv_push(out, "%s", l->api_sock);
+	}
+	if (bad) {
+		snprintf(err, errlen, "out of memory building the VMM command");
+		return KILN_ENOMEM;
+	}
+	return 0;
+}
+
 int vmm_argv_build(const struct vmm_launch *l, struct vmm_argv *out, char *err,
 		   size_t errlen)
 {
@@ -74,6 +107,8 @@ int vmm_argv_build(const struct vmm_launch *l, struct vmm_argv *out, char *err,
 	int bad = 0, rc;
 
 	memset(out, 0, sizeof(*out));
+	if (l->restore_state)
+		return vmm_argv_build_restore(l, out, err, errlen);
 	if (!l->vmm_path || !*l->vmm_path || !l->kernel || !*l->kernel ||
 	    !l->image || !*l->image || !l->vsock_uds || !*l->vsock_uds ||
 	    !l->console || !*l->console) {
@@ -106,6 +141,10 @@ int vmm_argv_build(const struct vmm_launch *l, struct vmm_argv *out, char *err,
 	bad |= argv_push(out, "--rng");
 	bad |= argv_push(out, "--console");
 	bad |= argv_push(out, "%s", l->console);
+	if (l->api_sock) {
+		bad |= argv_push(out, "--api-sock");
+		bad |= argv_push(out, "%s", l->api_sock);
+	}
 	if (bad) {
 		snprintf(err, errlen, "out of memory building the VMM command");
 		return KILN_ENOMEM;

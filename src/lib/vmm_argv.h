@@ -26,6 +26,12 @@ struct vmm_launch {
 	unsigned int cid;
 	const char *vsock_uds;
 	const char *console; /* file the guest console is written to */
+	const char *api_sock; /* NULL, or serve the REST API there */
+	/* Restore this snapshot instead of booting (kernel, image, cpus,
+	 * memory and cmdline_extra are then the snapshot's own and ignored;
+	 * vsock_uds and console override the saved ones). */
+	const char *restore_state;
+	const char *restore_mem;
 };
 
 struct vmm_argv {

@@ -14,11 +14,14 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "config_priv.h"
 #include "vm.h"
 
 static const char usage_text[] =
 	"usage: kiln-vmm --kernel PATH [options]\n"
 	"       kiln-vmm --config FILE.json [options]\n"
+	"       kiln-vmm --restore STATE --restore-mem MEM [options]\n"
+	"       kiln-vmm --api-sock PATH [options]\n"
 	"\n"
 	"Run one microVM on KVM until it powers off.\n"
 	"\n"
@@ -47,6 +50,19 @@ static const char usage_text[] =
 	"                           machine-config, vsock, entropy; flags "
 	"after it\n"
 	"                           override it\n"
+	"  --api-sock PATH          serve Firecracker's REST API on this Unix\n"
+	"                           socket; without --kernel/--restore, wait "
+	"for\n"
+	"                           the configuration (or a snapshot load)\n"
+	"  --restore STATE          restore a snapshot instead of booting "
+	"(needs\n"
+	"                           --restore-mem; --vsock-uds, --console and\n"
+	"                           --drive-override replace saved settings)\n"
+	"  --restore-mem MEM        the snapshot's memory file (mapped "
+	"private)\n"
+	"  --drive-override ID=PATH use PATH for drive ID of the snapshot\n"
+	"  --paused                 restore without starting the vCPUs\n"
+	"  --track-dirty            log dirty pages (for diff snapshots)\n"
 	"  --help                   this text\n"
 	"\n"
 	"Exit status: 0 guest powered off, 1 VMM error, 2 guest reboot,\n"
@@ -58,10 +74,7 @@ const char *config_usage(void)
 	return usage_text;
 }
 
-static int config_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int config_err(char *err, size_t errlen, const char *fmt, ...)
+int config_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -72,7 +85,7 @@ static int config_err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Replace *dst with a copy of src.  0 or -1 (out of memory). */
-static int config_set_str(char **dst, const char *src)
+int config_set_str(char **dst, const char *src)
 {
 	char *s = strdup(src);
 
@@ -131,9 +144,8 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int config_add_drive(struct vmm_config *c, const char *id,
-			    const char *path, bool read_only, bool is_root,
-			    char *err, size_t errlen)
+int config_add_drive(struct vmm_config *c, const char *id, const char *path,
+		     bool read_only, bool is_root, char *err, size_t errlen)
 {
 	struct config_drive *d;
 
@@ -230,278 +242,6 @@ static int config_load_file(struct vmm_config *c, const char *path, char *err,
 out:
 	free(text);
 	fclose(f);
-	return rc;
-}
-
-/*
- * Field lists of each JSON object, used to turn a failed strict unpack into
- * a message that names the key (jansson's own text does not always).
- */
-struct json_field {
-	const char *key;
-	json_type type; /* JSON_TRUE stands for any boolean */
-	bool required;
-};
-
-static const char *json_type_word(json_type t)
-{
-	switch (t) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "true or false";
-	default:
-		return "a value of another type";
-	}
-}
-
-static bool json_field_type_ok(json_t *v, json_type t)
-{
-	if (t == JSON_TRUE)
-		return json_is_boolean(v);
-	return json_typeof(v) == t;
-}
-
-static int config_json_explain(json_t *o, const struct json_field *f, int n,
-			       const char *src, const char *where,
-			       const json_error_t *je, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *v;
-
-	if (!json_is_object(o))
-		return config_err(err, errlen, "%s: %s must be an object", src,
-				  where);
-	json_object_foreach(o, key, v)
-	{
-		bool known = false;
-
-		for (int i = 0; i < n; i++)
-			known |= !strcmp(key, f[i].key);
-		if (!known)
-			return config_err(err, errlen,
-					  "%s: unknown key \"%s\" in %s", src,
-					  key, where);
-	}
-	for (int i = 0; i < n; i++) {
-		v = json_object_get(o, f[i].key);
-		if (!v && f[i].required)
-			return config_err(err, errlen, "%s: %s needs \"%s\"",
-					  src, where, f[i].key);
-		if (v && !json_field_type_ok(v, f[i].type))
-			return config_err(err, errlen, "%s: %s.%s must be %s",
-					  src, where, f[i].key,
-					  json_type_word(f[i].type));
-	}
-	return config_err(err, errlen, "%s: %s: %s", src, where, je->text);
-}
-
-#define NFIELDS(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-static int config_json_boot(struct vmm_config *c, json_t *o, const char *src,
-			    char *err, size_t errlen)
-{
-	const char *kernel = NULL, *args = NULL, *initrd = NULL;
-	json_error_t je;
-
-	static const struct json_field fields[] = {
-		{"kernel_image_path", JSON_STRING, true},
-		{"boot_args", JSON_STRING, false},
-		{"initrd_path", JSON_STRING, false},
-	};
-
-	if (json_unpack_ex(o, &je, JSON_STRICT, "{s:s, s?s, s?s}",
-			   "kernel_image_path", &kernel, "boot_args", &args,
-			   "initrd_path", &initrd))
-		return config_json_explain(o, fields, NFIELDS(fields), src,
-					   "boot-source", &je, err, errlen);
-	if (config_set_str(&c->kernel_path, kernel) ||
-	    (args && config_set_str(&c->cmdline, args)) ||
-	    (initrd && config_set_str(&c->initrd_path, initrd)))
-		return config_err(err, errlen, "out of memory");
-	return 0;
-}
-
-static int config_json_drives(struct vmm_config *c, json_t *a, const char *src,
-			      char *err, size_t errlen)
-{
-	static const struct json_field fields[] = {
-		{"drive_id", JSON_STRING, true},
-		{"path_on_host", JSON_STRING, true},
-		{"is_root_device", JSON_TRUE, true},
-		{"is_read_only", JSON_TRUE, false},
-	};
-	size_t i;
-	json_t *d;
-
-	if (!json_is_array(a))
-		return config_err(err, errlen, "%s: drives must be an array",
-				  src);
-	json_array_foreach(a, i, d)
-	{
-		const char *id, *path;
-		int is_root, ro = 0;
-		json_error_t je;
-
-		if (json_unpack_ex(d, &je, JSON_STRICT, "{s:s, s:s, s:b, s?b}",
-				   "drive_id", &id, "path_on_host", &path,
-				   "is_root_device", &is_root, "is_read_only",
-				   &ro)) {
-			char where[32];
-
-			snprintf(where, sizeof(where), "drives[%zu]", i);
-			return config_json_explain(d, fields, NFIELDS(fields),
-						   src, where, &je, err,
-						   errlen);
-		}
-		if (config_add_drive(c, id, path, ro, is_root, err, errlen)) {
-			char msg[256];
-
-			snprintf(msg, sizeof(msg), "%s", err);
-			return config_err(err, errlen, "%s: drives[%zu]: %s",
-					  src, i, msg);
-		}
-	}
-	return 0;
-}
-
-static int config_json_machine(struct vmm_config *c, json_t *o, const char *src,
-			       char *err, size_t errlen)
-{
-	json_int_t ncpus, mem;
-	int smt = c->smt;
-	const char *tmpl = NULL;
-	json_error_t je;
-
-	static const struct json_field fields[] = {
-		{"vcpu_count", JSON_INTEGER, true},
-		{"mem_size_mib", JSON_INTEGER, true},
-		{"smt", JSON_TRUE, false},
-		{"cpu_template", JSON_STRING, false},
-	};
-
-	if (json_unpack_ex(o, &je, JSON_STRICT, "{s:I, s:I, s?b, s?s}",
-			   "vcpu_count", &ncpus, "mem_size_mib", &mem, "smt",
-			   &smt, "cpu_template", &tmpl))
-		return config_json_explain(o, fields, NFIELDS(fields), src,
-					   "machine-config", &je, err, errlen);
-	if (ncpus < 1 || ncpus > VM_MAX_VCPUS)
-		return config_err(
-			err, errlen,
-			"%s: machine-config: vcpu_count %lld: must be "
-			"between 1 and %d",
-			src, (long long)ncpus, VM_MAX_VCPUS);
-	if (mem < VM_MIN_MEM_MIB || mem > VM_MAX_MEM_MIB)
-		return config_err(err, errlen,
-				  "%s: machine-config: mem_size_mib %lld: must "
-				  "be between %d and %d",
-				  src, (long long)mem, VM_MIN_MEM_MIB,
-				  VM_MAX_MEM_MIB);
-	/* Firecracker's "None" means "no template": our host template. */
-	if (tmpl && strcmp(tmpl, "None") &&
-	    cpu_template_from_name(tmpl, &c->cpu_template))
-		return config_err(err, errlen,
-				  "%s: machine-config: cpu_template \"%s\": "
-				  "expected \"host\" or \"baseline\"",
-				  src, tmpl);
-	if (tmpl && !strcmp(tmpl, "None"))
-		c->cpu_template = CPU_TEMPLATE_HOST;
-	c->ncpus = (unsigned int)ncpus;
-	c->mem_mib = (unsigned int)mem;
-	c->smt = smt;
-	return 0;
-}
-
-static int config_json_vsock(struct vmm_config *c, json_t *o, const char *src,
-			     char *err, size_t errlen)
-{
-	json_int_t cid;
-	const char *uds, *id = NULL;
-	json_error_t je;
-
-	static const struct json_field fields[] = {
-		{"guest_cid", JSON_INTEGER, true},
-		{"uds_path", JSON_STRING, true},
-		{"vsock_id", JSON_STRING, false},
-	};
-
-	if (json_unpack_ex(o, &je, JSON_STRICT, "{s:I, s:s, s?s}", "guest_cid",
-			   &cid, "uds_path", &uds, "vsock_id", &id))
-		return config_json_explain(o, fields, NFIELDS(fields), src,
-					   "vsock", &je, err, errlen);
-	if (cid < 3 || cid > UINT32_MAX)
-		return config_err(err, errlen,
-				  "%s: vsock: guest_cid %lld: must be between "
-				  "3 and %u (0-2 are reserved)",
-				  src, (long long)cid, UINT32_MAX);
-	if (config_set_str(&c->vsock_uds, uds))
-		return config_err(err, errlen, "out of memory");
-	c->vsock = true;
-	c->vsock_cid = (uint64_t)cid;
-	return 0;
-}
-
-int config_parse_json(struct vmm_config *c, const char *text,
-		      const char *source, char *err, size_t errlen)
-{
-	json_t *root, *boot = NULL, *drives = NULL, *machine = NULL;
-	json_t *vsock = NULL, *entropy = NULL;
-	json_error_t je;
-	int rc = -1;
-
-	root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-	if (!root)
-		return config_err(err, errlen, "%s:%d:%d: invalid JSON: %s",
-				  source, je.line, je.column, je.text);
-	if (!json_is_object(root)) {
-		config_err(err, errlen, "%s: the top level must be an object",
-			   source);
-		goto out;
-	}
-	if (json_unpack_ex(root, &je, JSON_STRICT, "{s?o, s?o, s?o, s?o, s?o}",
-			   "boot-source", &boot, "drives", &drives,
-			   "machine-config", &machine, "vsock", &vsock,
-			   "entropy", &entropy)) {
-		static const struct json_field fields[] = {
-			{"boot-source", JSON_OBJECT, false},
-			{"drives", JSON_ARRAY, false},
-			{"machine-config", JSON_OBJECT, false},
-			{"vsock", JSON_OBJECT, false},
-			{"entropy", JSON_OBJECT, false},
-		};
-
-		config_json_explain(root, fields, NFIELDS(fields), source,
-				    "the top level", &je, err, errlen);
-		goto out;
-	}
-	if (boot && config_json_boot(c, boot, source, err, errlen))
-		goto out;
-	if (drives && config_json_drives(c, drives, source, err, errlen))
-		goto out;
-	if (machine && config_json_machine(c, machine, source, err, errlen))
-		goto out;
-	if (vsock && config_json_vsock(c, vsock, source, err, errlen))
-		goto out;
-	if (entropy) {
-		/* Firecracker's entropy device; its rate_limiter is not
-		 * implemented, so only {} is accepted. */
-		if (json_unpack_ex(entropy, &je, JSON_STRICT, "{}")) {
-			config_json_explain(entropy, NULL, 0, source, "entropy",
-					    &je, err, errlen);
-			goto out;
-		}
-		c->rng = true;
-	}
-	rc = 0;
-out:
-	json_decref(root);
 	return rc;
 }
 
@@ -673,18 +413,154 @@ static const char *const value_flags[] = {
 	"--console", "--cpu-template", "--config",
 };
 
-static bool flag_takes_value(const char *flag)
+static const char *const launch_value_flags[] = {
+	"--api-sock",
+	"--restore",
+	"--restore-mem",
+	"--drive-override",
+};
+
+static bool flag_in(const char *flag, const char *const *list, size_t n)
 {
-	for (size_t i = 0; i < sizeof(value_flags) / sizeof(value_flags[0]);
-	     i++)
-		if (!strcmp(flag, value_flags[i]))
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(flag, list[i]))
 			return true;
 	return false;
 }
 
+static bool flag_takes_value(const char *flag, bool launch)
+{
+	return flag_in(flag, value_flags,
+		       sizeof(value_flags) / sizeof(value_flags[0])) ||
+	       (launch && flag_in(flag, launch_value_flags,
+				  sizeof(launch_value_flags) /
+					  sizeof(launch_value_flags[0])));
+}
+
+static int config_drive_override(struct vmm_launch *l, const char *val,
+				 char *err, size_t errlen)
+{
+	const char *eq = strchr(val, '=');
+	struct config_drive_override *o;
+
+	if (!eq || eq == val || !eq[1])
+		return config_err(err, errlen,
+				  "--drive-override %s: expected ID=PATH", val);
+	if (l->ndrive_overrides >= CONFIG_MAX_DRIVES)
+		return config_err(err, errlen,
+				  "too many --drive-override (max %d)",
+				  CONFIG_MAX_DRIVES);
+	o = &l->drive_overrides[l->ndrive_overrides++];
+	/* argv is not ours to split: id runs up to the '=' (see
+	 * config_override_matches). */
+	o->id = val;
+	o->path = eq + 1;
+	return 0;
+}
+
+bool config_override_matches(const struct config_drive_override *o,
+			     const char *id)
+{
+	const char *eq = strchr(o->id, '=');
+	size_t n = eq ? (size_t)(eq - o->id) : strlen(o->id);
+
+	return strlen(id) == n && !strncmp(o->id, id, n);
+}
+
+/* A launch flag with its value; 1 if flag is not one. */
+static int config_apply_launch(struct vmm_config *c, struct vmm_launch *l,
+			       const char *flag, const char *val, char *err,
+			       size_t errlen)
+{
+	if (!strcmp(flag, "--console"))
+		l->console_set = true;
+	if (!strcmp(flag, "--vsock-uds"))
+		l->vsock_uds_set = true;
+	if (!strcmp(flag, "--drive-override"))
+		return config_drive_override(l, val, err, errlen);
+	if (!strcmp(flag, "--api-sock") || !strcmp(flag, "--restore") ||
+	    !strcmp(flag, "--restore-mem")) {
+		const char **dst = !strcmp(flag, "--api-sock") ? &l->api_sock
+				   : !strcmp(flag, "--restore")
+					   ? &l->restore_path
+					   : &l->restore_mem;
+
+		if (!*val)
+			return config_err(err, errlen, "%s: empty value", flag);
+		*dst = val;
+		return 0;
+	}
+	(void)c;
+	return 1;
+}
+
+/* What a launch needs beyond config_validate(). */
+static int config_validate_launch(struct vmm_config *c, struct vmm_launch *l,
+				  char *err, size_t errlen)
+{
+	if (l->restore_path) {
+		if (!l->restore_mem)
+			return config_err(err, errlen,
+					  "--restore needs --restore-mem MEM "
+					  "(the snapshot's memory file)");
+		if (c->kernel_path || c->initrd_path || c->ndrives)
+			return config_err(err, errlen,
+					  "--restore takes the VM from the "
+					  "snapshot: drop --kernel, --initrd "
+					  "and --drive (use --drive-override "
+					  "ID=PATH to move a drive)");
+		if (c->cmdline || c->vsock || c->rng ||
+		    c->ncpus != CONFIG_DEFAULT_CPUS ||
+		    c->mem_mib != CONFIG_DEFAULT_MEM_MIB ||
+		    c->cpu_template != CPU_TEMPLATE_HOST)
+			return config_err(err, errlen,
+					  "--restore takes the command line, "
+					  "vCPUs, memory, CPU template and "
+					  "devices from the snapshot; only "
+					  "--vsock-uds, --console and "
+					  "--drive-override change it");
+		if (c->vsock_uds &&
+		    strlen(c->vsock_uds) >=
+			    sizeof(((struct sockaddr_un *)0)->sun_path))
+			return config_err(err, errlen,
+					  "vsock socket path %s is too long",
+					  c->vsock_uds);
+		return 0;
+	}
+	if (l->restore_mem || l->ndrive_overrides || l->paused)
+		return config_err(err, errlen,
+				  "--restore-mem, --drive-override and "
+				  "--paused only go with --restore STATE");
+	if (l->api_sock && !c->kernel_path)
+		return 0; /* configured later through the API */
+	return config_validate(c, err, errlen);
+}
+
+static enum config_result config_parse(struct vmm_config *c,
+				       struct vmm_launch *l, int argc,
+				       char *const argv[], char *err,
+				       size_t errlen);
+
 enum config_result config_parse_args(struct vmm_config *c, int argc,
 				     char *const argv[], char *err,
 				     size_t errlen)
+{
+	return config_parse(c, NULL, argc, argv, err, errlen);
+}
+
+enum config_result config_parse_launch(struct vmm_config *c,
+				       struct vmm_launch *l, int argc,
+				       char *const argv[], char *err,
+				       size_t errlen)
+{
+	memset(l, 0, sizeof(*l));
+	return config_parse(c, l, argc, argv, err, errlen);
+}
+
+static enum config_result config_parse(struct vmm_config *c,
+				       struct vmm_launch *l, int argc,
+				       char *const argv[], char *err,
+				       size_t errlen)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *eq, *val;
@@ -694,6 +570,14 @@ enum config_result config_parse_args(struct vmm_config *c, int argc,
 			return CONFIG_HELP;
 		if (!strcmp(arg, "--rng")) {
 			c->rng = true;
+			continue;
+		}
+		if (l && !strcmp(arg, "--paused")) {
+			l->paused = true;
+			continue;
+		}
+		if (l && !strcmp(arg, "--track-dirty")) {
+			l->track_dirty = true;
 			continue;
 		}
 		if (strncmp(arg, "--", 2)) {
@@ -718,7 +602,7 @@ enum config_result config_parse_args(struct vmm_config *c, int argc,
 			snprintf(flag, sizeof(flag), "%s", arg);
 			val = NULL;
 		}
-		if (!flag_takes_value(flag)) {
+		if (!flag_takes_value(flag, l != NULL)) {
 			int n = eq ? (int)(eq - arg) : (int)strlen(arg);
 
 			config_err(err, errlen,
@@ -733,10 +617,20 @@ enum config_result config_parse_args(struct vmm_config *c, int argc,
 			}
 			val = argv[++i];
 		}
+		if (l) {
+			int rc = config_apply_launch(c, l, flag, val, err,
+						     errlen);
+
+			if (rc < 0)
+				return CONFIG_ERROR;
+			if (rc == 0)
+				continue;
+		}
 		if (config_apply_flag(c, flag, val, err, errlen))
 			return CONFIG_ERROR;
 	}
-	if (config_validate(c, err, errlen))
+	if (l ? config_validate_launch(c, l, err, errlen)
+	      : config_validate(c, err, errlen))
 		return CONFIG_ERROR;
 	return CONFIG_OK;
 }

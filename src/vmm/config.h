@@ -51,6 +51,32 @@ struct vmm_config {
 	char *console_path; /* CONSOLE_FILE */
 };
 
+/*
+ * How this kiln-vmm process starts, beyond the VM configuration: the API
+ * socket, a snapshot to restore and its overrides.  Not part of struct
+ * vmm_config (which the API copies and edits); the strings point into argv
+ * and are not owned.
+ */
+struct config_drive_override {
+	const char *id, *path;
+};
+
+/* Does override o (its id runs up to '=') name drive id? */
+bool config_override_matches(const struct config_drive_override *o,
+			     const char *id);
+
+struct vmm_launch {
+	const char *api_sock; /* --api-sock */
+	const char *restore_path; /* --restore STATE */
+	const char *restore_mem; /* --restore-mem MEM */
+	int ndrive_overrides; /* --drive-override ID=PATH */
+	struct config_drive_override drive_overrides[CONFIG_MAX_DRIVES];
+	bool paused; /* --paused: restore without running the vCPUs */
+	bool track_dirty; /* --track-dirty: log dirty pages (diffs) */
+	bool console_set; /* --console was given */
+	bool vsock_uds_set; /* --vsock-uds was given (a restore override) */
+};
+
 enum config_result {
 	CONFIG_OK = 0,
 	CONFIG_HELP = 1, /* --help: print config_usage() and exit 0 */
@@ -68,6 +94,19 @@ void config_free(struct vmm_config *c);
 enum config_result config_parse_args(struct vmm_config *c, int argc,
 				     char *const argv[], char *err,
 				     size_t errlen);
+
+/*
+ * The whole kiln-vmm command line: config_parse_args plus the launch flags
+ * (--api-sock, --restore, --restore-mem, --drive-override, --paused,
+ * --track-dirty).  With --restore no kernel is needed (the configuration
+ * comes from the snapshot; --vsock-uds, --console and --drive-override
+ * change it); with --api-sock and no --kernel the configuration may come
+ * later through the API, so only the flags themselves are checked.
+ */
+enum config_result config_parse_launch(struct vmm_config *c,
+				       struct vmm_launch *l, int argc,
+				       char *const argv[], char *err,
+				       size_t errlen);
 
 /*
  * Apply a Firecracker-style JSON document (text) on top of c.  source names

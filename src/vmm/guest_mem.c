@@ -6,6 +6,7 @@
  * anonymous mapping and later one KVM memory slot.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -39,16 +40,21 @@ int guest_mem_layout(struct guest_mem *m, uint64_t mem_size)
 	return 0;
 }
 
-int guest_mem_alloc(struct guest_mem *m, uint64_t mem_size)
+/* fd < 0: anonymous memory; else the regions back to back in fd. */
+static int guest_mem_map(struct guest_mem *m, uint64_t mem_size, int fd)
 {
 	int rc = guest_mem_layout(m, mem_size);
+	uint64_t off = 0;
 
 	if (rc)
 		return rc;
 	for (int i = 0; i < m->nregions; i++) {
+		int flags = MAP_PRIVATE | MAP_NORESERVE |
+			    (fd < 0 ? MAP_ANONYMOUS : 0);
 		void *p = mmap(NULL, m->r[i].size, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-			       0);
+			       flags, fd, fd < 0 ? 0 : (off_t)off);
+
+		off += m->r[i].size;
 
 		if (p == MAP_FAILED) {
 			rc = -errno;
@@ -62,12 +68,44 @@ int guest_mem_alloc(struct guest_mem *m, uint64_t mem_size)
 	return 0;
 }
 
+int guest_mem_alloc(struct guest_mem *m, uint64_t mem_size)
+{
+	return guest_mem_map(m, mem_size, -1);
+}
+
+int guest_mem_map_file(struct guest_mem *m, uint64_t mem_size, int fd)
+{
+	if (fd < 0)
+		return -EBADF;
+	return guest_mem_map(m, mem_size, fd);
+}
+
+size_t guest_mem_bitmap_bytes(uint64_t region_size)
+{
+	return (size_t)((region_size / GUEST_PAGE_SIZE + 63) / 64) * 8;
+}
+
+int guest_mem_track_dirty(struct guest_mem *m)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		if (m->r[i].vmm_dirty)
+			continue;
+		m->r[i].vmm_dirty =
+			calloc(1, guest_mem_bitmap_bytes(m->r[i].size));
+		if (!m->r[i].vmm_dirty)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 void guest_mem_free(struct guest_mem *m)
 {
 	for (int i = 0; i < m->nregions; i++) {
 		if (m->r[i].hva)
 			munmap(m->r[i].hva, m->r[i].size);
 		m->r[i].hva = NULL;
+		free(m->r[i].vmm_dirty);
+		m->r[i].vmm_dirty = NULL;
 	}
 	m->nregions = 0;
 	m->total = 0;

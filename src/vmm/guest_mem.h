@@ -68,6 +68,21 @@ int guest_mem_alloc(struct guest_mem *m, uint64_t mem_size);
 void guest_mem_free(struct guest_mem *m);
 
 /*
+ * Lay out RAM like guest_mem_alloc but map it from a memory file (regions
+ * back to back from offset 0) MAP_PRIVATE | MAP_NORESERVE: pages load on
+ * demand and guest writes go to private copy-on-write pages, so the file is
+ * never modified and many VMs can share its page cache.  The file must be
+ * at least mem_size bytes (checked by the caller).  Returns 0 or -errno.
+ */
+int guest_mem_map_file(struct guest_mem *m, uint64_t mem_size, int fd);
+
+/* Allocate the vmm_dirty bitmaps (all clear).  Returns 0 or -ENOMEM. */
+int guest_mem_track_dirty(struct guest_mem *m);
+
+/* Bytes of one region's bitmap (one bit per 4 KiB page, whole u64s). */
+size_t guest_mem_bitmap_bytes(uint64_t region_size);
+
+/*
  * Record that the VMM wrote guest memory [gpa, gpa + len) (a device filled
  * a buffer or a used ring).  No-op when tracking is off or the range is not
  * RAM.  Any thread.

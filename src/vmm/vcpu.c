@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "boot.h"
@@ -459,6 +460,31 @@ static bool vcpu_handle_exit(struct vcpu *v)
 	}
 }
 
+/* Restore timing: how long from process start to the first guest entry. */
+static void vcpu_report_first_run(struct vcpu *v)
+{
+	struct timespec ts;
+	int64_t now;
+
+	if (v->id != 0 || !v->vm->report_first_run)
+		return;
+	v->vm->report_first_run = false;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	fprintf(stderr, "kiln-vmm: first KVM_RUN %.1f ms after start\n",
+		(double)(now - v->vm->start_ns) / 1e6);
+}
+
+static void vcpu_mark_exited(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	pthread_mutex_lock(&vm->run_lock);
+	v->exited = true;
+	pthread_cond_broadcast(&vm->run_cond); /* a pauser may be waiting */
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -467,11 +493,17 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "vcpu%d", v->id);
 	pthread_setname_np(pthread_self(), name);
 	vcpu_kick_bind(v->run);
+	/* Nothing pending before the first entry: a consistent point. */
+	vm_vcpu_park_if_paused(v->vm, v);
+	vcpu_report_first_run(v);
 	while (!vm_exiting(v->vm)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				/* kicked: look at vm state again */
+				/* Kicked.  KVM completed any pending MMIO/PIO
+				 * before returning EINTR, so this is the place
+				 * to park. */
 				v->run->immediate_exit = 0;
+				vm_vcpu_park_if_paused(v->vm, v);
 				continue;
 			}
 			fprintf(stderr, "kiln-vmm: vCPU %d: KVM_RUN: %s\n",
@@ -483,6 +515,7 @@ static void *vcpu_thread(void *arg)
 			break;
 	}
 	vcpu_kick_bind(NULL);
+	vcpu_mark_exited(v);
 	return NULL;
 }
 

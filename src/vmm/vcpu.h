@@ -28,6 +28,10 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool started;
+	/* pause handshake, under vm->run_lock */
+	bool parked;
+	uint64_t parked_epoch;
+	bool exited; /* the thread left its loop (the VM is ending) */
 };
 
 /* Install the kick handler (process-wide).  0 or -errno. */

@@ -4,8 +4,9 @@
  * command line, irqfd, ioeventfd), boot setup and the run/stop protocol.
  *
  * Stop protocol: whoever ends the VM calls vm_request_exit(); the first
- * call records the reason, kicks every vCPU thread out of KVM_RUN and stops
- * the event loop; vm_run() then joins the vCPUs and returns the reason.
+ * call records the reason, wakes parked vCPUs, kicks every vCPU thread out
+ * of KVM_RUN and stops the event loop; vm_wait() then joins the vCPUs and
+ * returns the reason.  Pausing is in vm_pause.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "boot.h"
@@ -129,6 +130,10 @@ void vm_request_exit(struct vm *vm, enum vm_exit why)
 	pthread_mutex_unlock(&vm->exit_lock);
 	if (!first)
 		return;
+	/* Parked vCPUs wait on run_cond: wake them so they see exiting. */
+	pthread_mutex_lock(&vm->run_lock);
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
 	for (int i = 0; vm->vcpus && i < vm->ncpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	if (vm->loop)
@@ -164,19 +169,6 @@ int vm_block_signals(void)
 	/* A console or vsock peer that goes away must not kill the VMM. */
 	signal(SIGPIPE, SIG_IGN);
 	return vcpu_kick_install();
-}
-
-static void vm_signal_event(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-	struct signalfd_siginfo si;
-
-	(void)events;
-	if (read(vm->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
-		return;
-	fprintf(stderr, "kiln-vmm: SIG%s received, stopping the VM\n",
-		sigabbrev_np((int)si.ssi_signo));
-	vm_request_exit(vm, VM_EXIT_SIGNAL);
 }
 
 /* Capabilities kiln cannot run without, and what each is for. */
@@ -272,18 +264,24 @@ static int vm_create_kvm_vm(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
+static int vm_setup_memory(struct vm *vm, int mem_fd, char *err, size_t errlen)
 {
-	int rc = guest_mem_alloc(&vm->mem, vm->mem_size);
+	int rc = mem_fd < 0
+			 ? guest_mem_alloc(&vm->mem, vm->mem_size)
+			 : guest_mem_map_file(&vm->mem, vm->mem_size, mem_fd);
 
 	if (rc)
 		return vm_err(err, errlen,
-			      "cannot map %llu MiB of guest memory: %s",
+			      "cannot map %llu MiB of guest memory%s: %s",
 			      (unsigned long long)(vm->mem_size >> 20),
+			      mem_fd < 0 ? "" : " from the memory file",
 			      strerror(-rc));
+	if (vm->track_dirty && guest_mem_track_dirty(&vm->mem))
+		return vm_err(err, errlen, "out of memory for dirty bitmaps");
 	for (int i = 0; i < vm->mem.nregions; i++) {
 		struct kvm_userspace_memory_region r = {
 			.slot = (uint32_t)i,
+			.flags = vm->track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 			.guest_phys_addr = vm->mem.r[i].gpa,
 			.memory_size = vm->mem.r[i].size,
 			.userspace_addr = (uint64_t)(uintptr_t)vm->mem.r[i].hva,
@@ -297,17 +295,35 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-int vm_create(struct vm *vm, int ncpus, uint64_t mem_size, bool smt, char *err,
-	      size_t errlen)
+static void vm_init_locks(struct vm *vm)
 {
-	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = vm->sigfd = -1;
+	pthread_condattr_t ca;
+
 	pthread_mutex_init(&vm->exit_lock, NULL);
+	pthread_mutex_init(&vm->run_lock, NULL);
+	/* Pause deadlines must not move with the wall clock. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->run_cond, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+int vm_create(struct vm *vm, struct evloop *loop, const struct vm_params *p,
+	      char *err, size_t errlen)
+{
+	int ncpus = p->ncpus;
+	uint64_t mem_size = p->mem_size;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm_init_locks(vm);
+	vm->loop = loop;
 	vm->next_mmio = VM_VIRTIO_MMIO_BASE;
 	vm->next_gsi = VM_VIRTIO_GSI_BASE;
 	vm->ncpus = ncpus;
 	vm->mem_size = mem_size;
-	vm->smt = smt;
+	vm->smt = p->smt;
+	vm->track_dirty = p->track_dirty;
 
 	if (ncpus < 1 || ncpus > VM_MAX_VCPUS) {
 		vm_err(err, errlen, "%d vCPUs: must be between 1 and %d", ncpus,
@@ -323,14 +339,8 @@ int vm_create(struct vm *vm, int ncpus, uint64_t mem_size, bool smt, char *err,
 		goto fail;
 	}
 	if (vm_open_kvm(vm, err, errlen) || vm_create_kvm_vm(vm, err, errlen) ||
-	    vm_setup_memory(vm, err, errlen))
+	    vm_setup_memory(vm, p->mem_fd, err, errlen))
 		goto fail;
-	vm->loop = evloop_new();
-	if (!vm->loop) {
-		vm_err(err, errlen, "cannot create the event loop: %s",
-		       strerror(errno));
-		goto fail;
-	}
 	vm->vcpus = calloc((size_t)ncpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		vm_err(err, errlen, "out of memory");
@@ -357,14 +367,7 @@ void vm_destroy(struct vm *vm)
 	vm->vcpus = NULL;
 	free(vm->cpuid);
 	vm->cpuid = NULL;
-	if (vm->sigfd >= 0) {
-		if (vm->loop)
-			evloop_del(vm->loop, vm->sigfd);
-		close(vm->sigfd);
-	}
-	vm->sigfd = -1;
-	evloop_free(vm->loop);
-	vm->loop = NULL;
+	vm->loop = NULL; /* the caller's */
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	vm->vm_fd = -1;
@@ -373,6 +376,8 @@ void vm_destroy(struct vm *vm)
 	vm->kvm_fd = -1;
 	guest_mem_free(&vm->mem);
 	pthread_mutex_destroy(&vm->exit_lock);
+	pthread_mutex_destroy(&vm->run_lock);
+	pthread_cond_destroy(&vm->run_cond);
 }
 
 int vm_setup_cpuid(struct vm *vm, enum cpu_template tmpl, char *err,
@@ -433,57 +438,54 @@ int vm_boot_setup(struct vm *vm, const struct boot_kernel *k,
 	return 0;
 }
 
-static int vm_watch_signals(struct vm *vm)
+int vm_start(struct vm *vm, char *err, size_t errlen)
 {
-	sigset_t set;
-	int rc;
+	for (int i = 0; i < vm->ncpus; i++) {
+		int rc = vcpu_start(&vm->vcpus[i]);
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	vm->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (vm->sigfd < 0)
-		return -errno;
-	rc = evloop_add(vm->loop, vm->sigfd, EPOLLIN, vm_signal_event, vm);
-	if (rc) {
-		close(vm->sigfd);
-		vm->sigfd = -1;
+		if (rc) {
+			vm_request_exit(vm, VM_EXIT_ERROR);
+			return vm_err(err, errlen,
+				      "cannot start vCPU %d thread: %s", i,
+				      strerror(-rc));
+		}
 	}
-	return rc;
+	return 0;
 }
 
-enum vm_exit vm_run(struct vm *vm)
+enum vm_exit vm_wait(struct vm *vm)
 {
-	int rc = vm_watch_signals(vm);
+	int rc;
 
-	if (rc) {
-		fprintf(stderr, "kiln-vmm: signalfd: %s\n", strerror(-rc));
-		return VM_EXIT_ERROR;
-	}
-	for (int i = 0; i < vm->ncpus; i++) {
-		rc = vcpu_start(&vm->vcpus[i]);
-		if (rc) {
-			fprintf(stderr,
-				"kiln-vmm: cannot start vCPU %d thread: %s\n",
-				i, strerror(-rc));
-			vm_request_exit(vm, VM_EXIT_ERROR);
-			break;
-		}
-	}
-	if (!vm_exiting(vm)) {
-		rc = evloop_run(vm->loop);
-		if (!vm_exiting(vm)) {
-			/* The loop itself failed (epoll error). */
-			fprintf(stderr, "kiln-vmm: event loop failed: %s\n",
-				strerror(rc < 0 ? -rc : EIO));
-			vm_request_exit(vm, VM_EXIT_ERROR);
-		}
-	}
 	for (int i = 0; i < vm->ncpus; i++)
 		vcpu_join(&vm->vcpus[i]);
 	pthread_mutex_lock(&vm->exit_lock);
 	rc = (int)vm->exit_reason;
 	pthread_mutex_unlock(&vm->exit_lock);
 	return (enum vm_exit)rc;
+}
+
+int vm_dirty_fetch(struct vm *vm, uint64_t *dirty[GUEST_MEM_MAX_REGIONS],
+		   char *err, size_t errlen)
+{
+	if (!vm->track_dirty)
+		return vm_err(err, errlen,
+			      "dirty page tracking is off: start kiln-vmm with "
+			      "--track-dirty (or load with track_dirty_pages)");
+	for (int i = 0; i < vm->mem.nregions; i++) {
+		struct guest_region *r = &vm->mem.r[i];
+		size_t words = guest_mem_bitmap_bytes(r->size) / 8;
+		struct kvm_dirty_log log = {.slot = (uint32_t)i};
+
+		memset(dirty[i], 0, words * 8);
+		log.dirty_bitmap = dirty[i];
+		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+			return vm_err(err, errlen,
+				      "KVM_GET_DIRTY_LOG slot %d: %s", i,
+				      strerror(errno));
+		for (size_t w = 0; w < words; w++)
+			dirty[i][w] |= __atomic_exchange_n(&r->vmm_dirty[w], 0,
+							   __ATOMIC_RELAXED);
+	}
+	return 0;
 }

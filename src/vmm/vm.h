@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One microVM: the KVM VM, its memory, buses, vCPUs and event loop.
- * Init order (vm_create -> devices attach -> vm_boot_setup -> vm_run) is
- * described in docs/ARCHITECTURE.md.
+ * Init order (vm_create -> devices attach -> vm_boot_setup or a snapshot
+ * restore -> vm_start, the caller runs the event loop -> vm_wait) is
+ * described in docs/ARCHITECTURE.md; vmm.c drives it.
  */
 #ifndef KILN_VMM_VM_H
 #define KILN_VMM_VM_H
@@ -65,20 +66,53 @@ struct vm {
 	uint64_t mem_size;
 	bool smt;
 	struct kvm_cpuid2 *cpuid; /* template applied, before topology */
-	int sigfd; /* signalfd for SIGTERM/SIGINT/SIGHUP, or -1 */
 	/* The console saw "Kernel panic - not syncing": a reset that follows
 	 * is a crash, not a reboot. */
 	bool guest_panicked; /* __atomic_* access */
+
+	/*
+	 * Pause handshake (vm_pause/vm_resume).  pause_epoch counts pause
+	 * requests; a vCPU parks recording the epoch it parked for, and a
+	 * pause completes only when every running vCPU has parked for the
+	 * current epoch.  So a resume quickly followed by a pause can never be
+	 * mistaken for "already paused" by a vCPU still parked from before.
+	 */
+	pthread_mutex_t run_lock;
+	pthread_cond_t run_cond; /* CLOCK_MONOTONIC */
+	bool pause_wanted; /* under run_lock; read racily by vCPUs as a hint */
+	uint64_t pause_epoch;
+	bool paused; /* vm_pause succeeded and no vm_resume since */
+
+	/* Dirty tracking (KVM_MEM_LOG_DIRTY_PAGES) is on for the memslots. */
+	bool track_dirty;
+	/* Report "first KVM_RUN after N ms" measured from start_ns
+	 * (CLOCK_MONOTONIC) on vCPU 0's first entry (restore timing). */
+	int64_t start_ns;
+	bool report_first_run;
+};
+
+/* How vm_create builds the VM. */
+struct vm_params {
+	int ncpus;
+	uint64_t mem_size;
+	bool smt;
+	/* -1: anonymous RAM.  Otherwise a memory file (mem_file.h layout:
+	 * the regions back to back) mapped MAP_PRIVATE: a restore. */
+	int mem_fd;
+	bool track_dirty;
 };
 
 /*
  * Open /dev/kvm, check the API version and capabilities, create the VM
- * with its in-kernel irqchip and PIT, guest RAM (mem_size bytes) and its
- * memory slots, the event loop and ncpus vCPUs (not yet configured).
- * On failure everything is released and err says what to do.  0 or -1.
+ * with its in-kernel irqchip and PIT, guest RAM and its memory slots, and
+ * p->ncpus vCPUs (not yet configured).  loop is the caller's event loop
+ * (it exists before the VM: the API serves requests before any VM) and
+ * outlives the VM.  On failure everything is released and err says what
+ * to do.  0 or -1.
  */
-int vm_create(struct vm *vm, int ncpus, uint64_t mem_size, bool smt, char *err,
-	      size_t errlen);
+int vm_create(struct vm *vm, struct evloop *loop, const struct vm_params *p,
+	      char *err, size_t errlen);
+/* Join the vCPUs (if started) and release everything but the loop. */
 void vm_destroy(struct vm *vm);
 
 /* Build vm->cpuid from KVM's supported CPUID and template t.  0 or -1. */
@@ -97,12 +131,33 @@ int vm_boot_setup(struct vm *vm, const struct boot_kernel *k,
 		  const char *initrd_path, char *err, size_t errlen);
 
 /*
- * Start the vCPU threads, run the event loop on the calling thread until
- * the VM ends, join the vCPUs.  Returns how it ended.  SIGTERM, SIGINT and
- * SIGHUP must be blocked in all threads (vm_block_signals) before any
- * thread is created.
+ * Start the vCPU threads (they park at once if vm_pause_initial() was
+ * called).  The caller runs the event loop; vm_request_exit() stops it.
+ * SIGTERM, SIGINT and SIGHUP must be blocked in all threads
+ * (vm_block_signals) before any thread is created.  0 or -1 with err.
  */
-enum vm_exit vm_run(struct vm *vm);
+int vm_start(struct vm *vm, char *err, size_t errlen);
+
+/* Join the vCPU threads after the loop stopped; how the VM ended. */
+enum vm_exit vm_wait(struct vm *vm);
+
+/* Start paused: vCPUs created by vm_start park before their first
+ * KVM_RUN until vm_resume().  Call before vm_start. */
+void vm_pause_initial(struct vm *vm);
+
+/*
+ * Stop every vCPU outside KVM_RUN with its state consistent (pending
+ * MMIO/PIO completed), waiting at most timeout_ms.  Event loop thread only.
+ * 0, or -1 with err (then the VM keeps running).
+ */
+int vm_pause(struct vm *vm, int timeout_ms, char *err, size_t errlen);
+/* Let paused vCPUs run again. */
+void vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+
+/* vCPU side of the handshake (vcpu.c): called at a consistent point;
+ * returns after the pause is over (or the VM ends). */
+void vm_vcpu_park_if_paused(struct vm *vm, struct vcpu *v);
 
 /* Block SIGTERM/SIGINT/SIGHUP (delivered via signalfd), ignore SIGPIPE and
  * install the vCPU kick handler.  Call first thing in main.  0 or -errno. */
@@ -129,6 +184,16 @@ int vm_irqfd(struct vm *vm, int efd, uint32_t gsi);
 int vm_ioeventfd(struct vm *vm, int efd, uint64_t addr, uint32_t datamatch);
 int vm_ioeventfd_remove(struct vm *vm, int efd, uint64_t addr,
 			uint32_t datamatch);
+
+/*
+ * Dirty tracking (vm->track_dirty): fill dirty[i] (guest_mem_bitmap_bytes
+ * of region i) with the pages written since the last call, by the guest
+ * (KVM_GET_DIRTY_LOG, which also resets KVM's log) or by the VMM (the
+ * regions' vmm_dirty bitmaps, cleared too).  vCPUs paused.  0 or -1 with
+ * err.
+ */
+int vm_dirty_fetch(struct vm *vm, uint64_t *dirty[GUEST_MEM_MAX_REGIONS],
+		   char *err, size_t errlen);
 
 /* End the VM (first caller wins): stops vCPUs and the event loop. */
 void vm_request_exit(struct vm *vm, enum vm_exit why);

@@ -68,13 +68,30 @@ report run_nproc $? "rc=$RC stdout='$(head -c 200 "$WORK/out")'"
 # Failure paths.  The first two stop the VM within seconds, so they cost
 # little even where a full boot takes minutes.
 
+# Sandboxes are restored from the base snapshot the runs above built: 20
+# clones at once all answer, and each has its own identity: distinct
+# hostnames and distinct bytes from /dev/urandom (the snapshot's random
+# pool was reseeded with host entropy).
+for i in $(seq 1 20); do
+	KILN_RUNTIME_DIR=$RT timeout -k 10 $((BOOT + 600)) "$KILN" run -q -- \
+		sh -c 'echo "$(hostname) $(head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n")"' \
+		>"$WORK/clone$i.out" 2>"$WORK/clone$i.err" </dev/null &
+done
+wait
+ok=$(cat "$WORK"/clone*.out | grep -c '^kiln-[0-9a-f]* [0-9a-f]\{32\}$')
+hosts=$(cat "$WORK"/clone*.out | cut -d' ' -f1 | sort -u | wc -l)
+bytes=$(cat "$WORK"/clone*.out | cut -d' ' -f2 | sort -u | wc -l)
+[ "$ok" = 20 ] && [ "$hosts" = 20 ] && [ "$bytes" = 20 ]
+report clones_distinct $? "answered $ok/20, distinct hostnames $hosts, distinct random bytes $bytes; $(cat "$WORK"/clone*.err | head -5)"
+
+# The failure paths of a boot: KILN_COLD_BOOT=1 boots instead of restoring.
 # A boot deadline that passes: a clear error, the VM stopped, nothing left.
-KILN_BOOT_TIMEOUT=2 kiln run -q -- true
+KILN_COLD_BOOT=1 KILN_BOOT_TIMEOUT=2 kiln run -q -- true
 [ "$RC" = 125 ] && grep -q "did not answer within 2 s" "$WORK/err"
 report boot_timeout $? "rc=$RC"
 
 # SIGINT while the guest boots: kiln tears down and exits 130.
-KILN_RUNTIME_DIR=$RT "$KILN" run -- true >"$WORK/out" 2>"$WORK/err" </dev/null &
+KILN_COLD_BOOT=1 KILN_RUNTIME_DIR=$RT "$KILN" run -- true >"$WORK/out" 2>"$WORK/err" </dev/null &
 pid=$!
 deadline=$((SECONDS + 60))
 until [ -S "$(ls -d "$RT"/*/ 2>/dev/null | head -1)vsock.sock" ] || [ $SECONDS -ge $deadline ]; do

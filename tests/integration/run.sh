@@ -16,8 +16,9 @@
 #   sandbox     - persistent sandboxes: t_sandbox_cli without KVM (usage,
 #                 empty state, a failed create leaves nothing); t_sandbox
 #                 boots real ones (tests/integration/sandbox.sh, like kvm).
-#   guest       - t_guest: identity, status, tty and user exec on a real
-#                 microVM (tests/integration/guest_ops.c), like kvm.
+#   guest       - t_guest: identity, status, tty, user exec, ps, kill and port
+#                 forwarding on a real
+#                 microVM (tests/integration/guest_{ops,procs}.c), like kvm.
 #   kvm         - boot real microVMs (tests/integration/kvm.sh).  Need
 #                 /dev/kvm, or else run inside the nested-KVM L1 guest of
 #                 tests/harness/run-in-l1.sh, and a built kernel and image in
@@ -391,7 +392,7 @@ t_agent() {
 # tests/integration/kvm.sh boots them; here we decide where it runs: directly
 # with /dev/kvm, inside the nested-KVM L1 guest without, or not at all.
 
-KVM_TESTS="run_hello run_nproc boot_timeout sigint_during_boot guest_crash"
+KVM_TESTS="run_hello run_nproc clones_distinct boot_timeout sigint_during_boot guest_crash"
 
 # `make test` provides everything the KVM tests need (kernel, image, the
 # harness), so there KILN_REQUIRE_KVM_TESTS=1 turns a missing piece into a
@@ -537,27 +538,37 @@ t_sandbox_cli() {
 # kvm.sh: directly with /dev/kvm, else inside the nested-KVM L1 guest.
 
 GUEST_TESTS="guest_boot guest_identity guest_status guest_hostname guest_clock
-guest_urandom guest_tty guest_user_nobody guest_destroy"
+guest_urandom guest_tty guest_user_nobody guest_destroy procs_boot ps_exec ps_init
+kill_pid1_refused kill_exec kill_no_such_process forward_listen forward_small forward_4mib forward_stop
+procs_destroy"
+
+# guest_build NAME OUT: build tests/integration/NAME.c against libkiln.a.
+guest_build() {
+	${CC:-cc} -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/include" \
+		-I"$ROOT/src" "$ROOT/tests/integration/$1.c" "$BUILD_DIR/libkiln.a" \
+		$([ "$BUILD_DIR" = "$ROOT/build/san" ] && echo -fsanitize=address,undefined) \
+		-ljansson -lsqlite3 -larchive -lpthread -ldl -o "$2" 2>>"$WORK/err"
+}
 
 t_guest() {
 	local cache=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln} line n=0 t why=
-	local bin=$WORK/guest_ops cc=${CC:-cc}
+	local bin=$WORK/guest_ops
 	if [ ! -e "$cache/kernel/vmlinux" ] || [ ! -e "$cache/images/base.ext4" ]; then
 		why="guest not built in $cache; run 'make kernel image'"
 	elif [ ! -x "$BUILD_DIR/kiln-vmm" ] || [ ! -e "$BUILD_DIR/libkiln.a" ]; then
 		why="kiln-vmm or libkiln.a not built"
-	elif ! $cc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/include" \
-		-I"$ROOT/src" "$ROOT/tests/integration/guest_ops.c" "$BUILD_DIR/libkiln.a" \
-		$([ "$BUILD_DIR" = "$ROOT/build/san" ] && echo -fsanitize=address,undefined) \
-		-ljansson -lsqlite3 -larchive -lpthread -ldl -o "$bin" 2>"$WORK/err"; then
-		for t in $GUEST_TESTS; do fail "$t" "tests/integration/guest_ops.c does not build"; done
+	elif ! guest_build guest_ops "$bin" || ! guest_build guest_procs "$bin.procs"; then
+		for t in $GUEST_TESTS; do fail "$t" "tests/integration/guest_{ops,procs}.c do not build"; done
 		return
 	elif [ -c /dev/kvm ]; then
-		KILN_VMM=$BUILD_DIR/kiln-vmm KILN_RUNTIME_DIR=$RT "$bin" >"$WORK/guest.out" 2>&1
+		KILN_VMM=$BUILD_DIR/kiln-vmm KILN_RUNTIME_DIR=$RT \
+			sh -c '"$0"; "$1"' "$bin" "$bin.procs" >"$WORK/guest.out" 2>&1
 	elif [ -x "$HARNESS" ]; then
+		# one L1 boot for both programs
 		KILN_BOOT_TIMEOUT=${KILN_BOOT_TIMEOUT:-600} KILN_VMM=$BUILD_DIR/kiln-vmm \
 			KILN_RUNTIME_DIR=$RT "$HARNESS" --cpus 1 \
-			--timeout "${KILN_L1_TIMEOUT:-1800}" -- "$bin" >"$WORK/guest.out" 2>&1
+			--timeout "${KILN_L1_TIMEOUT:-1800}" -- \
+			sh -c '"$0"; "$1"' "$bin" "$bin.procs" >"$WORK/guest.out" 2>&1
 	else
 		why="/dev/kvm not available (and no tests/harness/run-in-l1.sh)"
 	fi
@@ -589,7 +600,8 @@ t_guest() {
 # else inside the nested-KVM L1 guest.
 
 SNAP_TESTS="snap_boot snap_pause_cycles snap_create snap_restore snap_restore_twice
-snap_api_load snap_corrupt_truncated snap_corrupt_checksum snap_wrong_mem snap_leftovers"
+snap_api_load snap_diff_create snap_diff_restore snap_corrupt_truncated
+snap_corrupt_checksum snap_wrong_mem snap_leftovers"
 
 t_snapshot() {
 	local cache=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln} line n=0 t why=
