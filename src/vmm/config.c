@@ -63,6 +63,10 @@ static const char usage_text[] =
 	"  --drive-override ID=PATH use PATH for drive ID of the snapshot\n"
 	"  --paused                 restore without starting the vCPUs\n"
 	"  --track-dirty            log dirty pages (for diff snapshots)\n"
+	"  --no-seccomp             do not install the syscall filters "
+	"(debugging only)\n"
+	"  --seccomp-log            log forbidden syscalls instead of "
+	"killing the VMM\n"
 	"  --help                   this text\n"
 	"\n"
 	"Exit status: 0 guest powered off, 1 VMM error, 2 guest reboot,\n"
@@ -578,6 +582,14 @@ static enum config_result config_parse(struct vmm_config *c,
 		}
 		if (l && !strcmp(arg, "--track-dirty")) {
 			l->track_dirty = true;
+			continue;
+		}
+		if (l && !strcmp(arg, "--no-seccomp")) {
+			l->no_seccomp = true;
+			continue;
+		}
+		if (l && !strcmp(arg, "--seccomp-log")) {
+			l->seccomp_log = true;
 			continue;
 		}
 		if (strncmp(arg, "--", 2)) {

@@ -73,6 +73,8 @@ struct vmm_launch {
 	struct config_drive_override drive_overrides[CONFIG_MAX_DRIVES];
 	bool paused; /* --paused: restore without running the vCPUs */
 	bool track_dirty; /* --track-dirty: log dirty pages (diffs) */
+	bool no_seccomp; /* --no-seccomp: no syscall filters (debugging) */
+	bool seccomp_log; /* --seccomp-log: log forbidden calls, allow them */
 	bool console_set; /* --console was given */
 	bool vsock_uds_set; /* --vsock-uds was given (a restore override) */
 };

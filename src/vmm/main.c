@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "seccomp.h"
 #include "vm.h"
 #include "vmm.h"
 
@@ -71,6 +72,16 @@ int main(int argc, char **argv)
 	if (rc) {
 		fprintf(stderr, "kiln-vmm: cannot set up signals: %s\n",
 			strerror(-rc));
+		config_free(&cfg);
+		return VM_EXIT_ERROR;
+	}
+	/* Before any VM, file or socket exists: everything after this runs
+	 * under the main thread's allowlist (vCPU threads add their own). */
+	seccomp_set_mode(launch.no_seccomp    ? SECCOMP_OFF
+			 : launch.seccomp_log ? SECCOMP_LOG
+					      : SECCOMP_ENFORCE);
+	if (seccomp_install(SECCOMP_VMM_MAIN, err, sizeof(err))) {
+		fprintf(stderr, "kiln-vmm: %s\n", err);
 		config_free(&cfg);
 		return VM_EXIT_ERROR;
 	}

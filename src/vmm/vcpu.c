@@ -17,6 +17,7 @@
 #include "boot.h"
 #include "cpuid.h"
 #include "io.h"
+#include "seccomp.h"
 #include "vcpu.h"
 #include "vm.h"
 
@@ -488,10 +489,17 @@ static void vcpu_mark_exited(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	char name[16];
+	char name[16], err[256];
 
 	snprintf(name, sizeof(name), "vcpu%d", v->id);
 	pthread_setname_np(pthread_self(), name);
+	/* Before the guest runs: a vCPU thread needs far less than main. */
+	if (seccomp_install(SECCOMP_VCPU, err, sizeof(err))) {
+		fprintf(stderr, "kiln-vmm: vCPU %d: %s\n", v->id, err);
+		vm_request_exit(v->vm, VM_EXIT_ERROR);
+		vcpu_mark_exited(v);
+		return NULL;
+	}
 	vcpu_kick_bind(v->run);
 	/* Nothing pending before the first entry: a consistent point. */
 	vm_vcpu_park_if_paused(v->vm, v);

@@ -599,7 +599,7 @@ t_guest() {
 # tests/integration/vsock_exec.c), run like kvm.sh: directly with /dev/kvm,
 # else inside the nested-KVM L1 guest.
 
-SNAP_TESTS="snap_boot snap_pause_cycles snap_create snap_restore snap_restore_twice
+SNAP_TESTS="snap_boot vmm_seccomp snap_pause_cycles snap_create snap_restore snap_restore_twice
 snap_api_load snap_diff_create snap_diff_restore snap_corrupt_truncated
 snap_corrupt_checksum snap_wrong_mem snap_leftovers"
 

@@ -24,7 +24,7 @@ W=$(mktemp -d /tmp/kiln-snap-XXXXXX)
 PIDS=()
 failed=0
 
-TESTS="snap_boot snap_pause_cycles snap_create snap_restore snap_restore_twice
+TESTS="snap_boot vmm_seccomp snap_pause_cycles snap_create snap_restore snap_restore_twice
 snap_api_load snap_diff_create snap_diff_restore snap_corrupt_truncated snap_corrupt_checksum snap_wrong_mem snap_leftovers"
 
 cleanup() {
@@ -81,6 +81,12 @@ PIDS+=("$VMM1")
 exec_in "$W/v1.sock" "$BOOT_MS" echo booted
 [ "$RC" = 0 ] && [ "$(cat "$W/out")" = booted ]
 report snap_boot $? "rc=$RC out='$(head -c 200 "$W/out")' $(cat "$W/xerr")" "$W/vmm1.err"
+
+# Every thread of the running VMM is under a seccomp filter (mode 2).
+modes=$(cat /proc/"$VMM1"/task/*/status 2>/dev/null | sed -n 's/^Seccomp:[[:space:]]*//p' | sort | uniq -c | tr -s ' ')
+threads=$(ls /proc/"$VMM1"/task | wc -l)
+[ "$threads" -ge 2 ] && [ "$(echo "$modes" | sed 's/^ *//')" = "$threads 2" ]
+report vmm_seccomp $? "threads $threads, Seccomp modes: $modes"
 
 # ---- pause/resume: many cycles, then the guest still answers ------------
 ok=0
