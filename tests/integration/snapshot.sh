@@ -88,16 +88,20 @@ threads=$(ls /proc/"$VMM1"/task | wc -l)
 [ "$threads" -ge 2 ] && [ "$(echo "$modes" | sed 's/^ *//')" = "$threads 2" ]
 report vmm_seccomp $? "threads $threads, Seccomp modes: $modes"
 
-# ---- pause/resume: many cycles, then the guest still answers ------------
+# ---- pause/resume: 100 cycles while the guest is busy, then it answers ----
+# Two CPU-bound loops for 20 s (they end by themselves, before the snapshot).
+exec_in "$W/v1.sock" 60000 sh -c 'for i in 1 2; do (e=$(($(date +%s) + 20)); while [ $(date +%s) -lt $e ]; do :; done) >/dev/null 2>&1 & done; echo busy'
 ok=0
-for i in $(seq 1 20); do
+[ "$RC" = 0 ] || { ok=1; why="could not start the busy loops: rc=$RC"; }
+for i in $(seq 1 100); do
+	[ $ok = 0 ] || break
 	a=$(api "$W/api1.sock" PATCH /vm '{"state": "Paused"}')
 	b=$(api "$W/api1.sock" PATCH /vm '{"state": "Resumed"}')
 	case "$a$b" in 2??2??) ;; *) ok=1; why="cycle $i: pause $a resume $b: $(cat "$W/api.out")"; break ;; esac
 done
 if [ $ok = 0 ]; then
 	exec_in "$W/v1.sock" 60000 echo alive
-	[ "$RC" = 0 ] && [ "$(cat "$W/out")" = alive ] || { ok=1; why="rc=$RC after 20 cycles"; }
+	[ "$RC" = 0 ] && [ "$(cat "$W/out")" = alive ] || { ok=1; why="rc=$RC after 100 cycles"; }
 fi
 report snap_pause_cycles $ok "${why:-}" "$W/vmm1.err"
 
