@@ -197,7 +197,12 @@ static void write_file(const char *dir, const char *name, const char *text)
 	assert_int_equal(fclose(fp), 0);
 }
 
-/* A running sandbox whose VMM is killed shows as dead, with the reason. */
+/*
+ * A running sandbox whose VMM is killed shows as dead, with the reason.
+ * Names with letters outside [0-9a-f]: "a" would also be a prefix of
+ * every id starting with 'a', so after its removal it could name the
+ * other sandbox (1 run in 16).
+ */
 static void test_dead_vmm(void **state)
 {
 	struct fixture *f = *state;
@@ -207,13 +212,13 @@ static void test_dead_vmm(void **state)
 
 	vmm_start(&va);
 	vmm_start(&vb);
-	row_add(f, "a", STATE_SB_RUNNING, 0, 0, &va, &a);
-	row_add(f, "b", STATE_SB_RUNNING, 0, 0, &vb, &b);
+	row_add(f, "alpha", STATE_SB_RUNNING, 0, 0, &va, &a);
+	row_add(f, "bravo", STATE_SB_RUNNING, 0, 0, &vb, &b);
 	write_file(b.runtime_dir, "vmm.log",
 		   "kiln-vmm: note\nkiln-vmm: guest rebooted (triple "
 		   "fault)\nkiln-vmm: last console lines:\nkiln-vmm: | x\n");
 
-	assert_int_equal(kiln_sandbox_get(f->k, "a", &info), KILN_OK);
+	assert_int_equal(kiln_sandbox_get(f->k, "alpha", &info), KILN_OK);
 	assert_int_equal(info.state, KILN_SB_RUNNING);
 	assert_int_equal(info.vmm_pid, va.pid);
 	assert_int_equal(info.vmm_start_time, va.start_time);
@@ -225,7 +230,7 @@ static void test_dead_vmm(void **state)
 	kill(vb.pid, SIGKILL);
 	assert_true(pid_gone(va.pid, va.start_time));
 	assert_true(pid_gone(vb.pid, vb.start_time));
-	assert_int_equal(kiln_sandbox_get(f->k, "a", &info), KILN_OK);
+	assert_int_equal(kiln_sandbox_get(f->k, "alpha", &info), KILN_OK);
 	assert_int_equal(info.state, KILN_SB_DEAD);
 	assert_string_equal(kiln_sandbox_state_name(info.state), "dead");
 	assert_int_equal(info.vmm_pid, 0);
@@ -239,9 +244,10 @@ static void test_dead_vmm(void **state)
 	kiln_sandbox_info_clear(&info);
 
 	/* a dead one can be removed: row and directory go */
-	assert_int_equal(kiln_sandbox_remove(f->k, "a", 0), KILN_OK);
+	assert_int_equal(kiln_sandbox_remove(f->k, "alpha", 0), KILN_OK);
 	assert_false(dir_exists(a.runtime_dir));
-	assert_int_equal(kiln_sandbox_get(f->k, "a", &info), KILN_ENOTFOUND);
+	assert_int_equal(kiln_sandbox_get(f->k, "alpha", &info),
+			 KILN_ENOTFOUND);
 	assert_int_equal(kiln_sandbox_remove(f->k, b.id, 0), KILN_OK);
 	vmm_proc_stop(&va, 0, 0);
 	vmm_proc_stop(&vb, 0, 0);
