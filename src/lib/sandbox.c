@@ -218,6 +218,7 @@ int sandbox_teardown(struct kiln_sandbox *sb, bool graceful, char *err,
 	free(sb->dir);
 	free(sb->uds_path);
 	free(sb->console_path);
+	free(sb->api_path);
 	free(sb->vmm_log_path);
 	free(sb);
 	return rc;
@@ -482,7 +483,9 @@ int sandbox_prepare_dir(struct kiln_sandbox *sb, const char *id,
 	sb->uds_path = path_in(sb->dir, "vsock.sock");
 	sb->console_path = path_in(sb->dir, "console.log");
 	sb->vmm_log_path = path_in(sb->dir, "vmm.log");
-	if (!sb->uds_path || !sb->console_path || !sb->vmm_log_path)
+	sb->api_path = path_in(sb->dir, "api.sock");
+	if (!sb->uds_path || !sb->console_path || !sb->vmm_log_path ||
+	    !sb->api_path)
 		return handle_fail(k, KILN_ENOMEM, "out of memory");
 	if (strlen(sb->uds_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return handle_fail(k, KILN_EINVAL,
@@ -565,6 +568,7 @@ int sandbox_launch_vmm(struct kiln_sandbox *sb, const struct sandbox_params *p,
 		.cid = cid,
 		.vsock_uds = sb->uds_path,
 		.console = sb->console_path,
+		.api_sock = sb->api_path,
 	};
 	struct snapshot_base base = {0};
 	int rc;

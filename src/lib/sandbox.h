@@ -25,6 +25,7 @@ struct kiln_sandbox {
 	char *uds_path; /* the VMM's vsock socket */
 	char *console_path;
 	char *vmm_log_path;
+	char *api_path; /* the VMM's REST API socket (pause, snapshots) */
 	struct vmm_proc vmm; /* pid 0 when attached */
 
 	struct agent_client *agent;

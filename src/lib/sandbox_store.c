@@ -548,8 +548,9 @@ int kiln_sandbox_open(struct kiln *k, const char *ref,
 	sb->uds_path = path_join(sb->dir ? sb->dir : "", "vsock.sock");
 	sb->console_path = path_join(sb->dir ? sb->dir : "", "console.log");
 	sb->vmm_log_path = path_join(sb->dir ? sb->dir : "", "vmm.log");
+	sb->api_path = path_join(sb->dir ? sb->dir : "", "api.sock");
 	if (!sb->dir || !sb->uds_path || !sb->console_path ||
-	    !sb->vmm_log_path) {
+	    !sb->vmm_log_path || !sb->api_path) {
 		rc = handle_fail(k, KILN_ENOMEM, "out of memory");
 		goto out;
 	}
