@@ -34,14 +34,15 @@ TEST_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 VMM_LIBS   := -ljansson -lseccomp -lpthread
 AGENT_LIBS := -ljansson -lpthread -lutil
-LIB_LIBS   := -ljansson -lsqlite3 -larchive -lpthread -ldl
+LIB_LIBS   := -ljansson -lsqlite3 -larchive -lmnl -lnftables -lpthread -ldl
 
 PROGRAMS := $(BUILD)/kiln-vmm $(BUILD)/kiln $(BUILD)/libkiln.so $(BUILD)/libkiln.a
+PROGRAMS += $(BUILD)/kiln-dns   # a sandbox's resolver (docs/NETWORK.md)
 ifneq ($(SAN),1)
 PROGRAMS += $(BUILD)/kiln-agent   # static: no sanitizer runtime
 endif
 
-.PHONY: all unit test demo check-format format clean guest kernel image bench fuzz
+.PHONY: all unit test demo check-format format clean guest kernel image bench bench-restore bench-agent fuzz
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -55,8 +56,14 @@ $(BUILD)/libagent.a: $(AGENT_OBJS)
 $(BUILD)/libcommon.a: $(COMMON_OBJS)
 	@rm -f $@; ar rcs $@ $^
 
+# Static (not under SAN): the jail's root then needs no libraries.
+VMM_STATIC := $(if $(filter 1,$(SAN)),,-static)
 $(BUILD)/kiln-vmm: $(BUILD)/obj/src/vmm/main.o $(BUILD)/libvmm.a $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS)
+	$(CC) $(VMM_STATIC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS)
+
+# Test build with the jail probes of src/vmm/main.c (tests/integration/jail.sh).
+$(BUILD)/kiln-vmm-jailtest: src/vmm/main.c $(BUILD)/libvmm.a $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) -DKILN_JAIL_TEST $(VMM_STATIC) $(LDFLAGS) -o $@ $^ $(VMM_LIBS)
 
 $(BUILD)/kiln-agent: $(BUILD)/obj/src/agent/main.o $(BUILD)/libagent.a $(BUILD)/libcommon.a
 	$(CC) -static $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
@@ -70,11 +77,26 @@ $(BUILD)/libkiln.so: $(LIB_OBJS) $(COMMON_OBJS)
 $(BUILD)/kiln: $(CLI_OBJS) $(BUILD)/libkiln.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
+$(BUILD)/kiln-dns: $(BUILD)/obj/src/dns/main.o $(BUILD)/libkiln.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
 # Unit tests link whatever they need from the static archives.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvmm.a $(BUILD)/libagent.a $(BUILD)/libkiln.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libvmm.a $(BUILD)/libagent.a \
 		$(BUILD)/libkiln.a $(BUILD)/libcommon.a $(LDFLAGS) -lcmocka $(LIB_LIBS) -lseccomp -lutil
+
+# Test plugins (dlopen'ed by test_lib_hooks): one good, one built for
+# another plugin ABI.  They need no libkiln symbols.  In plugins/, not next
+# to the test binaries: tests/run-all.sh runs every tests/test_* file.
+TEST_PLUGINS := $(BUILD)/tests/plugins/test_plugin.so $(BUILD)/tests/plugins/test_plugin_badabi.so
+$(BUILD)/tests/plugins/test_plugin.so: tests/unit/plugins/test_plugin.c include/kiln.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -o $@ $< $(LDFLAGS)
+$(BUILD)/tests/plugins/test_plugin_badabi.so: tests/unit/plugins/test_plugin.c include/kiln.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DTEST_PLUGIN_BAD_ABI -shared -o $@ $< $(LDFLAGS)
+$(BUILD)/tests/test_lib_hooks: $(TEST_PLUGINS)
 
 unit: $(TEST_BINS)
 	@tests/run-unit.sh $(TEST_BINS)
@@ -102,6 +124,15 @@ demo:
 
 bench: all
 	@bench/boot.sh
+bench-restore: all
+	@bench/restore.sh
+# Agent round trips and transfer throughput against a restored sandbox;
+# needs /dev/kvm (else: tests/harness/run-in-l1.sh -- bench/agent.sh).
+$(BUILD)/bench/agent_rtt: bench/agent_rtt.c $(BUILD)/libkiln.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libkiln.a $(LDFLAGS) $(LIB_LIBS)
+bench-agent: all $(BUILD)/bench/agent_rtt
+	@bench/agent.sh
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS; `make test` runs them
 # briefly, run longer by hand: make fuzz FUZZ_SECONDS=600
@@ -117,10 +148,16 @@ build/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c src/vmm/dev/vsock_conn.c src/vmm/
 build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c src/common/proto.c $(AGENT_SRCS) src/lib/agent_client.c src/lib/agent_exec.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -ljansson -lutil
-build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/vmm/http.c src/vmm/api_routes.c src/vmm/api_config.c src/vmm/config.c src/vmm/config_json.c src/vmm/cpuid.c
+build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/vmm/http.c src/vmm/api_routes.c src/vmm/api_config.c src/vmm/config.c src/vmm/config_json.c src/vmm/config_drive.c src/vmm/config_net.c src/vmm/cpuid.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -ljansson
-FUZZERS := build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock build/fuzz/fuzz_proto build/fuzz/fuzz_http
+build/fuzz/fuzz_tar: tests/fuzz/fuzz_tar.c src/agent/tar.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^
+build/fuzz/fuzz_dns: tests/fuzz/fuzz_dns.c src/lib/dns_msg.c src/lib/dns_name.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^
+FUZZERS := build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock build/fuzz/fuzz_proto build/fuzz/fuzz_http build/fuzz/fuzz_tar build/fuzz/fuzz_dns
 fuzz: $(FUZZERS)
 	@tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
 

@@ -77,6 +77,7 @@ struct proc_usage {
 	long rss_kib, hwm_kib, anon_kib, file_kib, shmem_kib, threads;
 	long guest_rss_kib; /* resident part of the guest RAM mapping */
 	long guest_thp_kib; /* of which in transparent huge pages */
+	long pss_kib; /* proportional set size: shared pages split */
 	double cpu_ms;
 };
 
@@ -435,6 +436,7 @@ static void proc_usage_unknown(struct proc_usage *u)
 	u->rss_kib = u->hwm_kib = u->anon_kib = -1;
 	u->file_kib = u->shmem_kib = u->threads = -1;
 	u->guest_rss_kib = u->guest_thp_kib = -1;
+	u->pss_kib = -1;
 }
 
 static long status_field(const char *buf, const char *key)
@@ -509,6 +511,15 @@ static void proc_usage_read(pid_t pid, long guest_mib, struct proc_usage *u)
 		u->threads = status_field(buf, "\nThreads:");
 	}
 	guest_rss_read(pid, guest_mib, u);
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n > 0) {
+		buf[n] = 0;
+		u->pss_kib = status_field(buf, "\nPss:");
+	}
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
@@ -523,6 +534,36 @@ static void proc_usage_read(pid_t pid, long guest_mib, struct proc_usage *u)
 			" %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
 			&ut, &st) == 2)
 		u->cpu_ms = (double)(ut + st) * 1000.0 / sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * kiln-vmm logs "first KVM_RUN ... (monotonic N ns)" when a restored vCPU
+ * first enters the guest: the time from t0 (our fork), or -1 if the log
+ * has no such line (QEMU, or a boot rather than a restore).
+ */
+static int64_t log_first_run_ns(const char *log, int64_t t0)
+{
+	char buf[65536];
+	const char *p;
+	long long mono;
+	ssize_t n;
+	int fd;
+
+	if (!log)
+		return -1;
+	fd = open(log, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strstr(buf, "first KVM_RUN");
+	p = p ? strstr(p, "(monotonic ") : NULL;
+	if (!p || sscanf(p, "(monotonic %lld ns)", &mono) != 1 || mono < t0)
+		return -1;
+	return (int64_t)mono - t0;
 }
 
 /* Ask the agent to power off (or signal the VMM); wait for the exit. */
@@ -594,7 +635,7 @@ int main(int argc, char **argv)
 	const char *how = "none";
 	uint64_t uptime_ms = 0;
 	int attempts = 0, rc;
-	int64_t t0, t_ready = -1, t_stop = -1, t_exit = -1;
+	int64_t t0, t_ready = -1, t_stop = -1, t_exit = -1, t_first_run = -1;
 	struct vmm_proc v = {.pidfd = -1};
 	struct opts o;
 	json_t *r;
@@ -628,6 +669,7 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		t_ready = bench_now_ns() - t0;
 		proc_usage_read(v.pid, o.guest_mib, &u);
+		t_first_run = log_first_run_ns(o.log, t0);
 		t_stop = bench_now_ns();
 		if (vmm_stop(&o, &v, &link, &how, serr, sizeof(serr)) == 0)
 			t_exit = bench_now_ns() - t_stop;
@@ -648,6 +690,7 @@ int main(int argc, char **argv)
 	r = result_new(&o);
 	json_object_set_new(r, "ok", json_boolean(rc == 0));
 	json_object_set_new(r, "ready_ms", json_ms(t_ready));
+	json_object_set_new(r, "first_run_ms", json_ms(t_first_run));
 	json_object_set_new(r, "attempts", json_integer(attempts));
 	json_object_set_new(r, "agent_uptime_ms",
 			    rc == 0 && o.mode != READY_CONSOLE
@@ -666,6 +709,7 @@ int main(int argc, char **argv)
 			? json_null()
 			: json_ms((int64_t)(m.init_guest_s * 1e9 + 0.5)));
 	json_object_set_new(r, "rss_kib", json_kib(u.rss_kib));
+	json_object_set_new(r, "pss_kib", json_kib(u.pss_kib));
 	json_object_set_new(r, "rss_anon_kib", json_kib(u.anon_kib));
 	json_object_set_new(r, "rss_file_kib", json_kib(u.file_kib));
 	json_object_set_new(r, "rss_shmem_kib", json_kib(u.shmem_kib));

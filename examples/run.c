@@ -19,10 +19,12 @@ static int print_output(void *ctx, const void *buf, size_t len)
 	return fwrite(buf, 1, len, to) == len ? 0 : -1;
 }
 
-static void log_line(void *ctx, enum kiln_log_level level, const char *msg)
+static void log_line(void *ctx, enum kiln_log_level level, const char *tag,
+		     const char *msg)
 {
 	(void)ctx;
-	fprintf(stderr, "libkiln[%d]: %s\n", (int)level, msg);
+	fprintf(stderr, "libkiln[%s] %s: %s\n", kiln_log_level_name(level), tag,
+		msg);
 }
 
 int main(int argc, char **argv)

@@ -46,6 +46,7 @@ enum kiln_status {
 	KILN_ECANCELED =
 		-11, /* cancelled through the cancel fd or a callback */
 	KILN_ESTATE = -12, /* the handle is in the wrong state for this call */
+	KILN_EVETO = -13, /* a before_* hook or plugin refused the operation */
 };
 
 /* A static English name for a status, e.g. "timed out".  Never NULL. */
@@ -60,11 +61,122 @@ enum kiln_log_level {
 
 /*
  * Logger: called synchronously from the thread that called into the library
- * with one message (no trailing newline).  Messages above the configured
- * level are not formatted at all.
+ * with one message (no trailing newline) and its tag, the subsystem that
+ * logged it ("sandbox", "snapshot", "state", "handle", ...; never NULL).
+ * Messages above the configured level are not formatted at all.  The
+ * logger belongs to the handle: there is no process-wide logging state.
  */
 typedef void (*kiln_log_fn)(void *ctx, enum kiln_log_level level,
-			    const char *msg);
+			    const char *tag, const char *msg);
+
+/*
+ * Where messages go when kiln_options.log is NULL: nowhere (the default),
+ * or one line each on stderr (one write(2) per line), as text
+ *   kiln: warning: [sandbox] sandbox 4ebbb21e5077 was not destroyed...
+ * or as a JSON object per line (docs/CLI.md, "Logging")
+ *   {"time":"2026-12-07T01:22:39.123Z","level":"warn","tag":"sandbox",
+ *    "msg":"...","pid":147}
+ */
+enum kiln_log_format {
+	KILN_LOG_SILENT = 0,
+	KILN_LOG_TEXT = 1,
+	KILN_LOG_JSON = 2,
+};
+
+/*
+ * Names for the CLI and configuration files.  Levels: "error", "warn"
+ * (also "warning"), "info", "debug"; formats: "text", "json", "none".
+ * Return 0, or KILN_EINVAL for an unknown name (*out untouched).
+ */
+int kiln_log_level_parse(const char *name, enum kiln_log_level *out);
+int kiln_log_format_parse(const char *name, enum kiln_log_format *out);
+/* "error", "warn", "info", "debug"; "unknown" for a bad value. */
+const char *kiln_log_level_name(enum kiln_log_level level);
+
+/*
+ * Format one log line (with its newline) as the built-in stderr logger
+ * does, into buf (cut to fit, always terminated): for callbacks that want
+ * the same lines, e.g. after clearing a progress line.  Control characters
+ * in msg are replaced (text) or escaped (JSON).  Returns the length.
+ */
+size_t kiln_log_format_line(enum kiln_log_format fmt, enum kiln_log_level level,
+			    const char *tag, const char *msg, char *buf,
+			    size_t len);
+
+/* ---- hooks: events (functions under "Hooks and plugins" below) ------- */
+
+/*
+ * What happened.  before_* events come before anything is done or
+ * recorded and may be vetoed; after_* ones when the operation succeeded.
+ * A failed operation emits error (with its phase) instead of after_*.
+ * state_change: a persistent sandbox's recorded state changed (by this
+ * process, including reconciliation finding a VMM dead).  net_*: a
+ * sandbox's network was set up, torn down, or its policy changed.
+ */
+enum kiln_event {
+	KILN_EV_BEFORE_CREATE = 0,
+	KILN_EV_AFTER_CREATE = 1,
+	KILN_EV_BEFORE_START = 2,
+	KILN_EV_AFTER_START = 3,
+	KILN_EV_BEFORE_STOP = 4,
+	KILN_EV_AFTER_STOP = 5,
+	KILN_EV_BEFORE_REMOVE = 6,
+	KILN_EV_AFTER_REMOVE = 7,
+	KILN_EV_ERROR = 8,
+	KILN_EV_STATE_CHANGE = 9,
+	KILN_EV_NET_SETUP = 10,
+	KILN_EV_NET_TEARDOWN = 11,
+	KILN_EV_NET_POLICY = 12,
+};
+#define KILN_EV_COUNT 13
+
+/* "before_create", "state_change", ...; "unknown" for a bad value. */
+const char *kiln_event_name(enum kiln_event ev);
+/* The reverse; KILN_EINVAL for an unknown name (*out untouched). */
+int kiln_event_parse(const char *name, enum kiln_event *out);
+
+/*
+ * One event, as a hook sees it.  Strings are never NULL ("" when not
+ * applicable) and are only valid during the call.
+ *   seq          1, 2, ... per handle: the order events happened in
+ *   sandbox_id   "" for before_create (no id is allocated yet)
+ *   phase        error: the operation that failed ("create", "start",
+ *                "stop", "remove", "net_setup", "net_teardown",
+ *                "net_policy")
+ *   error_code   error: its kiln_status; error_msg its message
+ *   old_state,   state_change: kiln_sandbox_state_name()-style names
+ *   new_state    ("" for old_state when the sandbox was just recorded)
+ *   details      a JSON object with what else is known (e.g. the
+ *                configuration for before_create, "force" for stop);
+ *                "{}" when nothing
+ * veto: for before_* events, `return ev->veto(ev, "why");` refuses the
+ * operation with that message (copied); it returns KILN_EVETO.  It is a
+ * function pointer (not a libkiln symbol) so that plugins loaded into a
+ * program that links libkiln statically can call it.
+ */
+struct kiln_event_info {
+	enum kiln_event event;
+	uint64_t seq;
+	const char *sandbox_id;
+	const char *sandbox_name;
+	const char *phase;
+	int error_code;
+	const char *error_msg;
+	const char *old_state;
+	const char *new_state;
+	const char *details;
+	int (*veto)(const struct kiln_event_info *ev, const char *msg);
+	void *internal; /* libkiln's; do not touch */
+};
+
+/*
+ * A hook: called synchronously, in the thread that called into the
+ * library, for every event of the handle it is registered on.  Return
+ * KILN_OK, or (before_* only) ev->veto()'s KILN_EVETO to refuse; any
+ * other value, or a veto of an event that cannot be refused, is logged
+ * and ignored.  A hook must not call into the same struct kiln.
+ */
+typedef int (*kiln_hook_fn)(void *ctx, const struct kiln_event_info *ev);
 
 /*
  * Options for kiln_open().  Initialise with kiln_options_init(), then set
@@ -80,8 +192,9 @@ typedef void (*kiln_log_fn)(void *ctx, enum kiln_log_level level,
  *   runtime_dir  $KILN_RUNTIME_DIR, else $XDG_RUNTIME_DIR/kiln, else
  *                /run/kiln for root, else /tmp/kiln-<uid>.  Each sandbox
  *                gets a private 0700 directory <runtime_dir>/<id> holding
- *                its vsock socket and console log; it is removed when the
- *                sandbox is destroyed.
+ *                its vsock socket, console log and root disk overlay
+ *                (everything the guest wrote to its root); it is removed
+ *                when the sandbox is destroyed.
  *   vmm_path     $KILN_VMM, else "kiln-vmm" looked up in $PATH.
  *
  * boot_timeout_ms: how long to wait for the guest agent after starting the
@@ -103,11 +216,35 @@ struct kiln_options {
 	kiln_log_fn log;
 	void *log_ctx;
 	enum kiln_log_level log_level;
+	/* with log NULL: KILN_LOG_TEXT/JSON lines on stderr, or silent */
+	enum kiln_log_format log_format;
+	/*
+	 * Hooks and plugins (see "Hooks and plugins" below).  hook/hook_ctx:
+	 * a callback registered first, as by kiln_add_hook().  plugins: a
+	 * NULL-terminated list of plugin paths loaded by kiln_open(), as by
+	 * kiln_load_plugin().  hooks_file: the hook configuration file; NULL:
+	 * $KILN_HOOKS, else <state_dir>/hooks if it exists; "" for none.
+	 * hook_timeout_ms: how long a hook command may run; 0: the file's
+	 * "timeout" line, else 10 s.
+	 */
+	kiln_hook_fn hook;
+	void *hook_ctx;
+	const char *const *plugins;
+	const char *hooks_file;
+	unsigned int hook_timeout_ms;
+	/*
+	 * jail: 1 (kiln_options_init()'s default): when running as root,
+	 * every sandbox's kiln-vmm runs in the jail (docs/SECURITY.md); 0:
+	 * never (debugging only: `kiln inspect` says JAIL DISABLED).
+	 * $KILN_JAIL=0 also turns it off.
+	 */
+	int jail;
 };
 
 /*
  * Fill opts with defaults: all paths NULL, boot timeout 0 (see above),
- * cancel_fd -1, no logger, log level KILN_LOG_WARN.
+ * cancel_fd -1, no logger (log NULL, log_format KILN_LOG_SILENT), log
+ * level KILN_LOG_WARN.
  */
 void kiln_options_init(struct kiln_options *opts);
 
@@ -185,6 +322,11 @@ struct kiln_sandbox_config {
 	 */
 	int persistent;
 	const char *name;
+	/*
+	 * Networking (see "Networking" below; persistent sandboxes only).
+	 * NULL: policy KILN_NET_NONE.
+	 */
+	const struct kiln_net_policy *network;
 };
 
 #define KILN_CPUS_MIN 1
@@ -266,9 +408,32 @@ struct kiln_exec {
 	void *stdout_ctx;
 	kiln_output_fn on_stderr;
 	void *stderr_ctx;
+	/*
+	 * Added in 0.1 for terminals and users (at the end, so code that
+	 * fills the struct through kiln_exec_init() keeps working):
+	 *
+	 * tty: run on a new pseudo-terminal of rows x cols (0: 24 x 80) in
+	 * the guest.  All output (stdout and stderr as the terminal renders
+	 * them) goes to on_stdout; stdin goes to the terminal (EOF on
+	 * stdin_fd is sent as the terminal's ^D).
+	 * user: run as this guest user (a name in the guest's /etc/passwd or
+	 * a decimal uid), with its groups and HOME; NULL: root.
+	 * resize_fd/on_resize (tty only): when resize_fd (>= 0, e.g. a
+	 * signalfd of SIGWINCH) is readable, on_resize is called; it must
+	 * consume what made the fd readable and return 0 with the new size
+	 * in *rows and *cols (sent to the guest, which gets SIGWINCH), 1 to
+	 * send nothing, or < 0 to stop (the command is killed, the exec
+	 * returns KILN_ECANCELED).
+	 */
+	int tty;
+	unsigned int rows, cols;
+	const char *user;
+	int resize_fd;
+	int (*on_resize)(void *ctx, unsigned int *rows, unsigned int *cols);
+	void *resize_ctx;
 };
 
-/* Fill ex with defaults: everything NULL/0, stdin_fd -1. */
+/* Fill ex with defaults: everything NULL/0, stdin_fd and resize_fd -1. */
 void kiln_exec_init(struct kiln_exec *ex);
 
 /*
@@ -297,6 +462,39 @@ struct kiln_exec_result {
  */
 int kiln_sandbox_exec(struct kiln_sandbox *sb, const struct kiln_exec *ex,
 		      struct kiln_exec_result *res);
+
+/*
+ * Detached commands: a command started with kiln_sandbox_exec_detach()
+ * keeps running when the caller lets go (it does not die with the
+ * connection); the guest agent keeps its latest output (64 KiB per
+ * stream; older output is dropped and counted) and, once it ended, its
+ * exit status, until a client attaches.  At most 64 detached commands per
+ * guest.
+ *
+ * kiln_sandbox_exec_detach: start ex (argv, env, cwd, timeout_ms, tty,
+ * rows, cols, user; stdin_fd >= 0 only says "keep a stdin pipe open for
+ * attach"; nothing is read from it) and return at once with its session id
+ * (> 0) and guest pid.  Errors as for kiln_sandbox_exec().
+ */
+int kiln_sandbox_exec_detach(struct kiln_sandbox *sb,
+			     const struct kiln_exec *ex, uint32_t *session,
+			     int *pid);
+
+/*
+ * Attach to a detached command by session id: stream its buffered and
+ * then live output to ex->on_stdout/on_stderr, copy ex->stdin_fd (if >= 0)
+ * to its stdin, resize its terminal through ex->on_resize, and wait until
+ * it ends; *res as for kiln_sandbox_exec() (also when it ended before the
+ * attach).  ex->argv and the other fields are ignored.  *lost (may be
+ * NULL) gets how many output bytes were dropped since the last attach.
+ * If this call is cancelled (cancel fd, callback) the command is NOT
+ * killed: it stays detached.  KILN_ENOTFOUND: no such session (never
+ * existed, or its exit was already collected); KILN_EGUEST: another
+ * client is attached to it.
+ */
+int kiln_sandbox_exec_attach(struct kiln_sandbox *sb, uint32_t session,
+			     const struct kiln_exec *ex,
+			     struct kiln_exec_result *res, uint64_t *lost);
 
 /*
  * Stop and free a sandbox: ask the agent to power the guest off, wait for
@@ -341,6 +539,7 @@ enum kiln_sandbox_state {
 	KILN_SB_STOPPING = 3, /* being stopped or removed */
 	KILN_SB_STOPPED = 4, /* no VMM; can be started again */
 	KILN_SB_DEAD = 5, /* the VMM ended without being stopped */
+	KILN_SB_PAUSED = 6, /* vCPUs paused by kiln_sandbox_pause() */
 };
 
 /* "creating", "running", ...; never NULL ("unknown" for a bad value). */
@@ -366,6 +565,14 @@ struct kiln_sandbox_info {
 };
 
 void kiln_sandbox_info_clear(struct kiln_sandbox_info *info);
+
+/*
+ * How the sandbox's running VMM is confined (docs/SECURITY.md), one line
+ * into buf: "jailed: uid ..., cgroup ..." or "JAIL DISABLED: why".
+ * KILN_ENOTFOUND when no VMM was started in its runtime directory.
+ */
+int kiln_sandbox_jail_status(const struct kiln_sandbox_info *info, char *buf,
+			     size_t len);
 void kiln_sandbox_info_list_free(struct kiln_sandbox_info *list, size_t n);
 
 /* Look one up by reference (id, name or unique id prefix). */
@@ -418,6 +625,99 @@ int kiln_sandbox_start(struct kiln *k, const char *ref,
 int kiln_sandbox_remove(struct kiln *k, const char *ref, int force);
 
 /*
+ * Pause a running persistent sandbox: its VMM stops the guest's vCPUs
+ * (PATCH /vm on <runtime_dir>/api.sock); memory and devices stay as they
+ * are, the guest's clocks jump when it is resumed.  The sandbox is then
+ * KILN_SB_PAUSED: kiln_sandbox_open() (and so exec, cp, ps...) refuses it
+ * with KILN_ESTATE ("sandbox X is paused; resume it with 'kiln resume
+ * X'"); kiln_sandbox_stop()/_remove() resume it first so the guest can
+ * power off (or kill it with force, or if resuming fails).  Already
+ * paused: KILN_OK, nothing done.  KILN_ESTATE if it is not running (or
+ * another kiln process changed its state meanwhile: then the pause is
+ * undone); KILN_EVMM if the VMM refused or did not answer.
+ */
+int kiln_sandbox_pause(struct kiln *k, const char *ref);
+
+/*
+ * Resume a paused persistent sandbox: its vCPUs run again and it is
+ * KILN_SB_RUNNING.  Already running: KILN_OK.  KILN_ESTATE if it is
+ * neither paused nor running; KILN_EVMM as for kiln_sandbox_pause().
+ */
+int kiln_sandbox_resume(struct kiln *k, const char *ref);
+
+/* ---- networking (docs/NETWORK.md) ------------------------------------ */
+/*
+ * A persistent sandbox created by root gets its own network namespace
+ * "kiln-<id>" with a TAP for the guest, a veth pair to the host
+ * ("kv<slot>") and addresses from its network slot: the guest is
+ * 10.202.0.0/16 + 4 * slot + 2, its gateway + 1.  What the guest may reach
+ * is its policy, changeable while it runs:
+ *   KILN_NET_NONE       nothing, not even the host (the default)
+ *   KILN_NET_ALLOW_ALL  everything outside the host through NAT, except
+ *                       the host's own addresses and other sandboxes
+ *   KILN_NET_CUSTOM     only addresses in allow_cidr and not in deny_cidr
+ *                       (deny wins; the host and other sandboxes only if
+ *                       an allow entry names them)
+ * DNS (port 53) and DNS over TLS (853) go nowhere but the sandbox's
+ * resolver (see allow_domain).  publish: inbound TCP/UDP to host_port on
+ * the host's addresses goes to guest_port (DNAT).  Lists are NULL-terminated
+ * "a.b.c.d/len" strings (or bare addresses), at most KILN_NET_LIST_MAX
+ * entries each, as is n_publish.  rate_bps: bandwidth limit in bits per
+ * second, applied to each direction separately (0: none; else
+ * KILN_NET_RATE_MIN..KILN_NET_RATE_MAX).
+ */
+enum kiln_net_mode {
+	KILN_NET_NONE = 0,
+	KILN_NET_ALLOW_ALL = 1,
+	KILN_NET_CUSTOM = 2,
+};
+
+#define KILN_NET_LIST_MAX 256
+#define KILN_NET_RATE_MIN 64000ull /* 64 kbit/s */
+#define KILN_NET_RATE_MAX 100000000000ull /* 100 Gbit/s */
+
+struct kiln_net_publish {
+	uint16_t host_port; /* 1..65535 */
+	uint16_t guest_port; /* 1..65535 */
+	int udp; /* 0: TCP */
+};
+
+struct kiln_net_policy {
+	enum kiln_net_mode mode;
+	const char *const *allow_cidr;
+	const char *const *deny_cidr;
+	const struct kiln_net_publish *publish;
+	size_t n_publish;
+	uint64_t rate_bps;
+	/*
+	 * Domains the guest may resolve and then reach (custom mode; NULL-
+	 * terminated, at most KILN_NET_LIST_MAX): "example.com" exactly,
+	 * "*.example.com" any name below it; case-insensitive.  The sandbox's
+	 * resolver (at the guest's gateway, port 53) answers only those and
+	 * lets the guest reach the IPv4 addresses it answered, for
+	 * max(TTL, 60 s).  Under allow-all it answers every name.
+	 */
+	const char *const *allow_domain;
+	/*
+	 * The resolver's upstream, "a.b.c.d" or "a.b.c.d:port"; NULL: the
+	 * KILN_DNS_UPSTREAM environment variable, else the first nameserver
+	 * of /etc/resolv.conf.
+	 */
+	const char *dns_upstream;
+};
+
+/* Fill p with defaults: mode none, no lists, no ports, no limit. */
+void kiln_net_policy_init(struct kiln_net_policy *p);
+
+/*
+ * Replace the network policy of a persistent sandbox (running or not), in
+ * one atomic nftables transaction; recorded for later starts.  KILN_ESTATE
+ * if it has no network namespace (created without root).
+ */
+int kiln_sandbox_set_network(struct kiln *k, const char *ref,
+			     const struct kiln_net_policy *p);
+
+/*
  * Copy a file into the guest: src_fd's content up to EOF becomes
  * guest_path (absolute), written atomically (a temporary file renamed into
  * place, so it is never seen half-written) with permission bits mode (0:
@@ -438,6 +738,140 @@ int kiln_sandbox_copy_to_guest(struct kiln_sandbox *sb, int src_fd,
 int kiln_sandbox_copy_from_guest(struct kiln_sandbox *sb,
 				 const char *guest_path, int dst_fd,
 				 uint64_t *size);
+
+/*
+ * Directory trees, streamed as tar archives (never held whole in memory).
+ * What a tree copy did: archive bytes, entries copied, entries skipped
+ * (hard links are copied as separate files from the host; devices,
+ * fifos and sockets are skipped on both sides).
+ */
+struct kiln_copy_stats {
+	uint64_t bytes;
+	uint64_t entries;
+	uint64_t skipped;
+};
+
+/*
+ * Copy the host directory host_dir into the guest, like cp -r: as
+ * guest_dir (absolute) if that does not exist (its parent must), or as
+ * guest_dir/NAME (NAME: host_dir's last component) if it is an existing
+ * directory; a host_dir ending in "/." has its contents copied into
+ * guest_dir.  Files, directories and symlinks (copied as links, never
+ * followed) keep their permission bits, files and symlinks their mtimes;
+ * everything created belongs to user (a name or decimal uid in the guest's
+ * /etc/passwd: its uid and primary group; NULL: root), never to the
+ * owners on the host.  Entries are written one by one: a failure part-way
+ * leaves what was copied.  stats may be NULL.  KILN_EINVAL if guest_dir
+ * exists and is not a directory; KILN_EGUEST for an unknown user.
+ */
+int kiln_sandbox_copy_dir_to_guest(struct kiln_sandbox *sb,
+				   const char *host_dir, const char *guest_dir,
+				   const char *user,
+				   struct kiln_copy_stats *stats);
+
+/*
+ * Copy the guest directory guest_dir (absolute) to the host the same way:
+ * as host_dir, or into host_dir/NAME if host_dir is an existing directory
+ * ("/." at the end of guest_dir: its contents into host_dir).  Files
+ * belong to the caller.  The guest's archive is checked: members with
+ * ".." or absolute names, or that would be written through a symlink,
+ * fail the copy (KILN_EGUEST).
+ */
+int kiln_sandbox_copy_dir_from_guest(struct kiln_sandbox *sb,
+				     const char *guest_dir,
+				     const char *host_dir,
+				     struct kiln_copy_stats *stats);
+
+/*
+ * The same with the tar archive itself: extract the archive read from
+ * tar_fd (to EOF; ustar/pax, uncompressed; owners in it are ignored, what
+ * is created belongs to user as above) into guest_dir exactly (created if
+ * missing, merged into if it exists), or write guest_dir as an archive
+ * (members "./", "./a", ...) to tar_fd.
+ */
+int kiln_sandbox_upload_tar(struct kiln_sandbox *sb, int tar_fd,
+			    const char *guest_dir, const char *user,
+			    struct kiln_copy_stats *stats);
+int kiln_sandbox_download_tar(struct kiln_sandbox *sb, const char *guest_dir,
+			      int tar_fd, struct kiln_copy_stats *stats);
+
+/* ---- checkpoints and forks ------------------------------------------- */
+/*
+ * A checkpoint is a named full snapshot of a persistent sandbox: vCPU, VM
+ * and device state, the guest's memory and its root disk (the read-only
+ * image under a copy-on-write overlay file per sandbox, which holds
+ * everything the guest wrote).  Its files live in
+ * <state_dir>/checkpoints/<sandbox id>/<name>/ and it is recorded in the
+ * state database; removing the sandbox removes its checkpoints.
+ * Checkpoint names follow the rules of sandbox names (1..63 of
+ * [A-Za-z0-9_.-], starting with a letter or digit) and are unique per
+ * sandbox.
+ */
+#define KILN_FORK_MAX 64
+
+/*
+ * Checkpoint running (or paused) sandbox ref as name: its VMM is paused
+ * (unless paused already), snapshotted and resumed (always, also on
+ * failure); the sandbox keeps running.  KILN_EINVAL for a bad or
+ * duplicate name, KILN_ESTATE if the sandbox is not running, KILN_EVMM if
+ * its VMM refused.
+ */
+int kiln_checkpoint_create(struct kiln *k, const char *ref, const char *name);
+
+/*
+ * Roll sandbox ref back to its checkpoint name: its VMM is killed (the
+ * guest's state is thrown away) and a new one restored from the
+ * checkpoint, with the same id, CID and runtime directory; returns when
+ * its agent answers and it has taken the clock and fresh entropy (its
+ * hostname stays kiln-<id>).  The checkpoint is only read (its memory is
+ * mapped copy-on-write), so it can be rolled back to again.  Works on a
+ * running, paused, stopped or dead sandbox; afterwards it runs.  On
+ * failure the sandbox is left stopped, with the reason recorded.
+ * KILN_ENOTFOUND if there is no such checkpoint.  progress as for
+ * kiln_sandbox_create() (may be NULL).
+ */
+int kiln_checkpoint_rollback(struct kiln *k, const char *ref, const char *name,
+			     kiln_progress_fn progress, void *progress_ctx);
+
+/* What is known about a checkpoint.  Free lists with _list_free(). */
+struct kiln_checkpoint_info {
+	char sandbox_id[KILN_ID_LEN + 1];
+	char sandbox_name[KILN_NAME_MAX + 1]; /* "" when unnamed */
+	char name[KILN_NAME_MAX + 1];
+	int64_t created_at; /* seconds since the epoch */
+	uint64_t size_bytes; /* disk space of its files (sparse) */
+	char *path; /* its directory */
+};
+
+/*
+ * The checkpoints of sandbox ref (NULL: of all sandboxes), by sandbox and
+ * then oldest first; *list is NULL when *n is 0.
+ */
+int kiln_checkpoint_list(struct kiln *k, const char *ref,
+			 struct kiln_checkpoint_info **list, size_t *n);
+void kiln_checkpoint_info_list_free(struct kiln_checkpoint_info *list,
+				    size_t n);
+
+/*
+ * Remove checkpoint name of sandbox ref (name NULL: all of its
+ * checkpoints): record and files.  KILN_ENOTFOUND if there is no such
+ * checkpoint.
+ */
+int kiln_checkpoint_remove(struct kiln *k, const char *ref, const char *name);
+
+/*
+ * Fork running (or paused) sandbox ref into count (1..KILN_FORK_MAX) new
+ * persistent sandboxes: it is snapshotted as for a checkpoint (and keeps
+ * running), and each fork is a new sandbox (own id, CID, slot, runtime
+ * directory; named <name>-fork-<n> with the lowest free n if ref is
+ * named) restored from that snapshot, with its own identity (hostname
+ * kiln-<its id>, fresh entropy, the clock).  Guest processes, files and
+ * memory are the parent's at the moment of the snapshot.  Returns once
+ * every fork's agent answered, with their ids in ids[0..count-1].  All
+ * or nothing: if one fork fails, the ones made so far are removed.
+ */
+int kiln_sandbox_fork(struct kiln *k, const char *ref, unsigned int count,
+		      char (*ids)[KILN_ID_LEN + 1]);
 
 /* ---- guest status and identity ----------------------------------------- */
 
@@ -533,6 +967,114 @@ struct kiln_port_forward {
 
 int kiln_sandbox_port_forward(struct kiln_sandbox *sb,
 			      const struct kiln_port_forward *pf);
+
+/* ---- host checks (kiln doctor) ---------------------------------------- */
+
+enum kiln_check_status {
+	KILN_CHECK_OK = 0,
+	KILN_CHECK_WARN = 1, /* works, but something is missing or slow */
+	KILN_CHECK_FAIL = 2, /* sandboxes cannot be created until fixed */
+};
+
+/* "ok", "warn", "fail"; "unknown" for a bad value. */
+const char *kiln_check_status_name(enum kiln_check_status st);
+
+/* The outcome of one check of kiln_doctor(). */
+struct kiln_check {
+	const char *name; /* static, stable: "kvm", "cpu", "kernel", ... */
+	enum kiln_check_status status;
+	char *detail; /* what was found (printable ASCII, one line) */
+	char *fix; /* how to fix it; NULL when status is KILN_CHECK_OK */
+};
+
+/*
+ * Check whether this host can run sandboxes with k's configuration,
+ * without starting any: /dev/kvm (open + KVM_GET_API_VERSION), the CPU
+ * features guests need, kiln-vmm, the default kernel and image in the
+ * cache, the base snapshot cache, cgroups (cpu and memory controllers),
+ * /dev/net/tun, nftables, the state database (integrity_check; it is not
+ * created if missing) and the runtime directory.  On KILN_OK *list (free
+ * with kiln_check_list_free()) holds *n checks in that order, whatever
+ * they found; a failing check is a result, not an error.  KILN_ENOMEM
+ * only.
+ */
+int kiln_doctor(struct kiln *k, struct kiln_check **list, size_t *n);
+void kiln_check_list_free(struct kiln_check *list, size_t n);
+
+/* ---- hooks and plugins (docs/API.md, "Hooks and plugins") ------------ */
+/*
+ * Every event (enum kiln_event) is delivered synchronously and in order,
+ * first to the callbacks (kiln_options.hook, then plugins and
+ * kiln_add_hook() callbacks in the order they were added), then to the
+ * hook commands (in the order of their configuration lines).  For a
+ * before_* event the first veto wins: later hooks do not see that event,
+ * the operation fails with KILN_EVETO and a message naming the hook, and
+ * everyone sees the error event that follows.
+ *
+ * Hook commands come from the hook configuration file (see
+ * kiln_options.hooks_file; docs/CLI.md, "Hooks"), one per line as
+ * "EVENT-PATTERN COMMAND" (patterns are fnmatch(3) globs over event names:
+ * "before_create", "before_*", "*").  A command runs through /bin/sh -c
+ * with the event as one JSON object on stdin, stdout discarded, stderr
+ * captured; a non-zero exit from a before_* hook is a veto whose message
+ * is its stderr's first line.  One that outlives the timeout is killed
+ * (with its process group): a veto for before_*, a warning otherwise.
+ */
+
+/* Add a callback after those already registered.  KILN_EINVAL for NULL. */
+int kiln_add_hook(struct kiln *k, kiln_hook_fn fn, void *ctx);
+
+/*
+ * Add a hook command for events matching pattern (see above), after those
+ * already configured.  KILN_EINVAL for an empty command or a pattern
+ * that matches no event.
+ */
+int kiln_add_hook_command(struct kiln *k, const char *pattern,
+			  const char *command);
+
+/*
+ * Plugins are shared objects loaded with dlopen().  A plugin exports
+ *
+ *   const unsigned int kiln_plugin_abi = KILN_PLUGIN_ABI;
+ *   int kiln_plugin_init(const struct kiln_plugin_host *host,
+ *                        struct kiln_plugin *plugin);
+ *
+ * kiln_load_plugin() checks kiln_plugin_abi before calling anything: a
+ * plugin built against another ABI is refused ("plugin X was built for
+ * kiln plugin ABI N, this libkiln has M; rebuild it").  kiln_plugin_init()
+ * fills *plugin (its hook is then registered as by kiln_add_hook()) and
+ * returns 0, or non-zero to refuse to load (message in plugin->error).
+ * At kiln_close() each plugin's fini (if set) is called, then it is
+ * unloaded.  A plugin needs no libkiln symbols: it gets all it uses
+ * through these structs.  KILN_PLUGIN_ABI changes whenever these structs
+ * or struct kiln_event_info change.
+ */
+#define KILN_PLUGIN_ABI 1
+
+struct kiln_plugin_host {
+	unsigned int abi; /* KILN_PLUGIN_ABI of this libkiln */
+	const char *kiln_version; /* KILN_VERSION */
+	const char *plugin_path; /* as given to kiln_load_plugin() */
+	const char *state_dir; /* kiln_state_dir() */
+};
+
+struct kiln_plugin {
+	const char *name; /* for messages (static); NULL: the file name */
+	kiln_hook_fn hook; /* may be NULL */
+	void *ctx; /* passed to hook and fini */
+	void (*fini)(void *ctx); /* may be NULL */
+	char error[256]; /* init's reason when it returns non-zero */
+};
+
+typedef int (*kiln_plugin_init_fn)(const struct kiln_plugin_host *host,
+				   struct kiln_plugin *plugin);
+
+/*
+ * Load a plugin (see above).  KILN_ENOTFOUND if it cannot be opened
+ * (dlerror() in the message), KILN_EFORMAT if it does not export the
+ * symbols above or its ABI differs, KILN_EINVAL if its init refused.
+ */
+int kiln_load_plugin(struct kiln *k, const char *path);
 
 /*
  * Create a sandbox, run one command in it, destroy it.  Returns the first

@@ -6,10 +6,11 @@ set -euo pipefail
 PKGS=(
 	build-essential pkg-config clang clang-format libclang-rt-14-dev
 	libjansson-dev libsqlite3-dev libseccomp-dev libarchive-dev liburing-dev
-	libcmocka-dev
+	libcmocka-dev libmnl-dev libnftables-dev
 	busybox-static e2fsprogs cpio xz-utils
 	linux-source-6.1 flex bison bc libelf-dev libssl-dev
-	qemu-system-x86 iproute2 nftables
+	qemu-system-x86 iproute2 nftables kmod
+	dnsmasq-base bind9-dnsutils
 )
 
 missing=()

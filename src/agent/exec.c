@@ -35,13 +35,16 @@ static void stream_on_event(struct loop_watch *w, uint32_t events);
 static void stdin_on_event(struct loop_watch *w, uint32_t events);
 static void proc_maybe_finish(struct proc *p);
 
-static void proc_link(struct conn *c, struct proc *p)
-{
-	struct agent *ag = c->ag;
+/* Read buffer of a detached command's output (the agent is one thread). */
+static uint8_t detached_buf[AGENT_CHUNK];
 
+static void proc_link(struct agent *ag, struct conn *c, struct proc *p)
+{
 	p->next = ag->procs;
 	ag->procs = p;
 	ag->nprocs++;
+	if (!c)
+		return; /* detached: no client yet */
 	p->conn_next = c->procs;
 	c->procs = p;
 }
@@ -61,6 +64,14 @@ int proc_spawn(struct conn *c, uint32_t id, const struct exec_spec *spec,
 			 AGENT_MAX_PROCS);
 		return -1;
 	}
+	if (spec->detach && detach_count(ag) >= DETACH_MAX) {
+		*code = PROTO_E_LIMIT;
+		snprintf(err, errlen,
+			 "exec: too many detached commands (limit %d); attach "
+			 "to some and let them finish",
+			 DETACH_MAX);
+		return -1;
+	}
 	/* Allocate first: once spawned, nothing may fail. */
 	p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -73,8 +84,10 @@ int proc_spawn(struct conn *c, uint32_t id, const struct exec_spec *spec,
 		return -1;
 	}
 	p->ag = ag;
-	p->conn = c;
+	p->conn = spec->detach ? NULL : c;
 	p->id = id;
+	if (spec->detach)
+		p->session = detach_new_session(ag);
 	p->pid = sp.pid;
 	p->start_ns = agent_now_ns();
 	if (spec->timeout_ms)
@@ -88,10 +101,17 @@ int proc_spawn(struct conn *c, uint32_t id, const struct exec_spec *spec,
 	loop_watch_init(&p->out.w, p->out.fd, stream_on_event, &p->out, false);
 	loop_watch_init(&p->err.w, p->err.fd, stream_on_event, &p->err, false);
 	loop_watch_init(&p->in_w, p->in_fd, stdin_on_event, p, false);
-	proc_link(c, p);
+	proc_link(ag, p->conn, p);
 	proc_output_resume(p);
-	log_debug("request %u: started \"%s\" as pid %d", id, sp.path,
-		  (int)sp.pid);
+	log_debug("request %u: started \"%s\" as pid %d%s", id, sp.path,
+		  (int)sp.pid, spec->detach ? " (detached)" : "");
+	if (spec->detach) {
+		conn_send_result(c, id,
+				 json_pack("{s:I,s:i,s:b}", "session",
+					   (json_int_t)p->session, "pid",
+					   (int)sp.pid, "tty", sp.tty));
+		return 0;
+	}
 	conn_send_json(c, id,
 		       json_pack("{s:s,s:i,s:b}", "type", "started", "pid",
 				 (int)sp.pid, "tty", sp.tty));
@@ -115,6 +135,7 @@ static void stream_finish(struct proc *p, struct proc_stream *s)
 	loop_watch_del(&p->ag->loop, &s->w);
 	close(s->fd);
 	s->fd = -1;
+	/* Detached without a client: proc_attach() sends the eof. */
 	if (p->conn)
 		conn_send_eof(p->conn, p->id,
 			      s == &p->out ? PROTO_STREAM_STDOUT
@@ -128,19 +149,21 @@ static void stream_finish(struct proc *p, struct proc_stream *s)
 static bool stream_read_once(struct proc *p, struct proc_stream *s)
 {
 	size_t want = AGENT_CHUNK;
+	struct conn *c = p->conn;
 	uint8_t *buf;
 	ssize_t n;
 
-	if (p->dead || s->fd < 0 || !p->conn)
+	if (p->dead || s->fd < 0 || (!c && !p->session))
 		return false;
-	if (conn_out_full(p->conn)) {
+	if (c && conn_out_full(c)) {
 		loop_watch_set(&p->ag->loop, &s->w,
 			       0); /* event from this batch */
 		return false;
 	}
 	if (p->reaped && s->drain_left < want)
 		want = (size_t)s->drain_left;
-	buf = conn_data_begin(p->conn, want);
+	/* Detached without a client: into the ring, never paused. */
+	buf = c ? conn_data_begin(c, want) : detached_buf;
 	if (!buf)
 		return false; /* connection is closing */
 	n = read(s->fd, buf, want);
@@ -153,12 +176,15 @@ static bool stream_read_once(struct proc *p, struct proc_stream *s)
 	 */
 	if (n < 0 && errno == EAGAIN && !(p->tty && p->reaped))
 		return false;
-	if (n > 0) {
-		conn_data_commit(p->conn,
-				 s == &p->out ? PROTO_STDOUT : PROTO_STDERR,
+	if (n > 0 && !c) {
+		ring_push(&p->ring[s == &p->out ? 0 : 1], buf, (size_t)n);
+	} else if (n > 0) {
+		conn_data_commit(c, s == &p->out ? PROTO_STDOUT : PROTO_STDERR,
 				 p->id, (size_t)n);
-		if (s->fd < 0 || !p->conn)
+		if (s->fd < 0 || p->conn != c)
 			return false; /* the commit closed the connection */
+	}
+	if (n > 0) {
 		if (!p->reaped)
 			return false;
 		s->drain_left -= (uint64_t)n;
@@ -210,14 +236,21 @@ void proc_output_pause(struct proc *p)
 		loop_watch_set(&p->ag->loop, &p->err.w, 0);
 }
 
+static bool output_blocked(const struct proc *p)
+{
+	if (!p->conn)
+		return !p->session || p->dead;
+	return conn_out_full(p->conn);
+}
+
 void proc_output_resume(struct proc *p)
 {
-	if (!p->conn || conn_out_full(p->conn))
+	if (output_blocked(p))
 		return;
 	/* A draining terminal may have nothing that would wake epoll. */
 	if (p->tty && p->reaped && p->out.fd >= 0 && !p->out.reading) {
 		stream_read(p, &p->out);
-		if (!p->conn || conn_out_full(p->conn))
+		if (output_blocked(p))
 			return;
 	}
 	if (p->out.fd >= 0 && !p->out.hup &&
@@ -431,6 +464,16 @@ static void proc_close_all_fds(struct proc *p)
 
 void proc_detach(struct proc *p)
 {
+	if (p->session && !p->dead) {
+		/* Goes on without a client; its output goes to the rings. */
+		log_debug("request %u: client left detached session %u", p->id,
+			  p->session);
+		p->conn = NULL;
+		p->conn_next = NULL;
+		proc_output_resume(p);
+		proc_maybe_finish(p);
+		return;
+	}
 	if (!p->reaped)
 		kill(-p->pid, SIGKILL);
 	proc_close_all_fds(p);
@@ -447,6 +490,8 @@ static void proc_maybe_finish(struct proc *p)
 
 	if (p->dead || !p->reaped || p->out.fd >= 0 || p->err.fd >= 0)
 		return;
+	if (!c && p->session)
+		return; /* its exit waits for a client (proc_attach()) */
 	if (WIFEXITED(p->status)) {
 		code = WEXITSTATUS(p->status);
 	} else {
@@ -469,13 +514,55 @@ static void proc_maybe_finish(struct proc *p)
 	conn_kick(c);
 }
 
+void proc_attach(struct proc *p, struct conn *c, uint32_t id)
+{
+	static const uint8_t kinds[2] = {PROTO_STDOUT, PROTO_STDERR};
+
+	p->conn = c;
+	p->id = id;
+	p->conn_next = c->procs;
+	c->procs = p;
+	log_debug("request %u: attached to session %u (pid %d)", id, p->session,
+		  (int)p->pid);
+	conn_send_json(c, id,
+		       json_pack("{s:s,s:i,s:b,s:I,s:b,s:I,s:I}", "type",
+				 "started", "pid", (int)p->pid, "tty", p->tty,
+				 "session", (json_int_t)p->session, "running",
+				 !p->reaped, "lost_stdout",
+				 (json_int_t)p->ring[0].lost, "lost_stderr",
+				 (json_int_t)p->ring[1].lost));
+	for (int i = 0; i < 2; i++) {
+		while (p->ring[i].len > 0 && p->conn == c) {
+			size_t want = p->ring[i].len < AGENT_CHUNK
+					      ? p->ring[i].len
+					      : AGENT_CHUNK;
+			uint8_t *buf = conn_data_begin(c, want);
+
+			if (!buf)
+				return; /* closing: proc_detach() ran */
+			conn_data_commit(c, kinds[i], id,
+					 ring_pop(&p->ring[i], buf, want));
+		}
+		if (p->conn != c)
+			return;
+		ring_free(&p->ring[i]);
+	}
+	if (p->out.fd < 0)
+		conn_send_eof(c, id, PROTO_STREAM_STDOUT);
+	if (!p->tty && p->err.fd < 0)
+		conn_send_eof(c, id, PROTO_STREAM_STDERR);
+	proc_maybe_finish(p);
+	if (!p->dead && p->conn == c)
+		proc_output_resume(p);
+}
+
 static void proc_on_exit(struct proc *p, int status)
 {
 	p->reaped = true;
 	p->status = status;
 	p->end_ns = agent_now_ns();
 	stdin_close_now(p);
-	if (!p->conn) {
+	if (!p->conn && !p->session) {
 		proc_retire(p);
 		return;
 	}
@@ -581,6 +668,14 @@ void proc_kill_all(struct agent *ag)
 	if (live)
 		log_msg("some commands did not die within %d ms of SIGKILL",
 			KILL_ALL_WAIT_MS);
+	/* Detached ones nobody collected: their output and exit are lost. */
+	for (struct proc *p = ag->procs, *next; p; p = next) {
+		next = p->next;
+		if (!p->conn && p->session) {
+			proc_close_all_fds(p);
+			proc_retire(p);
+		}
+	}
 }
 
 void proc_reap_dead(struct agent *ag)
@@ -590,6 +685,8 @@ void proc_reap_dead(struct agent *ag)
 
 		ag->dead_procs = p->next;
 		free(p->in_buf);
+		ring_free(&p->ring[0]);
+		ring_free(&p->ring[1]);
 		free(p);
 	}
 }

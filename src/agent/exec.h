@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "agent/agent.h"
+#include "agent/detach.h"
 #include "agent/loop.h"
 #include "agent/spawn.h"
 
@@ -63,6 +64,15 @@ struct proc {
 	int status; /* wait status once reaped */
 	uint64_t end_ns;
 	bool dead;
+
+	/*
+	 * Detached ("detach": true): its session id, else 0 (it dies with
+	 * its connection).  Without a client its output goes to ring[0]
+	 * (stdout) and ring[1] (stderr), and once it ended it stays, reaped,
+	 * until a client attaches and gets its exit.
+	 */
+	uint32_t session;
+	struct out_ring ring[2];
 };
 
 /*
@@ -96,8 +106,18 @@ int proc_signal(struct proc *p, int sig, bool group);
 void proc_output_resume(struct proc *p);
 void proc_output_pause(struct proc *p);
 
-/* Its connection is closing: SIGKILL its process group, forget the pipes. */
+/*
+ * Its connection is closing: SIGKILL its process group, forget the pipes;
+ * a detached command (session != 0) instead goes on without a client.
+ */
 void proc_detach(struct proc *p);
+
+/*
+ * Attach connection c to detached command p (no client now) under request
+ * id: send "started", the buffered output, the eof frames of finished
+ * streams, and the exit if it is over; then stream as for an exec.
+ */
+void proc_attach(struct proc *p, struct conn *c, uint32_t id);
 
 /* SIGCHLD: reap every child that has exited and dispatch the statuses. */
 void proc_reap_children(struct agent *ag);

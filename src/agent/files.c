@@ -35,6 +35,7 @@ struct file_xfer {
 	uint64_t bytes;
 	char *path;
 	char *tmp_path; /* write_file: the temporary file */
+	struct tar_xfer *tar; /* upload (writing) / download (files_tar.c) */
 };
 
 /* ---- errors and validation -------------------------------------------- */
@@ -60,8 +61,8 @@ static const char *errno_code(int e)
 }
 
 /* {"type":"error","code":...,"errno":"ENOENT","message":"op path: ..."} */
-static void send_errno(struct conn *c, uint32_t id, const char *op,
-		       const char *path, int e)
+void files_send_errno(struct conn *c, uint32_t id, const char *op,
+		      const char *path, int e)
 {
 	char msg[PATH_MAX + 256];
 	json_t *obj;
@@ -77,8 +78,8 @@ static void send_errno(struct conn *c, uint32_t id, const char *op,
 	conn_send_json(c, id, obj);
 }
 
-static int want_path(json_t *v, const char *op, const char *field,
-		     const char **out, char *err, size_t errlen)
+int files_want_path(json_t *v, const char *op, const char *field,
+		    const char **out, char *err, size_t errlen)
 {
 	const char *s = json_string_value(v);
 
@@ -103,8 +104,8 @@ static int want_path(json_t *v, const char *op, const char *field,
 	return 0;
 }
 
-static int want_bool(json_t *v, const char *op, const char *field, bool *out,
-		     char *err, size_t errlen)
+int files_want_bool(json_t *v, const char *op, const char *field, bool *out,
+		    char *err, size_t errlen)
 {
 	if (!v)
 		return 0;
@@ -153,7 +154,7 @@ static const char *type_name(mode_t m)
 }
 
 /* mkdir -p: every component of path[0, len); existing dirs are fine. */
-static int mkdir_parents(const char *path, size_t len, mode_t mode)
+int files_mkdir_parents(const char *path, size_t len, mode_t mode)
 {
 	char buf[PATH_MAX];
 	struct stat st;
@@ -210,6 +211,7 @@ static void xfer_end(struct conn *c, struct file_xfer *x)
 		close(x->fd);
 	if (x->tmp_path)
 		unlink(x->tmp_path);
+	tarx_free(x->tar);
 	free(x->path);
 	free(x->tmp_path);
 	free(x);
@@ -233,7 +235,19 @@ static struct file_xfer *xfer_new(struct conn *c, uint32_t id, const char *path)
 }
 
 /* Common checks of read_file / write_file before anything is opened. */
-static bool id_free(struct conn *c, uint32_t id, const char *op)
+struct file_xfer *files_xfer_add(struct conn *c, uint32_t id, const char *path,
+				 struct tar_xfer *t, bool writing)
+{
+	struct file_xfer *x = xfer_new(c, id, path);
+
+	if (x) {
+		x->tar = t;
+		x->writing = writing;
+	}
+	return x;
+}
+
+bool files_id_free(struct conn *c, uint32_t id, const char *op)
 {
 	if (!files_busy_id(c, id) && !proc_find(c, id) &&
 	    !identity_busy_id(c, id))
@@ -255,21 +269,21 @@ void files_op_read(struct conn *c, uint32_t id, json_t *obj)
 
 	if (proto_unpack(obj, err, sizeof(err), "read_file", "{s:o,s:o}", "op",
 			 &op, "path", &jpath) < 0 ||
-	    want_path(jpath, "read_file", "path", &path, err, sizeof(err)) <
-		    0) {
+	    files_want_path(jpath, "read_file", "path", &path, err,
+			    sizeof(err)) < 0) {
 		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
 		return;
 	}
-	if (!id_free(c, id, "read_file"))
+	if (!files_id_free(c, id, "read_file"))
 		return;
 	/* O_NONBLOCK: opening a FIFO must not block the loop. */
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
-		send_errno(c, id, "read_file", path, errno);
+		files_send_errno(c, id, "read_file", path, errno);
 		return;
 	}
 	if (fstat(fd, &st) < 0) {
-		send_errno(c, id, "read_file", path, errno);
+		files_send_errno(c, id, "read_file", path, errno);
 		close(fd);
 		return;
 	}
@@ -283,7 +297,7 @@ void files_op_read(struct conn *c, uint32_t id, json_t *obj)
 					"(%s); only regular files can be read",
 					path, type_name(st.st_mode));
 		else
-			send_errno(c, id, "read_file", path, e);
+			files_send_errno(c, id, "read_file", path, e);
 		return;
 	}
 	x = xfer_new(c, id, path);
@@ -306,6 +320,13 @@ void files_pump(struct conn *c)
 		next = x->next;
 		if (x->writing)
 			continue;
+		if (x->tar) {
+			if (tarx_pump(c, x->id, x->path, x->tar, &budget))
+				xfer_end(c, x);
+			if (c->closing)
+				return;
+			continue;
+		}
 		/* Bounded: each chunk uses up budget, or the transfer ends. */
 		while (budget > 0 && !conn_out_full(c) && !c->closing) {
 			uint8_t *buf = conn_data_begin(c, AGENT_CHUNK);
@@ -317,8 +338,8 @@ void files_pump(struct conn *c)
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
-				send_errno(c, x->id, "read_file", x->path,
-					   errno);
+				files_send_errno(c, x->id, "read_file", x->path,
+						 errno);
 				xfer_end(c, x);
 				break;
 			}
@@ -361,11 +382,11 @@ void files_op_write(struct conn *c, uint32_t id, json_t *obj)
 	if (proto_unpack(obj, err, sizeof(err), "write_file",
 			 "{s:o,s:o,s?o,s?o}", "op", &op, "path", &jpath, "mode",
 			 &jmode, "mkdir_parents", &jparents) < 0 ||
-	    want_path(jpath, "write_file", "path", &path, err, sizeof(err)) <
-		    0 ||
+	    files_want_path(jpath, "write_file", "path", &path, err,
+			    sizeof(err)) < 0 ||
 	    want_mode(jmode, "write_file", &mode, err, sizeof(err)) < 0 ||
-	    want_bool(jparents, "write_file", "mkdir_parents", &parents, err,
-		      sizeof(err)) < 0) {
+	    files_want_bool(jparents, "write_file", "mkdir_parents", &parents,
+			    err, sizeof(err)) < 0) {
 		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
 		return;
 	}
@@ -377,17 +398,17 @@ void files_op_write(struct conn *c, uint32_t id, json_t *obj)
 				path);
 		return;
 	}
-	if (!id_free(c, id, "write_file"))
+	if (!files_id_free(c, id, "write_file"))
 		return;
 	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		send_errno(c, id, "write_file", path, EISDIR);
+		files_send_errno(c, id, "write_file", path, EISDIR);
 		return;
 	}
 	dirlen = (size_t)(slash - path);
 	if (parents && dirlen > 0) {
-		rc = mkdir_parents(path, dirlen, 0755);
+		rc = files_mkdir_parents(path, dirlen, 0755);
 		if (rc < 0) {
-			send_errno(c, id, "write_file", path, -rc);
+			files_send_errno(c, id, "write_file", path, -rc);
 			return;
 		}
 	}
@@ -404,14 +425,14 @@ void files_op_write(struct conn *c, uint32_t id, json_t *obj)
 		rc = errno;
 		free(x->tmp_path);
 		x->tmp_path = NULL; /* nothing to unlink */
-		send_errno(c, id, "write_file", path, rc);
+		files_send_errno(c, id, "write_file", path, rc);
 		xfer_end(c, x);
 		return;
 	}
 	x->fd = fd;
 	/* fchmod: exactly the mode asked for, whatever the umask. */
 	if (fchmod(fd, mode) < 0) {
-		send_errno(c, id, "write_file", path, errno);
+		files_send_errno(c, id, "write_file", path, errno);
 		xfer_end(c, x);
 	}
 	/* Content follows as stdin frames, then an eof frame. */
@@ -430,6 +451,11 @@ bool files_data(struct conn *c, uint32_t id, const uint8_t *buf, size_t len)
 
 	if (!x || !x->writing)
 		return false;
+	if (x->tar) {
+		if (tarx_data(c, id, x->path, x->tar, buf, len))
+			xfer_end(c, x); /* failed: later frames are dropped */
+		return true;
+	}
 	/* Bounded: each write() progresses or fails. */
 	while (off < len) {
 		ssize_t n = write(x->fd, buf + off, len - off);
@@ -437,8 +463,8 @@ bool files_data(struct conn *c, uint32_t id, const uint8_t *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			send_errno(c, id, "write_file", x->path,
-				   n < 0 ? errno : EIO);
+			files_send_errno(c, id, "write_file", x->path,
+					 n < 0 ? errno : EIO);
 			/* Later frames of this id find nothing: dropped. */
 			xfer_end(c, x);
 			return true;
@@ -473,15 +499,20 @@ bool files_eof(struct conn *c, uint32_t id)
 
 	if (!x || !x->writing)
 		return false;
+	if (x->tar) {
+		tarx_eof(c, id, x->path, x->tar);
+		xfer_end(c, x);
+		return true;
+	}
 	fd = x->fd;
 	x->fd = -1;
 	if (fsync(fd) < 0 || close(fd) < 0) {
-		send_errno(c, id, "write_file", x->path, errno);
+		files_send_errno(c, id, "write_file", x->path, errno);
 		xfer_end(c, x);
 		return true;
 	}
 	if (rename(x->tmp_path, x->path) < 0) {
-		send_errno(c, id, "write_file", x->path, errno);
+		files_send_errno(c, id, "write_file", x->path, errno);
 		xfer_end(c, x);
 		return true;
 	}
@@ -513,15 +544,16 @@ void files_op_stat(struct conn *c, uint32_t id, json_t *obj)
 
 	if (proto_unpack(obj, err, sizeof(err), "stat", "{s:o,s:o,s?o}", "op",
 			 &op, "path", &jpath, "follow", &jfollow) < 0 ||
-	    want_path(jpath, "stat", "path", &path, err, sizeof(err)) < 0 ||
-	    want_bool(jfollow, "stat", "follow", &follow, err, sizeof(err)) <
-		    0) {
+	    files_want_path(jpath, "stat", "path", &path, err, sizeof(err)) <
+		    0 ||
+	    files_want_bool(jfollow, "stat", "follow", &follow, err,
+			    sizeof(err)) < 0) {
 		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
 		return;
 	}
 	rc = follow ? stat(path, &st) : lstat(path, &st);
 	if (rc < 0) {
-		send_errno(c, id, "stat", path, errno);
+		files_send_errno(c, id, "stat", path, errno);
 		return;
 	}
 	conn_send_result(
@@ -550,7 +582,8 @@ void files_op_list_dir(struct conn *c, uint32_t id, json_t *obj)
 
 	if (proto_unpack(obj, err, sizeof(err), "list_dir", "{s:o,s:o,s?o}",
 			 "op", &op, "path", &jpath, "limit", &jlimit) < 0 ||
-	    want_path(jpath, "list_dir", "path", &path, err, sizeof(err)) < 0) {
+	    files_want_path(jpath, "list_dir", "path", &path, err,
+			    sizeof(err)) < 0) {
 		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
 		return;
 	}
@@ -568,7 +601,7 @@ void files_op_list_dir(struct conn *c, uint32_t id, json_t *obj)
 	}
 	d = opendir(path);
 	if (!d) {
-		send_errno(c, id, "list_dir", path, errno);
+		files_send_errno(c, id, "list_dir", path, errno);
 		return;
 	}
 	entries = json_array();
@@ -622,19 +655,20 @@ void files_op_mkdir(struct conn *c, uint32_t id, json_t *obj)
 	if (proto_unpack(obj, err, sizeof(err), "mkdir", "{s:o,s:o,s?o,s?o}",
 			 "op", &op, "path", &jpath, "parents", &jparents,
 			 "mode", &jmode) < 0 ||
-	    want_path(jpath, "mkdir", "path", &path, err, sizeof(err)) < 0 ||
-	    want_bool(jparents, "mkdir", "parents", &parents, err,
-		      sizeof(err)) < 0 ||
+	    files_want_path(jpath, "mkdir", "path", &path, err, sizeof(err)) <
+		    0 ||
+	    files_want_bool(jparents, "mkdir", "parents", &parents, err,
+			    sizeof(err)) < 0 ||
 	    want_mode(jmode, "mkdir", &mode, err, sizeof(err)) < 0) {
 		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
 		return;
 	}
 	if (parents)
-		rc = mkdir_parents(path, strlen(path), mode);
+		rc = files_mkdir_parents(path, strlen(path), mode);
 	else if (mkdir(path, mode) < 0)
 		rc = -errno;
 	if (rc < 0) {
-		send_errno(c, id, "mkdir", path, -rc);
+		files_send_errno(c, id, "mkdir", path, -rc);
 		return;
 	}
 	conn_send_result(c, id, NULL);
@@ -695,9 +729,10 @@ void files_op_remove(struct conn *c, uint32_t id, json_t *obj)
 
 	if (proto_unpack(obj, err, sizeof(err), "remove", "{s:o,s:o,s?o}", "op",
 			 &op, "path", &jpath, "recursive", &jrec) < 0 ||
-	    want_path(jpath, "remove", "path", &path, err, sizeof(err)) < 0 ||
-	    want_bool(jrec, "remove", "recursive", &recursive, err,
-		      sizeof(err)) < 0) {
+	    files_want_path(jpath, "remove", "path", &path, err, sizeof(err)) <
+		    0 ||
+	    files_want_bool(jrec, "remove", "recursive", &recursive, err,
+			    sizeof(err)) < 0) {
 		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
 		return;
 	}
@@ -716,7 +751,7 @@ void files_op_remove(struct conn *c, uint32_t id, json_t *obj)
 	else
 		rc = rmdir(path) < 0 ? -errno : 0;
 	if (rc < 0) {
-		send_errno(c, id, "remove", path, -rc);
+		files_send_errno(c, id, "remove", path, -rc);
 		return;
 	}
 	conn_send_result(c, id, NULL);
@@ -730,8 +765,9 @@ void files_op_rename(struct conn *c, uint32_t id, json_t *obj)
 
 	if (proto_unpack(obj, err, sizeof(err), "rename", "{s:o,s:o,s:o}", "op",
 			 &op, "from", &jfrom, "to", &jto) < 0 ||
-	    want_path(jfrom, "rename", "from", &from, err, sizeof(err)) < 0 ||
-	    want_path(jto, "rename", "to", &to, err, sizeof(err)) < 0) {
+	    files_want_path(jfrom, "rename", "from", &from, err, sizeof(err)) <
+		    0 ||
+	    files_want_path(jto, "rename", "to", &to, err, sizeof(err)) < 0) {
 		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
 		return;
 	}
@@ -739,7 +775,7 @@ void files_op_rename(struct conn *c, uint32_t id, json_t *obj)
 		char both[2 * PATH_MAX + 8];
 
 		snprintf(both, sizeof(both), "%s -> %s", from, to);
-		send_errno(c, id, "rename", both, errno);
+		files_send_errno(c, id, "rename", both, errno);
 		return;
 	}
 	conn_send_result(c, id, NULL);

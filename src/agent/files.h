@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -54,5 +55,37 @@ bool files_want_pump(const struct conn *c);
 
 /* Connection closing: abort every transfer (temp files are removed). */
 void files_conn_close(struct conn *c);
+
+/* ---- upload / download (files_tar.c) and what files.c shares with it -- */
+struct tar_xfer;
+struct file_xfer;
+
+void files_op_upload(struct conn *c, uint32_t id, json_t *obj);
+void files_op_download(struct conn *c, uint32_t id, json_t *obj);
+
+/* Feed upload content; true if the transfer failed (error sent). */
+bool tarx_data(struct conn *c, uint32_t id, const char *path,
+	       struct tar_xfer *t, const uint8_t *buf, size_t len);
+/* The upload's eof frame: sends the result or the error. */
+void tarx_eof(struct conn *c, uint32_t id, const char *path,
+	      struct tar_xfer *t);
+/* Queue download data within *budget; true when it ended (reply sent). */
+bool tarx_pump(struct conn *c, uint32_t id, const char *path,
+	       struct tar_xfer *t, size_t *budget);
+/* Abort: an unfinished upload file is removed. NULL is fine. */
+void tarx_free(struct tar_xfer *t);
+
+/* Register transfer t (owned by the new entry) under id on c. */
+struct file_xfer *files_xfer_add(struct conn *c, uint32_t id, const char *path,
+				 struct tar_xfer *t, bool writing);
+bool files_id_free(struct conn *c, uint32_t id, const char *op);
+void files_send_errno(struct conn *c, uint32_t id, const char *op,
+		      const char *path, int e);
+int files_want_path(json_t *v, const char *op, const char *field,
+		    const char **out, char *err, size_t errlen);
+int files_want_bool(json_t *v, const char *op, const char *field, bool *out,
+		    char *err, size_t errlen);
+/* mkdir -p of path[0, len): returns 0 or -errno. */
+int files_mkdir_parents(const char *path, size_t len, mode_t mode);
 
 #endif

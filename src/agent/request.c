@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "agent/detach.h"
 #include "agent/files.h"
 #include "agent/forward.h"
 #include "agent/identity.h"
@@ -27,7 +28,8 @@
 static const char *const request_ops[] = {
 	"hello",      "ping",	  "exec",     "signal", "shutdown", "read_file",
 	"write_file", "stat",	  "list_dir", "mkdir",	"remove",   "rename",
-	"status",     "identity", "resize",   "ps",	"kill",	    "forward"};
+	"status",     "identity", "resize",   "ps",	"kill",	    "forward",
+	"attach",     "upload",	  "download"};
 
 /*
  * Fields are unpacked as plain JSON values ("o") so that a wrong type gets
@@ -217,18 +219,19 @@ int request_parse_exec(json_t *obj, struct exec_spec *spec, char *err,
 {
 	json_t *op, *argv = NULL, *env = NULL, *cwd = NULL, *in = NULL,
 		    *timeout = NULL, *tty = NULL, *rows = NULL, *cols = NULL,
-		    *user = NULL, *uid = NULL, *gid = NULL;
+		    *user = NULL, *uid = NULL, *gid = NULL, *detach = NULL;
 	json_int_t t = 0;
 	size_t i;
 
 	memset(spec, 0, sizeof(*spec));
 	spec->cwd = "/";
-	if (proto_unpack(obj, err, errlen, "exec",
-			 "{s:o,s:o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o}",
-			 "op", &op, "argv", &argv, "env", &env, "cwd", &cwd,
-			 "stdin", &in, "timeout_ms", &timeout, "tty", &tty,
-			 "rows", &rows, "cols", &cols, "user", &user, "uid",
-			 &uid, "gid", &gid) < 0)
+	if (proto_unpack(
+		    obj, err, errlen, "exec",
+		    "{s:o,s:o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o}",
+		    "op", &op, "argv", &argv, "env", &env, "cwd", &cwd, "stdin",
+		    &in, "timeout_ms", &timeout, "tty", &tty, "rows", &rows,
+		    "cols", &cols, "user", &user, "uid", &uid, "gid", &gid,
+		    "detach", &detach) < 0)
 		return -1;
 	if (!json_is_array(argv) || json_array_size(argv) == 0) {
 		snprintf(err, errlen,
@@ -242,6 +245,8 @@ int request_parse_exec(json_t *obj, struct exec_spec *spec, char *err,
 	    (timeout &&
 	     want_int(timeout, "exec", "timeout_ms", 0,
 		      (json_int_t)EXEC_MAX_TIMEOUT_MS, &t, err, errlen) < 0) ||
+	    (detach && want_bool(detach, "exec", "detach", &spec->detach, err,
+				 errlen) < 0) ||
 	    parse_tty(tty, rows, cols, spec, err, errlen) < 0 ||
 	    parse_user(user, uid, gid, spec, err, errlen) < 0)
 		return -1;
@@ -624,12 +629,15 @@ static void handle_control(struct conn *c, uint32_t id, const uint8_t *buf,
 		{"mkdir", files_op_mkdir},
 		{"remove", files_op_remove},
 		{"rename", files_op_rename},
+		{"upload", files_op_upload},
+		{"download", files_op_download},
 		{"status", status_op},
 		{"identity", identity_op},
 		{"resize", handle_resize},
 		{"ps", ps_op},
 		{"kill", ps_kill_op},
 		{"forward", forward_op},
+		{"attach", detach_attach_op},
 	};
 	char err[256];
 	const char *op;

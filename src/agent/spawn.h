@@ -40,6 +40,8 @@ struct exec_spec {
 	} user;
 	const char *user_name; /* EXEC_USER_NAME */
 	uint32_t uid, gid; /* EXEC_USER_UID: uid; EXEC_USER_IDS: both */
+	/* "detach": outlive the connection, reattach by session id */
+	bool detach;
 };
 
 struct spawned {

@@ -25,9 +25,22 @@ int cli_rm(int argc, char **argv);
 int cli_stop(int argc, char **argv);
 int cli_start(int argc, char **argv);
 int cli_exec(int argc, char **argv);
+int cli_shell(int argc, char **argv);
+int cli_attach(int argc, char **argv);
 int cli_cp(int argc, char **argv);
 int cli_ps(int argc, char **argv);
 int cli_kill(int argc, char **argv);
 int cli_port_forward(int argc, char **argv);
+int cli_pause(int argc, char **argv);
+int cli_resume(int argc, char **argv);
+
+/* Checkpoints and forks (cmd_checkpoint.c, cmd_fork.c, cmd_snapshot.c). */
+int cli_checkpoint(int argc, char **argv);
+int cli_rollback(int argc, char **argv);
+int cli_fork(int argc, char **argv);
+int cli_snapshot(int argc, char **argv);
+
+/* `kiln doctor`: checks the host (cmd_doctor.c). */
+int cli_doctor(int argc, char **argv);
 
 #endif

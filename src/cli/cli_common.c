@@ -5,6 +5,7 @@
  * signalfd that libkiln polls as its cancel fd.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -97,13 +98,82 @@ int cli_output_write(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
-static void log_print(void *ctx, enum kiln_log_level level, const char *msg)
+/*
+ * How libkiln's messages are shown, from the global options (main.c) or
+ * else the environment.  Only the command line process has this: libkiln
+ * keeps its logger per handle.
+ */
+static struct {
+	bool level_set, format_set, quiet;
+	enum kiln_log_level level;
+	enum kiln_log_format format;
+} log_conf = {.level = KILN_LOG_WARN, .format = KILN_LOG_TEXT};
+
+int cli_log_option(const char *opt, const char *value)
 {
-	static const char *const names[] = {"error", "warning", "info",
-					    "debug"};
+	if (!strcmp(opt, "--log-level")) {
+		if (kiln_log_level_parse(value, &log_conf.level)) {
+			fprintf(stderr,
+				"kiln: --log-level: unknown level '%s' "
+				"(error, warn, info, debug)\n",
+				value);
+			return -1;
+		}
+		log_conf.level_set = true;
+	} else if (!strcmp(opt, "--log-format")) {
+		if (kiln_log_format_parse(value, &log_conf.format)) {
+			fprintf(stderr,
+				"kiln: --log-format: unknown format '%s' "
+				"(text, json, none)\n",
+				value);
+			return -1;
+		}
+		log_conf.format_set = true;
+	} else {
+		log_conf.quiet = true;
+	}
+	return 0;
+}
+
+/* KILN_LOG / KILN_LOG_FORMAT for what the options left unset. */
+static int log_conf_env(void)
+{
+	const char *s;
+
+	s = getenv("KILN_LOG");
+	if (!log_conf.level_set && s && *s &&
+	    kiln_log_level_parse(s, &log_conf.level)) {
+		fprintf(stderr,
+			"kiln: KILN_LOG='%s' is not a log level (error, warn, "
+			"info, debug)\n",
+			s);
+		return -1;
+	}
+	s = getenv("KILN_LOG_FORMAT");
+	if (!log_conf.format_set && s && *s &&
+	    kiln_log_format_parse(s, &log_conf.format)) {
+		fprintf(stderr,
+			"kiln: KILN_LOG_FORMAT='%s' is not a log format "
+			"(text, json, none)\n",
+			s);
+		return -1;
+	}
+	return 0;
+}
+
+static void log_print(void *ctx, enum kiln_log_level level, const char *tag,
+		      const char *msg)
+{
+	char line[2048];
+	size_t n;
 
 	cli_progress_clear(ctx);
-	fprintf(stderr, "kiln: %s: %s\n", names[level], msg);
+	n = kiln_log_format_line(log_conf.format == KILN_LOG_JSON
+					 ? KILN_LOG_JSON
+					 : KILN_LOG_TEXT,
+				 level, tag, msg, line, sizeof(line));
+	fwrite(line, 1, n, stderr);
+	fflush(stderr);
 }
 
 /* kiln-vmm next to this kiln binary, if $KILN_VMM does not say otherwise. */
@@ -151,7 +221,6 @@ static int signals_to_fd(void)
 int cli_open(struct cli *c, unsigned int boot_timeout_s)
 {
 	struct kiln_options opts;
-	const char *lvl;
 	char *vmm;
 	int rc;
 
@@ -168,13 +237,21 @@ int cli_open(struct cli *c, unsigned int boot_timeout_s)
 	opts.vmm_path = vmm;
 	opts.boot_timeout_ms = boot_timeout_s * 1000u;
 	opts.cancel_fd = c->sfd;
+	if (log_conf_env()) {
+		free(vmm);
+		close(c->sfd);
+		c->sfd = -1;
+		return -1;
+	}
+	opts.log_level = log_conf.level;
 	opts.log = log_print;
 	opts.log_ctx = &c->prog;
-	lvl = getenv("KILN_LOG");
-	if (lvl && !strcmp(lvl, "debug"))
-		opts.log_level = KILN_LOG_DEBUG;
-	else if (lvl && !strcmp(lvl, "info"))
-		opts.log_level = KILN_LOG_INFO;
+	/*
+	 * -q or "none": silent.  libkiln logs nothing at the error level
+	 * but kiln_open()'s own failure, which must still be shown.
+	 */
+	if (log_conf.quiet || log_conf.format == KILN_LOG_SILENT)
+		opts.log_level = KILN_LOG_ERROR;
 	rc = kiln_open(&opts, &c->k);
 	free(vmm);
 	if (rc) {
@@ -284,6 +361,28 @@ int cli_getopt_error(const char *cmd, int c, char **argv, int optind_now,
 		fprintf(stderr, "kiln %s: unknown option '%s'\n", cmd, arg);
 	fprintf(stderr, "see 'kiln %s --help'\n", cmd);
 	return CLI_EXIT_FAILURE;
+}
+
+int cli_json_print(json_t *o)
+{
+	int rc;
+
+	if (!o) {
+		fprintf(stderr, "kiln: out of memory\n");
+		return CLI_EXIT_FAILURE;
+	}
+	rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!rc && putchar('\n') == EOF)
+		rc = -1;
+	if (!rc && fflush(stdout))
+		rc = -1;
+	if (rc) {
+		fprintf(stderr, "kiln: cannot write to stdout: %s\n",
+			strerror(errno));
+		return CLI_EXIT_FAILURE;
+	}
+	return 0;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)

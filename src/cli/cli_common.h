@@ -36,6 +36,14 @@ struct cli {
  * failure and returns -1.
  */
 int cli_open(struct cli *c, unsigned int boot_timeout_s);
+
+/*
+ * A global logging option (main.c): "--log-level" LEVEL, "--log-format"
+ * FORMAT, or "-q" (value NULL: no libkiln messages).  Prints why and
+ * returns -1 for a bad value.  Unset ones come from $KILN_LOG and
+ * $KILN_LOG_FORMAT in cli_open().
+ */
+int cli_log_option(const char *opt, const char *value);
 void cli_close(struct cli *c);
 
 /* The signal that stopped us (0 if none): read from the signalfd. */
@@ -83,5 +91,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
  */
 struct json_t;
 struct json_t *cli_sandbox_json(const struct kiln_sandbox_info *info);
+
+/*
+ * Print o (consumed) on stdout, indented, with a newline.  Returns 0, or
+ * CLI_EXIT_FAILURE (message printed) if o is NULL or writing failed.
+ */
+int cli_json_print(struct json_t *o);
 
 #endif

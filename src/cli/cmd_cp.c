@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `kiln cp`: copy one regular file between the host and a running
- * persistent sandbox.  SANDBOX:PATH names the guest side; the guest file
- * is replaced atomically by the agent, the host file through a temporary
- * file renamed into place, so neither is ever seen half-written.
+ * `kiln cp`: copy a regular file, or with -r a directory tree, between the
+ * host and a running persistent sandbox.  SANDBOX:PATH names the guest
+ * side; a guest file is replaced atomically by the agent, a host file
+ * through a temporary file renamed into place, so neither is ever seen
+ * half-written.  Trees stream as tar archives (libkiln's copy_dir).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,7 @@
 #include "kiln.h"
 
 static const char usage[] =
-	"usage: kiln cp SRC DST\n"
+	"usage: kiln cp [-r [-u USER]] [--json] SRC DST\n"
 	"\n"
 	"Copy a regular file between the host and a running persistent\n"
 	"sandbox.  Exactly one of SRC and DST is SANDBOX:PATH (SANDBOX: id,\n"
@@ -28,9 +30,24 @@ static const char usage[] =
 	"a host path, or - for stdin/stdout.  A host path with a ':' before\n"
 	"any '/' must be written ./like:this.  If DST is an existing\n"
 	"directory the file keeps its name in it.  Permission bits of a host\n"
-	"SRC are kept.  Directories are not copied.\n"
+	"SRC are kept.  --json: print what was copied as a JSON object (not\n"
+	"with - as DST).\n"
 	"\n"
-	"exit status: 0 copied, 125 failed (DST unchanged).\n";
+	"  -r, -R, --recursive  copy a directory tree: like cp -r, SRC is\n"
+	"                       copied as DST, or into DST/NAME if DST is an\n"
+	"                       existing directory (SRC ending in /. copies\n"
+	"                       its contents into DST).  Files, directories\n"
+	"                       and symlinks (not followed) keep modes and\n"
+	"                       mtimes; devices, fifos, sockets are skipped.\n"
+	"                       With - as SRC or DST the tree is a tar\n"
+	"                       archive on stdin/stdout.\n"
+	"  -u, --user USER      with -r into a sandbox: what is created "
+	"belongs\n"
+	"                       to USER (name or uid in the guest; default\n"
+	"                       root)\n"
+	"\n"
+	"exit status: 0 copied, 125 failed (a file DST unchanged; a tree\n"
+	"may be partly copied).\n";
 
 /* SANDBOX:PATH?  Splits it (in place) if so. */
 static bool guest_spec(char *arg, char **ref, char **path)
@@ -45,13 +62,32 @@ static bool guest_spec(char *arg, char **ref, char **path)
 	return true;
 }
 
-static int copy_in(struct cli *c, struct kiln_sandbox *sb, const char *src,
-		   const char *gpath)
+static void report_tree(struct cli *c, int rc,
+			const struct kiln_copy_stats *stats)
 {
+	if (rc)
+		fprintf(stderr, "kiln: %s\n", kiln_errmsg(c->k));
+	else if (stats->skipped)
+		fprintf(stderr,
+			"kiln: skipped %llu entries that are not files, "
+			"directories or symlinks\n",
+			(unsigned long long)stats->skipped);
+}
+
+static int copy_in(struct cli *c, struct kiln_sandbox *sb, const char *src,
+		   const char *gpath, bool recursive, const char *user)
+{
+	struct kiln_copy_stats stats = {0};
 	struct stat st;
 	char *dup = NULL;
 	int fd, rc;
 
+	if (!strcmp(src, "-") && recursive) {
+		rc = kiln_sandbox_upload_tar(sb, STDIN_FILENO, gpath, user,
+					     &stats);
+		report_tree(c, rc, &stats);
+		return rc;
+	}
 	if (!strcmp(src, "-"))
 		return kiln_sandbox_copy_to_guest(sb, STDIN_FILENO, gpath, NULL,
 						  0644);
@@ -63,12 +99,23 @@ static int copy_in(struct cli *c, struct kiln_sandbox *sb, const char *src,
 			close(fd);
 		return KILN_ESYS;
 	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		if (!recursive) {
+			fprintf(stderr,
+				"kiln: %s is a directory; use kiln cp -r to "
+				"copy directories\n",
+				src);
+			return KILN_EINVAL;
+		}
+		rc = kiln_sandbox_copy_dir_to_guest(sb, src, gpath, user,
+						    &stats);
+		report_tree(c, rc, &stats);
+		return rc;
+	}
 	if (!S_ISREG(st.st_mode)) {
 		fprintf(stderr,
-			"kiln: %s is not a regular file; kiln cp copies "
-			"single files (use tar through kiln exec -i for "
-			"trees)\n",
-			src);
+			"kiln: %s is not a regular file or a directory\n", src);
 		close(fd);
 		return KILN_EINVAL;
 	}
@@ -83,13 +130,25 @@ static int copy_in(struct cli *c, struct kiln_sandbox *sb, const char *src,
 }
 
 static int copy_out(struct cli *c, struct kiln_sandbox *sb, const char *gpath,
-		    const char *dst)
+		    const char *dst, bool recursive)
 {
-	char *target = NULL, *tmp = NULL, *gdup = strdup(gpath);
+	char *target = NULL, *tmp = NULL, *gdup;
+	struct kiln_copy_stats stats = {0};
 	struct stat st;
 	mode_t mask;
 	int fd = -1, rc;
 
+	if (recursive) {
+		if (!strcmp(dst, "-"))
+			rc = kiln_sandbox_download_tar(sb, gpath, STDOUT_FILENO,
+						       &stats);
+		else
+			rc = kiln_sandbox_copy_dir_from_guest(sb, gpath, dst,
+							      &stats);
+		report_tree(c, rc, &stats);
+		return rc;
+	}
+	gdup = strdup(gpath);
 	if (!gdup)
 		return KILN_ENOMEM;
 	if (!strcmp(dst, "-")) {
@@ -142,21 +201,44 @@ out:
 
 int cli_cp(int argc, char **argv)
 {
-	char *src, *dst, *ref, *gpath;
-	bool in;
+	char *src, *dst, *ref, *gpath, *pos[2];
+	bool in, recursive = false, opts = true;
 	struct kiln_sandbox *sb;
 	struct cli c;
-	int rc, code;
+	bool json = false;
+	const char *user = NULL;
+	int rc, code, npos = 0;
 
 	if (argc == 2 &&
 	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (argc != 3)
+	/* by hand: "-" is an operand (stdin/stdout), not an option */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (opts && (!strcmp(a, "-r") || !strcmp(a, "-R") ||
+			     !strcmp(a, "--recursive")))
+			recursive = true;
+		else if (opts && !strcmp(a, "--json"))
+			json = true;
+		else if (opts && (!strcmp(a, "-u") || !strcmp(a, "--user")) &&
+			 i + 1 < argc)
+			user = argv[++i];
+		else if (opts && !strcmp(a, "--"))
+			opts = false;
+		else if (opts && a[0] == '-' && a[1])
+			return cli_usage_error("cp", "unknown option %s", a);
+		else if (npos < 2)
+			pos[npos++] = argv[i];
+		else
+			return cli_usage_error("cp", "expected SRC and DST");
+	}
+	if (npos != 2)
 		return cli_usage_error("cp", "expected SRC and DST");
-	src = argv[1];
-	dst = argv[2];
+	src = pos[0];
+	dst = pos[1];
 	if (guest_spec(dst, &ref, &gpath)) {
 		char *r2, *p2;
 
@@ -170,6 +252,13 @@ int cli_cp(int argc, char **argv)
 	} else {
 		return cli_usage_error("cp", "neither side is SANDBOX:PATH");
 	}
+	if (json && !in && !strcmp(dst, "-"))
+		return cli_usage_error("cp", "--json and DST '-' exclude each "
+					     "other (stdout carries the file)");
+	if (user && (!recursive || !in))
+		return cli_usage_error("cp",
+				       "-u applies to trees copied into a "
+				       "sandbox (with -r)");
 	if (gpath[0] != '/')
 		return cli_usage_error("cp",
 				       "the guest path '%s' is not "
@@ -183,8 +272,14 @@ int cli_cp(int argc, char **argv)
 		cli_close(&c);
 		return code;
 	}
-	rc = in ? copy_in(&c, sb, src, gpath) : copy_out(&c, sb, gpath, dst);
+	rc = in ? copy_in(&c, sb, src, gpath, recursive, user)
+		: copy_out(&c, sb, gpath, dst, recursive);
 	code = rc ? CLI_EXIT_FAILURE : 0;
+	if (!rc && json)
+		code = cli_json_print(
+			json_pack("{s:s, s:s, s:s, s:s}", "sandbox", ref,
+				  "direction", in ? "to_guest" : "from_guest",
+				  "host", in ? src : dst, "guest", gpath));
 	if (rc == KILN_ECANCELED) {
 		int sig = cli_signal_received(&c);
 

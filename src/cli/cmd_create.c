@@ -31,6 +31,9 @@ static const char usage[] =
 	"  --kernel PATH        guest kernel (default "
 	"$KILN_CACHE/kernel/vmlinux)\n"
 	"  --boot-timeout S     wait at most S seconds for the guest to boot\n"
+	"  --no-jail            run kiln-vmm outside the jail (debugging "
+	"only;\n"
+	"                       `kiln inspect` shows JAIL DISABLED)\n"
 	"  --json               print the sandbox as JSON (see docs/CLI.md)\n"
 	"  -q, --quiet          no boot progress on stderr\n"
 	"  -h, --help           show this help\n"
@@ -46,6 +49,7 @@ static const struct option longopts[] = {
 	{"kernel", required_argument, NULL, 'K'},
 	{"boot-timeout", required_argument, NULL, 'B'},
 	{"json", no_argument, NULL, 'j'},
+	{"no-jail", no_argument, NULL, 'U'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -104,6 +108,10 @@ int cli_create(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'U':
+			/* read by kiln_open() (kiln_options.jail's override) */
+			setenv("KILN_JAIL", "0", 1);
 			break;
 		case 'q':
 			quiet = true;

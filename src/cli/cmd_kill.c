@@ -5,7 +5,9 @@
  * the whole process group of a command started by exec.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +20,8 @@
 /* Belongs in cli/cli.h next to the other commands. */
 
 static const char usage[] =
-	"usage: kiln kill SANDBOX PID [-s SIGNAL]\n"
-	"       kiln kill SANDBOX --exec ID[@CONN] [-s SIGNAL]\n"
+	"usage: kiln kill SANDBOX PID [-s SIGNAL] [--json]\n"
+	"       kiln kill SANDBOX --exec ID[@CONN] [-s SIGNAL] [--json]\n"
 	"\n"
 	"Send SIGNAL (default TERM) to guest process PID, or to the process\n"
 	"group of the command started by exec ID (on agent connection CONN;\n"
@@ -29,6 +31,7 @@ static const char usage[] =
 	"options:\n"
 	"  -s, --signal SIG   a name (TERM, SIGKILL, int) or a number\n"
 	"  --exec ID[@CONN]   signal an exec's process group instead of a pid\n"
+	"  --json             print what was signalled as JSON (docs/CLI.md)\n"
 	"  -h, --help         show this help\n"
 	"\n"
 	"exit status: 0 sent; 1 no such process; 125 other failures.\n";
@@ -36,6 +39,7 @@ static const char usage[] =
 static const struct option kill_opts[] = {
 	{"signal", required_argument, NULL, 's'},
 	{"exec", required_argument, NULL, 'x'},
+	{"json", no_argument, NULL, 'j'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -91,6 +95,7 @@ int cli_kill(int argc, char **argv)
 	const char *ref, *exec_arg = NULL;
 	struct kiln_sandbox *sb;
 	unsigned int pid = 0;
+	bool json = false;
 	int opt, rc, code, sig = SIGTERM;
 	char err[128];
 	struct cli c;
@@ -113,6 +118,9 @@ int cli_kill(int argc, char **argv)
 					"kill",
 					"--exec: '%s' is not ID or ID@CONN",
 					optarg);
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -157,6 +165,16 @@ int cli_kill(int argc, char **argv)
 	} else {
 		code = rc ? cli_fail(&c, rc) : 0;
 	}
+	if (!rc && json)
+		code = cli_json_print(json_pack(
+			"{s:s, s:o, s:o, s:o, s:i, s:s}", "sandbox", ref, "pid",
+			pid ? json_integer(pid) : json_null(), "exec",
+			exec_arg ? json_integer(exec_id) : json_null(),
+			"exec_conn",
+			exec_arg && exec_conn ? json_integer(exec_conn)
+					      : json_null(),
+			"signal", sig, "signal_name",
+			sigabbrev_np(sig) ? sigabbrev_np(sig) : "?"));
 	cli_close(&c);
 	return code;
 }

@@ -157,7 +157,7 @@ int cli_ls(int argc, char **argv)
 
 static void inspect_text(const struct kiln_sandbox_info *s)
 {
-	char created[32];
+	char created[32], jail[256];
 
 	time_utc(s->created_at, created, sizeof(created));
 	printf("id:            %s\n", s->id);
@@ -178,6 +178,11 @@ static void inspect_text(const struct kiln_sandbox_info *s)
 	if (s->cmdline_extra)
 		printf("cmdline extra: %s\n", s->cmdline_extra);
 	printf("runtime dir:   %s\n", s->runtime_dir ? s->runtime_dir : "-");
+	if (kiln_sandbox_jail_status(s, jail, sizeof(jail)) == KILN_OK)
+		printf(strncmp(jail, "JAIL DISABLED", 13)
+			       ? "jail:          %s\n"
+			       : "jail:          !!! %s !!!\n",
+		       jail);
 	if (s->exit_reason)
 		printf("exit reason:   %s\n", s->exit_reason);
 }

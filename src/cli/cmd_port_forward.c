@@ -4,6 +4,8 @@
  * persistent sandbox's guest until Ctrl-C (kubectl port-forward style).
  */
 #include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,7 @@
 /* Belongs in cli/cli.h next to the other commands. */
 
 static const char usage[] =
-	"usage: kiln port-forward SANDBOX [HOST:]PORT:GUEST_PORT\n"
+	"usage: kiln port-forward [--json] SANDBOX [HOST:]PORT:GUEST_PORT\n"
 	"\n"
 	"Listen on the host's HOST:PORT (default 127.0.0.1; a numeric\n"
 	"address, IPv6 in brackets: [::1]:8080:80; PORT 0 picks a free one)\n"
@@ -25,10 +27,13 @@ static const char usage[] =
 	"\n"
 	"options:\n"
 	"  --guest-host ADDR   connect to this guest address instead\n"
+	"  --json              JSON lines on stdout instead: one when\n"
+	"                      listening, one per connection event\n"
 	"  -h, --help          show this help\n";
 
 static const struct option pf_opts[] = {
 	{"guest-host", required_argument, NULL, 'g'},
+	{"json", no_argument, NULL, 'j'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -87,12 +92,31 @@ static int parse_spec(const char *s, struct spec *sp, char *err, size_t errlen)
 struct pf_print {
 	unsigned int guest_port;
 	const char *guest_host;
+	bool json;
 };
+
+/* One JSON object per line on stdout, flushed (JSON Lines). */
+static void json_line(json_t *o)
+{
+	if (!o)
+		return;
+	json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	putchar('\n');
+	fflush(stdout);
+}
 
 static void on_ready(void *ctx, const char *addr, int port)
 {
 	struct pf_print *pp = ctx;
 
+	if (pp->json) {
+		json_line(json_pack("{s:s, s:s, s:i, s:s, s:i}", "event",
+				    "listening", "address", addr, "port", port,
+				    "guest_host", pp->guest_host, "guest_port",
+				    (int)pp->guest_port));
+		return;
+	}
 	fprintf(stderr,
 		"Forwarding from %s%s%s:%d -> %s port %u in the guest "
 		"(Ctrl-C to stop)\n",
@@ -103,7 +127,13 @@ static void on_ready(void *ctx, const char *addr, int port)
 
 static void on_event(void *ctx, const char *line)
 {
-	fprintf(stderr, "%s\n", line);
+	struct pf_print *pp = ctx;
+
+	if (pp->json)
+		json_line(json_pack("{s:s, s:s}", "event", "connection",
+				    "message", line));
+	else
+		fprintf(stderr, "%s\n", line);
 }
 
 int cli_port_forward(int argc, char **argv)
@@ -111,7 +141,7 @@ int cli_port_forward(int argc, char **argv)
 	struct kiln_port_forward pf = {.cancel_fd = -1};
 	const char *guest_host = NULL;
 	struct kiln_sandbox *sb;
-	struct pf_print pp;
+	struct pf_print pp = {0};
 	struct spec sp;
 	int opt, rc, code, sig;
 	char err[160];
@@ -123,6 +153,9 @@ int cli_port_forward(int argc, char **argv)
 		switch (opt) {
 		case 'g':
 			guest_host = optarg;
+			break;
+		case 'j':
+			pp.json = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);

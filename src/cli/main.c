@@ -3,14 +3,16 @@
  * kiln: the command line over libkiln.  This file only dispatches; each
  * command lives in its own file (cmd_<name>.c).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_common.h"
 #include "kiln.h"
 
 static const char usage[] =
-	"usage: kiln COMMAND [ARGS...]\n"
+	"usage: kiln [GLOBAL OPTIONS] COMMAND [ARGS...]\n"
 	"\n"
 	"kiln runs commands in KVM microVM sandboxes.\n"
 	"\n"
@@ -23,8 +25,10 @@ static const char usage[] =
 	"  ls [--all] [--json]                list persistent sandboxes\n"
 	"  inspect SANDBOX [--json]           show one sandbox\n"
 	"  exec SANDBOX [OPTIONS] [--] CMD    run CMD in a running sandbox\n"
-	"  cp SRC DST                         copy a file; SANDBOX:PATH on one "
-	"side\n"
+	"  shell SANDBOX [-u USER]            an interactive login shell in "
+	"it\n"
+	"  attach SANDBOX SESSION [-i] [-t]   reattach to 'exec --detach' CMD\n"
+	"  cp [-r] SRC DST                    copy files/trees; SANDBOX:PATH\n"
 	"  ps SANDBOX [--json]                list the guest's processes\n"
 	"  kill SANDBOX PID|--exec ID[@CONN] [-s SIG]  signal a guest process\n"
 	"  port-forward SANDBOX [HOST:]PORT:GUEST_PORT  forward a host port "
@@ -32,9 +36,26 @@ static const char usage[] =
 	"  stop SANDBOX...                    stop (keeps the sandbox)\n"
 	"  start SANDBOX...                   boot a stopped sandbox again\n"
 	"  rm [--force] SANDBOX... | --all    stop and remove sandboxes\n"
+	"  pause SANDBOX... [--json]          freeze a sandbox's vCPUs\n"
+	"  resume SANDBOX... [--json]         let a paused sandbox run again\n"
+	"  checkpoint SANDBOX NAME            save a sandbox's state as NAME\n"
+	"  rollback SANDBOX NAME              go back to checkpoint NAME\n"
+	"  fork [--count N] [--json] SANDBOX  new sandboxes from a running "
+	"one\n"
+	"  snapshot ls [--json] [SANDBOX]     list checkpoints\n"
+	"  snapshot rm SANDBOX NAME... | --all-of SANDBOX  remove checkpoints\n"
 	"\n"
-	"  version                            print kiln's version\n"
+	"  doctor [--json]                    check that this host can run "
+	"kiln\n"
+	"\n"
+	"  version [--json]                   print kiln's version\n"
 	"  help                               show this help\n"
+	"\n"
+	"global options (before COMMAND):\n"
+	"  --log-level LEVEL    error, warn (default), info or debug\n"
+	"  --log-format FORMAT  text (default), json (one object per line) or "
+	"none\n"
+	"  -q, --quiet          no messages from libkiln but errors\n"
 	"\n"
 	"'kiln COMMAND --help' shows a command's options.\n"
 	"\n"
@@ -56,7 +77,9 @@ static const char usage[] =
 	"  KILN_RUNTIME_DIR    where per-sandbox sockets and logs live\n"
 	"  KILN_STATE          state directory (persistent sandboxes' "
 	"state.db)\n"
-	"  KILN_LOG            'info' or 'debug' for more messages on stderr\n"
+	"  KILN_LOG            log level: error, warn (default), info, debug\n"
+	"  KILN_LOG_FORMAT     log lines on stderr: text (default), json, "
+	"none\n"
 	"\n"
 	"See docs/CLI.md.\n";
 
@@ -71,15 +94,78 @@ static const struct {
 	{"stop", cli_stop},
 	{"start", cli_start},
 	{"exec", cli_exec},
+	{"shell", cli_shell},
+	{"attach", cli_attach},
 	{"cp", cli_cp},
 	{"ps", cli_ps},
 	{"kill", cli_kill},
 	{"port-forward", cli_port_forward},
+	{"pause", cli_pause},
+	{"resume", cli_resume},
+	{"checkpoint", cli_checkpoint},
+	{"rollback", cli_rollback},
+	{"fork", cli_fork},
+	{"snapshot", cli_snapshot},
+	{"doctor", cli_doctor},
 };
+
+/*
+ * Global options before the command: --log-level L, --log-format F (also
+ * as --opt=VALUE), -q/--quiet.  Returns how many arguments they took, or
+ * -1 after printing why.
+ */
+static int global_options(int argc, char **argv)
+{
+	static const char *const with_value[] = {"--log-level", "--log-format"};
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		const char *a = argv[i];
+		bool known = false;
+
+		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			cli_log_option("-q", NULL);
+			i++;
+			continue;
+		}
+		for (size_t j = 0; j < 2 && !known; j++) {
+			size_t n = strlen(with_value[j]);
+
+			if (strncmp(a, with_value[j], n))
+				continue;
+			if (a[n] == '=') {
+				known = true;
+				if (cli_log_option(with_value[j], a + n + 1))
+					return -1;
+				i++;
+			} else if (!a[n]) {
+				known = true;
+				if (i + 1 >= argc) {
+					fprintf(stderr,
+						"kiln: %s needs a value\n", a);
+					return -1;
+				}
+				if (cli_log_option(with_value[j], argv[i + 1]))
+					return -1;
+				i += 2;
+			}
+		}
+		if (!known)
+			break; /* --help, --version, or an error below */
+	}
+	return i - 1;
+}
 
 int main(int argc, char **argv)
 {
-	const char *cmd = argc > 1 ? argv[1] : NULL;
+	int shift = global_options(argc, argv);
+	const char *cmd;
+
+	if (shift < 0)
+		return CLI_EXIT_FAILURE;
+	argc -= shift;
+	argv += shift;
+	cmd = argc > 1 ? argv[1] : NULL;
 
 	if (!cmd) {
 		fputs(usage, stderr);
@@ -101,6 +187,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		if (argc == 3 && !strcmp(argv[2], "--json")) {
+			printf("{\"version\": \"%s\"}\n", KILN_VERSION);
+			return 0;
+		}
 		if (argc > 2) {
 			fprintf(stderr, "kiln %s: unexpected argument '%s'\n",
 				cmd, argv[2]);

@@ -71,6 +71,7 @@ struct proto_hdr {
 #define PROTO_E_INTERNAL "internal"
 #define PROTO_E_NO_USER "no_such_user"
 #define PROTO_E_NO_TTY "no_tty"
+#define PROTO_E_ATTACHED "already_attached"
 /* forward: nothing listens on the guest port / another connect error. */
 #define PROTO_E_CONN_REFUSED "connection_refused"
 #define PROTO_E_FORWARD "forward_failed"

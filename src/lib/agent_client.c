@@ -295,6 +295,7 @@ int aclient_read_some(struct agent_client *c, char *err, size_t errlen)
 	if (n > 0) {
 		c->in_off = 0;
 		c->in_len = (size_t)n;
+		c->heard = true;
 		return 0;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -541,6 +542,11 @@ int agent_client_connect_unix(const char *path, int timeout_ms,
 		return AGENT_ERR_IO;
 	}
 	rc = handshake(c, deadline, err, errlen);
+	/* Closed before the agent said a word: right after a restore the
+	 * guest's vsock transport reset drops connections the VMM had just
+	 * accepted for it.  Not ready yet rather than broken. */
+	if (rc == AGENT_ERR_IO && !c->heard)
+		rc = AGENT_ERR_NOT_READY;
 	if (rc < 0) {
 		agent_client_close(c);
 		return rc;
@@ -631,6 +637,11 @@ int agent_client_connect_vsock(const char *uds_path, uint32_t port,
 		return AGENT_ERR_IO;
 	}
 	rc = handshake(c, deadline, err, errlen);
+	/* Closed before the agent said a word: right after a restore the
+	 * guest's vsock transport reset drops connections the VMM had just
+	 * accepted for it.  Not ready yet rather than broken. */
+	if (rc == AGENT_ERR_IO && !c->heard)
+		rc = AGENT_ERR_NOT_READY;
 	if (rc < 0) {
 		agent_client_close(c);
 		return rc;

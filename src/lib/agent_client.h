@@ -179,6 +179,7 @@ struct agent_exec_result {
 	bool timed_out; /* killed because opts.timeout_ms passed */
 	int exit_code;
 	uint64_t duration_ms; /* measured by the agent */
+	uint64_t lost_bytes; /* attach: output dropped while detached */
 };
 
 /*
@@ -191,6 +192,30 @@ struct agent_exec_result {
 int agent_client_exec(struct agent_client *c, const struct agent_exec_opts *o,
 		      const struct agent_exec_io *io,
 		      struct agent_exec_result *res, char *err, size_t errlen);
+
+/*
+ * Start a detached command (docs/PROTOCOL.md "Detached commands"): it
+ * outlives this connection; the agent buffers its latest output until a
+ * client attaches.  stdin_pipe: give it a stdin pipe that attached
+ * clients feed (a tty always has its terminal).  Returns once the agent
+ * started it, with its session id and pid.  Errors as agent_client_exec().
+ */
+int agent_client_exec_detach(struct agent_client *c,
+			     const struct agent_exec_opts *o, bool stdin_pipe,
+			     int timeout_ms, uint32_t *session, int *pid,
+			     char *err, size_t errlen);
+
+/*
+ * Attach to detached command session: like agent_client_exec() from
+ * "started" on (buffered output first; res->lost_bytes: what was dropped
+ * while no client was attached).  On cancel the command is not killed: it
+ * stays detached once the connection closes.  AGENT_ERR_NOT_FOUND: no
+ * such session; AGENT_ERR_REMOTE: another client is attached.
+ */
+int agent_client_attach(struct agent_client *c, uint32_t session,
+			const struct agent_exec_io *io,
+			struct agent_exec_result *res, char *err,
+			size_t errlen);
 
 /*
  * ---- guest status and identity (docs/PROTOCOL.md) ------------------------
@@ -381,6 +406,50 @@ int agent_client_remove(struct agent_client *c, const char *path,
 int agent_client_rename(struct agent_client *c, const char *from,
 			const char *to, int timeout_ms, char *err,
 			size_t errlen);
+
+/*
+ * Directory trees as tar streams (ops upload / download).  Counts from the
+ * agent's final reply: archive bytes, entries extracted / archived, and
+ * entries skipped (hard links, devices, fifos, sockets).
+ */
+struct agent_tar_stats {
+	uint64_t size, entries, skipped;
+};
+
+/*
+ * Extract a tar archive (src_fd read to EOF, else data[len]) into the
+ * guest directory dir, created if missing (its parent must exist unless
+ * mkdir_parents).  own: what is created belongs to uid:gid; user (a name
+ * in the guest's /etc/passwd, or NULL): to that user's uid and primary gid
+ * (an unknown user fails with AGENT_ERR_REMOTE, code no_such_user); else
+ * to the agent's user (root).  Entries with ".." or absolute names, or reaching
+ * through a symlink, make it fail (AGENT_ERR_REMOTE, code bad_archive);
+ * what was extracted before a failure stays.
+ */
+struct agent_upload_opts {
+	int src_fd;
+	const void *data;
+	size_t len;
+	bool mkdir_parents;
+	bool own;
+	uint32_t uid, gid;
+	const char *user;
+};
+
+int agent_client_upload_tar(struct agent_client *c, const char *dir,
+			    const struct agent_upload_opts *u, int timeout_ms,
+			    struct agent_tar_stats *ts, char *err,
+			    size_t errlen);
+
+/*
+ * Stream the guest directory dir as a tar archive (members "./", "./a",
+ * ...; symlinks archived, never followed) to out_fd or fn, as
+ * agent_client_read_file() does.
+ */
+int agent_client_download_tar(struct agent_client *c, const char *dir,
+			      int out_fd, agent_output_fn fn, void *ctx,
+			      int timeout_ms, struct agent_tar_stats *ts,
+			      char *err, size_t errlen);
 
 /*
  * ---- processes and port forwarding (docs/PROTOCOL.md "ps", "kill",

@@ -23,6 +23,7 @@ struct agent_client {
 	struct proto_reader rd;
 	uint8_t in[CLIENT_CHUNK]; /* received, not yet fed to rd */
 	size_t in_off, in_len;
+	bool heard; /* any byte came from the agent on this connection */
 	uint32_t next_id;
 	bool broken; /* stream state unknown after an error: unusable */
 	char agent_version[32];

@@ -54,6 +54,17 @@ static int feed_control(struct agent_exec_state *st, const uint8_t *payload,
 		}
 		st->started = true;
 		res->pid = (int)pid;
+		/* attach: output dropped while no client was attached */
+		for (const char *const *f =
+			     (const char *const[]){"lost_stdout", "lost_stderr",
+						   NULL};
+		     *f; f++) {
+			json_t *v = json_object_get(obj, *f);
+
+			if (json_is_integer(v) && json_integer_value(v) > 0)
+				res->lost_bytes +=
+					(uint64_t)json_integer_value(v);
+		}
 		if (st->io->on_started)
 			st->io->on_started(st->io->started_ctx, (int)pid);
 		rc = 0;
@@ -86,6 +97,8 @@ static int feed_control(struct agent_exec_state *st, const uint8_t *payload,
 		} else if (strcmp(ecode, PROTO_E_PERM) == 0) {
 			res->exit_code = 126;
 			rc = AGENT_ERR_PERM;
+		} else if (strcmp(ecode, PROTO_E_NO_PROCESS) == 0) {
+			rc = AGENT_ERR_NOT_FOUND; /* attach: no such session */
 		} else {
 			rc = AGENT_ERR_REMOTE;
 		}
@@ -521,21 +534,182 @@ static int exec_step(struct exec_run *r, const struct agent_exec_io *io)
 	return 0;
 }
 
+/*
+ * Send request (a JSON text of len bytes) and run the exec protocol for
+ * it: "started", output, eofs, "exit".  kill_on_cancel: on cancel, ask the
+ * agent to kill the command (not for an attach: it stays detached).
+ */
+static int exec_run_request(struct agent_client *c, const char *request,
+			    size_t len, bool stdin_pipe, bool kill_on_cancel,
+			    unsigned int wait_timeout_ms,
+			    const struct agent_exec_io *io,
+			    struct agent_exec_result *res, char *err,
+			    size_t errlen)
+{
+	struct exec_run r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.c = c;
+	r.err = err;
+	r.errlen = errlen;
+	r.mode = !stdin_pipe	     ? STDIN_NONE
+		 : io->stdin_fd >= 0 ? STDIN_FD
+		 : io->stdin_data    ? STDIN_BUF
+				     : STDIN_NONE;
+	r.stdin_done = r.mode == STDIN_NONE;
+	r.deadline =
+		wait_timeout_ms ? aclient_deadline_in(wait_timeout_ms) : -1;
+	r.st.id = aclient_new_id(c);
+	r.st.io = io;
+	r.st.res = res;
+	r.st.err = err;
+	r.st.errlen = errlen;
+	rc = queue_frame(&r, PROTO_CONTROL, request, len);
+	/* Bounded: every step waits for progress or the deadline. */
+	while (rc == 0)
+		rc = exec_step(&r, io);
+	if (rc == AGENT_ERR_CANCELLED && kill_on_cancel)
+		send_kill(&r);
+	else if (rc == 1 || rc == AGENT_ERR_NOT_FOUND || rc == AGENT_ERR_PERM ||
+		 rc == AGENT_ERR_REMOTE) {
+		int drc = drain_outq(&r);
+
+		if (drc < 0)
+			rc = drc;
+	}
+	free(r.q.buf);
+	return aclient_result(c, rc == 1 ? AGENT_OK : rc);
+}
+
+static int exec_check_args(struct agent_client *c,
+			   const struct agent_exec_opts *o,
+			   struct agent_exec_result *res, char *err,
+			   size_t errlen)
+{
+	if (!res || !o || !o->argv || !o->argv[0] || !o->argv[0][0]) {
+		aclient_seterr(err, errlen,
+			       "exec: argv and result are required and "
+			       "argv[0] must not be empty");
+		return AGENT_ERR_INVAL;
+	}
+	memset(res, 0, sizeof(*res));
+	res->exit_code = -1;
+	return aclient_check_usable(c, err, errlen);
+}
+
+/* The exec request as JSON text (free() it); NULL with a message. */
+static char *exec_request_text(const struct agent_exec_opts *o, bool stdin_pipe,
+			       size_t *len, char *err, size_t errlen)
+{
+	json_t *req = exec_request(o, stdin_pipe, err, errlen);
+	char *s;
+
+	if (!req)
+		return NULL;
+	s = proto_json_dump(req, len);
+	json_decref(req);
+	if (!s)
+		aclient_seterr(err, errlen,
+			       "exec: request too large (limit %u bytes)",
+			       PROTO_MAX_PAYLOAD);
+	return s;
+}
+
 int agent_client_exec(struct agent_client *c, const struct agent_exec_opts *o,
 		      const struct agent_exec_io *io,
 		      struct agent_exec_result *res, char *err, size_t errlen)
 {
 	struct agent_exec_io noio;
-	struct exec_run r;
+	bool stdin_pipe;
+	size_t len;
+	char *s;
+	int rc;
+
+	rc = exec_check_args(c, o, res, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (!io) {
+		agent_exec_io_init(&noio);
+		io = &noio;
+	}
+	stdin_pipe = io->stdin_fd >= 0 || io->stdin_data;
+	s = exec_request_text(o, stdin_pipe, &len, err, errlen);
+	if (!s)
+		return AGENT_ERR_INVAL;
+	rc = exec_run_request(c, s, len, stdin_pipe, true, o->wait_timeout_ms,
+			      io, res, err, errlen);
+	free(s);
+	return rc;
+}
+
+int agent_client_exec_detach(struct agent_client *c,
+			     const struct agent_exec_opts *o, bool stdin_pipe,
+			     int timeout_ms, uint32_t *session, int *pid,
+			     char *err, size_t errlen)
+{
+	int64_t deadline = aclient_deadline_in(timeout_ms);
+	struct agent_exec_result res;
+	const char *code = "";
+	json_int_t sv = 0, pv = 0;
+	json_t *rep = NULL, *req;
+	uint32_t id;
+	int rc;
+
+	*session = 0;
+	*pid = 0;
+	rc = exec_check_args(c, o, &res, err, errlen);
+	if (rc < 0)
+		return rc;
+	req = exec_request(o, stdin_pipe, err, errlen);
+	if (!req)
+		return AGENT_ERR_INVAL;
+	if (json_object_set_new(req, "detach", json_true()) < 0) {
+		json_decref(req);
+		aclient_seterr(err, errlen, "exec: out of memory");
+		return AGENT_ERR_INVAL;
+	}
+	id = aclient_new_id(c);
+	rc = aclient_send_json(c, id, req, deadline, -1, err, errlen);
+	if (rc == 0)
+		rc = aclient_wait_reply(c, id, deadline, -1, &rep, err, errlen);
+	if (rc == AGENT_ERR_REMOTE) {
+		aclient_remote_error(rep, err, errlen, &code);
+		if (strcmp(code, PROTO_E_NOT_FOUND) == 0)
+			rc = AGENT_ERR_NOT_FOUND;
+		else if (strcmp(code, PROTO_E_PERM) == 0)
+			rc = AGENT_ERR_PERM;
+	} else if (rc == 0 &&
+		   (json_unpack(rep, "{s:I,s:I}", "session", &sv, "pid", &pv) <
+			    0 ||
+		    sv < 1 || sv > UINT32_MAX || pv < 1 || pv > INT_MAX)) {
+		aclient_seterr(err, errlen,
+			       "agent sent a malformed reply to a detached "
+			       "exec");
+		rc = AGENT_ERR_PROTO;
+	}
+	json_decref(rep);
+	if (rc == 0) {
+		*session = (uint32_t)sv;
+		*pid = (int)pv;
+	}
+	return aclient_result(c, rc);
+}
+
+int agent_client_attach(struct agent_client *c, uint32_t session,
+			const struct agent_exec_io *io,
+			struct agent_exec_result *res, char *err, size_t errlen)
+{
+	struct agent_exec_io noio;
 	json_t *req;
 	size_t len;
 	char *s;
 	int rc;
 
-	if (!res || !o || !o->argv || !o->argv[0] || !o->argv[0][0]) {
+	if (!res || session == 0) {
 		aclient_seterr(err, errlen,
-			       "exec: argv and result are required and "
-			       "argv[0] must not be empty");
+			       "attach: a session id (> 0) and a result are "
+			       "required");
 		return AGENT_ERR_INVAL;
 	}
 	memset(res, 0, sizeof(*res));
@@ -547,47 +721,16 @@ int agent_client_exec(struct agent_client *c, const struct agent_exec_opts *o,
 		agent_exec_io_init(&noio);
 		io = &noio;
 	}
-	memset(&r, 0, sizeof(r));
-	r.c = c;
-	r.err = err;
-	r.errlen = errlen;
-	r.mode = io->stdin_fd >= 0 ? STDIN_FD
-		 : io->stdin_data  ? STDIN_BUF
-				   : STDIN_NONE;
-	r.stdin_done = r.mode == STDIN_NONE;
-	r.deadline = o->wait_timeout_ms
-			     ? aclient_deadline_in(o->wait_timeout_ms)
-			     : -1;
-	r.st.id = aclient_new_id(c);
-	r.st.io = io;
-	r.st.res = res;
-	r.st.err = err;
-	r.st.errlen = errlen;
-	req = exec_request(o, r.mode != STDIN_NONE, err, errlen);
-	if (!req)
-		return AGENT_ERR_INVAL;
-	s = proto_json_dump(req, &len);
+	req = json_pack("{s:s,s:I}", "op", "attach", "session",
+			(json_int_t)session);
+	s = req ? proto_json_dump(req, &len) : NULL;
 	json_decref(req);
 	if (!s) {
-		aclient_seterr(err, errlen,
-			       "exec: request too large (limit %u bytes)",
-			       PROTO_MAX_PAYLOAD);
+		aclient_seterr(err, errlen, "attach: out of memory");
 		return AGENT_ERR_INVAL;
 	}
-	rc = queue_frame(&r, PROTO_CONTROL, s, len);
+	rc = exec_run_request(c, s, len, io->stdin_fd >= 0 || io->stdin_data,
+			      false, 0, io, res, err, errlen);
 	free(s);
-	/* Bounded: every step waits for progress or the deadline. */
-	while (rc == 0)
-		rc = exec_step(&r, io);
-	if (rc == AGENT_ERR_CANCELLED)
-		send_kill(&r);
-	else if (rc == 1 || rc == AGENT_ERR_NOT_FOUND || rc == AGENT_ERR_PERM ||
-		 rc == AGENT_ERR_REMOTE) {
-		int drc = drain_outq(&r);
-
-		if (drc < 0)
-			rc = drc;
-	}
-	free(r.q.buf);
-	return aclient_result(c, rc == 1 ? AGENT_OK : rc);
+	return rc;
 }

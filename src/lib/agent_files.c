@@ -156,10 +156,10 @@ static int conn_error(struct agent_client *c, char *err, size_t errlen)
  * status for an error reply or a malformed message.
  */
 static int final_reply(struct agent_client *c, const char *op, uint64_t *size,
-		       char *err, size_t errlen)
+		       struct agent_tar_stats *ts, char *err, size_t errlen)
 {
 	const char *type, *code = NULL;
-	json_int_t sz = -1;
+	json_int_t sz = -1, ent = 0, skip = 0;
 	char jerr[256];
 	json_t *obj;
 	int rc;
@@ -175,8 +175,15 @@ static int final_reply(struct agent_client *c, const char *op, uint64_t *size,
 		aclient_remote_error(obj, err, errlen, &code);
 		rc = error_status(code);
 	} else if (type && strcmp(type, "result") == 0 &&
-		   json_unpack(obj, "{s:I}", "size", &sz) == 0 && sz >= 0) {
+		   json_unpack(obj, "{s:I,s?I,s?I}", "size", &sz, "entries",
+			       &ent, "skipped", &skip) == 0 &&
+		   sz >= 0 && ent >= 0 && skip >= 0) {
 		*size = (uint64_t)sz;
+		if (ts) {
+			ts->size = (uint64_t)sz;
+			ts->entries = (uint64_t)ent;
+			ts->skipped = (uint64_t)skip;
+		}
 		rc = 1;
 	} else {
 		aclient_seterr(err, errlen,
@@ -189,8 +196,8 @@ static int final_reply(struct agent_client *c, const char *op, uint64_t *size,
 	return rc;
 }
 
-static int sink_write(int fd, const uint8_t *buf, size_t len, int64_t deadline,
-		      char *err, size_t errlen)
+static int sink_write(const char *op, int fd, const uint8_t *buf, size_t len,
+		      int64_t deadline, char *err, size_t errlen)
 {
 	size_t off = 0;
 
@@ -210,17 +217,18 @@ static int sink_write(int fd, const uint8_t *buf, size_t len, int64_t deadline,
 		     aclient_poll_timeout(deadline) != 0))
 			continue;
 		aclient_seterr(err, errlen,
-			       "read_file: writing the content to fd %d: %s",
-			       fd, n < 0 ? strerror(errno) : "no progress");
+			       "%s: writing the content to fd %d: %s", op, fd,
+			       n < 0 ? strerror(errno) : "no progress");
 		return AGENT_ERR_IO;
 	}
 	return 0;
 }
 
 /* One frame of a read_file reply: 0 go on, 1 done, <0 error. */
-static int read_feed(struct agent_client *c, uint32_t id, int out_fd,
-		     agent_output_fn fn, void *ctx, int64_t deadline, bool *eof,
-		     uint64_t *got, char *err, size_t errlen)
+static int read_feed(struct agent_client *c, const char *op, uint32_t id,
+		     int out_fd, agent_output_fn fn, void *ctx,
+		     int64_t deadline, bool *eof, uint64_t *got,
+		     struct agent_tar_stats *ts, char *err, size_t errlen)
 {
 	const struct proto_hdr *h = &c->rd.hdr;
 	uint64_t size;
@@ -236,11 +244,11 @@ static int read_feed(struct agent_client *c, uint32_t id, int out_fd,
 		if (h->len == 0)
 			return 0;
 		if (out_fd >= 0)
-			return sink_write(out_fd, c->rd.payload, h->len,
+			return sink_write(op, out_fd, c->rd.payload, h->len,
 					  deadline, err, errlen);
 		if (fn && fn(ctx, c->rd.payload, h->len) != 0) {
 			aclient_seterr(err, errlen,
-				       "read_file: cancelled by the callback");
+				       "%s: cancelled by the callback", op);
 			return AGENT_ERR_CANCELLED;
 		}
 		return 0;
@@ -251,27 +259,28 @@ static int read_feed(struct agent_client *c, uint32_t id, int out_fd,
 		*eof = true;
 		return 0;
 	case PROTO_CONTROL:
-		rc = final_reply(c, "read_file", &size, err, errlen);
+		rc = final_reply(c, op, &size, ts, err, errlen);
 		if (rc == 1 && (!*eof || size != *got)) {
 			aclient_seterr(err, errlen,
-				       "read_file: agent reported %llu bytes "
+				       "%s: agent reported %llu bytes "
 				       "but sent %llu%s",
-				       (unsigned long long)size,
+				       op, (unsigned long long)size,
 				       (unsigned long long)*got,
 				       *eof ? "" : " without an eof frame");
 			return AGENT_ERR_PROTO;
 		}
 		return rc;
 	}
-	aclient_seterr(err, errlen,
-		       "read_file: agent sent an unexpected %s frame",
+	aclient_seterr(err, errlen, "%s: agent sent an unexpected %s frame", op,
 		       proto_kind_name(h->kind));
 	return AGENT_ERR_PROTO;
 }
 
-int agent_client_read_file(struct agent_client *c, const char *path, int out_fd,
-			   agent_output_fn fn, void *ctx, int timeout_ms,
-			   uint64_t *size, char *err, size_t errlen)
+/* read_file and download: content as stdout frames, eof, result. */
+static int read_stream(struct agent_client *c, const char *op, const char *path,
+		       int out_fd, agent_output_fn fn, void *ctx,
+		       int timeout_ms, uint64_t *size,
+		       struct agent_tar_stats *ts, char *err, size_t errlen)
 {
 	int64_t deadline = aclient_deadline_in(timeout_ms);
 	struct outq q = {0};
@@ -284,18 +293,17 @@ int agent_client_read_file(struct agent_client *c, const char *path, int out_fd,
 		*size = 0;
 	rc = aclient_check_usable(c, err, errlen);
 	if (rc == 0)
-		rc = check_path("read_file", path, err, errlen);
+		rc = check_path(op, path, err, errlen);
 	if (rc < 0)
 		return rc;
 	id = aclient_new_id(c);
-	rc = queue_json(&q, id,
-			json_pack("{s:s,s:s}", "op", "read_file", "path", path),
-			"read_file", err, errlen);
+	rc = queue_json(&q, id, json_pack("{s:s,s:s}", "op", op, "path", path),
+			op, err, errlen);
 	/* Bounded: every pass makes progress or waits until the deadline. */
 	while (rc == 0) {
 		while ((rc = aclient_pop_frame(c, err, errlen)) == 1) {
-			rc = read_feed(c, id, out_fd, fn, ctx, deadline, &eof,
-				       &got, err, errlen);
+			rc = read_feed(c, op, id, out_fd, fn, ctx, deadline,
+				       &eof, &got, ts, err, errlen);
 			if (rc != 0)
 				break;
 		}
@@ -304,7 +312,7 @@ int agent_client_read_file(struct agent_client *c, const char *path, int out_fd,
 		rc = aclient_outq_flush(c, &q, err, errlen);
 		if (rc == 0)
 			rc = wait_io(c, aclient_outq_pending(&q) > 0, -1,
-				     deadline, NULL, "read_file", err, errlen);
+				     deadline, NULL, op, err, errlen);
 	}
 	free(q.buf);
 	if (rc == 1 && size)
@@ -312,11 +320,34 @@ int agent_client_read_file(struct agent_client *c, const char *path, int out_fd,
 	return aclient_result(c, rc == 1 ? AGENT_OK : rc);
 }
 
+int agent_client_read_file(struct agent_client *c, const char *path, int out_fd,
+			   agent_output_fn fn, void *ctx, int timeout_ms,
+			   uint64_t *size, char *err, size_t errlen)
+{
+	return read_stream(c, "read_file", path, out_fd, fn, ctx, timeout_ms,
+			   size, NULL, err, errlen);
+}
+
+int agent_client_download_tar(struct agent_client *c, const char *dir,
+			      int out_fd, agent_output_fn fn, void *ctx,
+			      int timeout_ms, struct agent_tar_stats *ts,
+			      char *err, size_t errlen)
+{
+	uint64_t size;
+
+	if (ts)
+		memset(ts, 0, sizeof(*ts));
+	return read_stream(c, "download", dir, out_fd, fn, ctx, timeout_ms,
+			   &size, ts, err, errlen);
+}
+
 /* ---- write_file --------------------------------------------------------- */
 
 struct write_run {
 	struct agent_client *c;
 	const struct agent_write_opts *o;
+	const char *op; /* write_file or upload */
+	struct agent_tar_stats *ts;
 	struct outq q;
 	uint32_t id;
 	size_t data_off;
@@ -332,7 +363,7 @@ static int write_queue(struct write_run *r, uint8_t kind, const void *buf,
 {
 	if (aclient_outq_push(&r->q, kind, r->id, buf, len) == 0)
 		return 0;
-	aclient_seterr(r->err, r->errlen, "write_file: out of memory");
+	aclient_seterr(r->err, r->errlen, "%s: out of memory", r->op);
 	return AGENT_ERR_IO;
 }
 
@@ -382,7 +413,7 @@ static int write_refill(struct write_run *r, bool src_ready)
 	if (n < 0) {
 		/* Never finish the file with partial content: abort. */
 		aclient_seterr(r->err, r->errlen,
-			       "write_file: reading the source fd %d: %s",
+			       "%s: reading the source fd %d: %s", r->op,
 			       r->o->src_fd, strerror(errno));
 		return AGENT_ERR_IO;
 	}
@@ -399,51 +430,62 @@ static int write_feed(struct write_run *r)
 		return h->id == 0 ? conn_error(r->c, r->err, r->errlen) : 0;
 	if (h->kind != PROTO_CONTROL || r->final) {
 		aclient_seterr(r->err, r->errlen,
-			       "write_file: agent sent an unexpected %s frame",
+			       "%s: agent sent an unexpected %s frame", r->op,
 			       proto_kind_name(h->kind));
 		return AGENT_ERR_PROTO;
 	}
-	rc = final_reply(r->c, "write_file", &r->size, r->err, r->errlen);
+	rc = final_reply(r->c, r->op, &r->size, r->ts, r->err, r->errlen);
 	if (rc == AGENT_ERR_PROTO)
 		return rc;
 	if (rc == 1 && !r->eof_sent) {
 		aclient_seterr(r->err, r->errlen,
-			       "write_file: agent finished before the content "
-			       "was sent");
+			       "%s: agent finished before the content was "
+			       "sent",
+			       r->op);
 		return AGENT_ERR_PROTO;
 	}
 	r->final = rc;
 	return 0;
 }
 
-int agent_client_write_file(struct agent_client *c, const char *path,
-			    const struct agent_write_opts *o, int timeout_ms,
-			    uint64_t *written, char *err, size_t errlen)
+/*
+ * write_file and upload: the request req (consumed), then the content as
+ * stdin frames and an eof frame, then one reply.
+ */
+static int write_stream(struct agent_client *c, const char *op,
+			const char *path, json_t *req,
+			const struct agent_write_opts *o, int timeout_ms,
+			uint64_t *written, struct agent_tar_stats *ts,
+			char *err, size_t errlen)
 {
 	int64_t deadline = aclient_deadline_in(timeout_ms);
-	struct write_run r = {.c = c, .o = o, .err = err, .errlen = errlen};
+	struct write_run r = {.c = c,
+			      .o = o,
+			      .op = op,
+			      .ts = ts,
+			      .err = err,
+			      .errlen = errlen};
 	bool src_ready = false;
-	json_t *req;
 	int rc;
 
 	if (written)
 		*written = 0;
 	rc = aclient_check_usable(c, err, errlen);
 	if (rc == 0)
-		rc = check_path("write_file", path, err, errlen);
+		rc = check_path(op, path, err, errlen);
 	if (rc == 0 && (!o || (o->src_fd < 0 && o->len && !o->data))) {
 		aclient_seterr(err, errlen,
-			       "write_file: options with a source fd or data "
-			       "are required");
+			       "%s: options with a source fd or data are "
+			       "required",
+			       op);
 		rc = AGENT_ERR_INVAL;
 	}
-	if (rc < 0)
+	if (rc < 0) {
+		json_decref(req);
 		return rc;
+	}
 	r.id = aclient_new_id(c);
-	req = json_pack("{s:s,s:s,s:i,s:b}", "op", "write_file", "path", path,
-			"mode", (int)(o->mode ? o->mode & 07777 : 0644),
-			"mkdir_parents", o->mkdir_parents);
-	rc = queue_json(&r.q, r.id, req, "write_file", err, errlen);
+	rc = queue_json(&r.q, r.id, req, op, err, errlen);
 	/*
 	 * Bounded: every pass makes progress or waits until the deadline.
 	 * After an early error reply the frames already queued are still
@@ -470,7 +512,7 @@ int agent_client_write_file(struct agent_client *c, const char *path,
 						     FILES_OUTQ_HIGH
 				     ? -1
 				     : o->src_fd,
-			     deadline, &src_ready, "write_file", err, errlen);
+			     deadline, &src_ready, op, err, errlen);
 	}
 	free(r.q.buf);
 	if (rc == 0)
@@ -478,6 +520,56 @@ int agent_client_write_file(struct agent_client *c, const char *path,
 	if (rc == AGENT_OK && written)
 		*written = r.size;
 	return aclient_result(c, rc);
+}
+
+int agent_client_write_file(struct agent_client *c, const char *path,
+			    const struct agent_write_opts *o, int timeout_ms,
+			    uint64_t *written, char *err, size_t errlen)
+{
+	json_t *req = json_pack("{s:s,s:s,s:i,s:b}", "op", "write_file", "path",
+				path ? path : "", "mode",
+				(int)(o && o->mode ? o->mode & 07777 : 0644),
+				"mkdir_parents", o && o->mkdir_parents);
+
+	return write_stream(c, "write_file", path, req, o, timeout_ms, written,
+			    NULL, err, errlen);
+}
+
+int agent_client_upload_tar(struct agent_client *c, const char *dir,
+			    const struct agent_upload_opts *u, int timeout_ms,
+			    struct agent_tar_stats *ts, char *err,
+			    size_t errlen)
+{
+	struct agent_write_opts o = {.src_fd = u ? u->src_fd : -1,
+				     .data = u ? u->data : NULL,
+				     .len = u ? u->len : 0};
+	json_t *req = json_pack("{s:s,s:s,s:b}", "op", "upload", "path",
+				dir ? dir : "", "mkdir_parents",
+				u && u->mkdir_parents);
+	uint64_t size;
+
+	if (ts)
+		memset(ts, 0, sizeof(*ts));
+	if (req && u && u->user) {
+		/* all digits: a uid, as for exec */
+		bool num = u->user[0] && strlen(u->user) <= 10 &&
+			   strspn(u->user, "0123456789") == strlen(u->user) &&
+			   strtoull(u->user, NULL, 10) <= 4294967294ULL;
+		json_t *ju = num ? json_integer((json_int_t)strtoull(u->user,
+								     NULL, 10))
+				 : json_string(u->user);
+
+		/* not UTF-8: no request (rather than a silent root owner) */
+		if (!ju || json_object_set_new(req, "user", ju) < 0) {
+			json_decref(req);
+			req = NULL;
+		}
+	} else if (req && u && u->own) {
+		json_object_set_new(req, "uid", json_integer(u->uid));
+		json_object_set_new(req, "gid", json_integer(u->gid));
+	}
+	return write_stream(c, "upload", dir, req, u ? &o : NULL, timeout_ms,
+			    &size, ts, err, errlen);
 }
 
 /* ---- one-reply ops ------------------------------------------------------ */

@@ -5,15 +5,18 @@
  * the environment, so a handle behaves the same for its whole life.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kiln.h"
 #include "lib/handle.h"
+#include "lib/hooks.h"
 #include "lib/sandbox.h"
 #include "lib/state.h"
 
@@ -49,6 +52,8 @@ const char *kiln_strstatus(int status)
 		return "cancelled";
 	case KILN_ESTATE:
 		return "wrong state";
+	case KILN_EVETO:
+		return "refused by a hook";
 	}
 	return "unknown status";
 }
@@ -58,9 +63,11 @@ void kiln_options_init(struct kiln_options *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->cancel_fd = -1;
 	opts->log_level = KILN_LOG_WARN;
+	opts->jail = 1;
 }
 
-int handle_fail(struct kiln *k, int status, const char *fmt, ...)
+int handle_fail_src(struct kiln *k, int status, const char *file,
+		    const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
@@ -72,7 +79,7 @@ int handle_fail(struct kiln *k, int status, const char *fmt, ...)
 	free(k->errmsg);
 	k->errmsg = msg;
 	if (msg)
-		handle_log(k, KILN_LOG_DEBUG, "error: %s", msg);
+		handle_log_src(k, KILN_LOG_DEBUG, file, "error: %s", msg);
 	return status;
 }
 
@@ -96,17 +103,208 @@ void handle_fail_append(struct kiln *k, const char *fmt, ...)
 	k->errmsg = joined;
 }
 
-void handle_log(struct kiln *k, enum kiln_log_level level, const char *fmt, ...)
+static const char *const level_names[] = {
+	[KILN_LOG_ERROR] = "error",
+	[KILN_LOG_WARN] = "warn",
+	[KILN_LOG_INFO] = "info",
+	[KILN_LOG_DEBUG] = "debug",
+};
+
+const char *kiln_log_level_name(enum kiln_log_level level)
+{
+	if ((unsigned int)level >= sizeof(level_names) / sizeof(level_names[0]))
+		return "unknown";
+	return level_names[level];
+}
+
+int kiln_log_level_parse(const char *name, enum kiln_log_level *out)
+{
+	if (!name)
+		return KILN_EINVAL;
+	if (!strcmp(name, "warning")) {
+		*out = KILN_LOG_WARN;
+		return KILN_OK;
+	}
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]);
+	     i++) {
+		if (!strcmp(name, level_names[i])) {
+			*out = (enum kiln_log_level)i;
+			return KILN_OK;
+		}
+	}
+	return KILN_EINVAL;
+}
+
+int kiln_log_format_parse(const char *name, enum kiln_log_format *out)
+{
+	if (!name)
+		return KILN_EINVAL;
+	if (!strcmp(name, "text"))
+		*out = KILN_LOG_TEXT;
+	else if (!strcmp(name, "json"))
+		*out = KILN_LOG_JSON;
+	else if (!strcmp(name, "none"))
+		*out = KILN_LOG_SILENT;
+	else
+		return KILN_EINVAL;
+	return KILN_OK;
+}
+
+/* Wall-clock time as 2026-12-07T01:22:39.123Z. */
+static void log_time(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char sec[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!gmtime_r(&ts.tv_sec, &tm) ||
+	    !strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(buf, len, "%lld", (long long)ts.tv_sec);
+		return;
+	}
+	snprintf(buf, len, "%s.%03ldZ", sec, ts.tv_nsec / 1000000);
+}
+
+size_t kiln_log_format_line(enum kiln_log_format fmt, enum kiln_log_level level,
+			    const char *tag, const char *msg, char *buf,
+			    size_t len)
+{
+	size_t n = 0;
+
+	if (!len)
+		return 0;
+	buf[0] = '\0';
+	if (!tag)
+		tag = "kiln";
+	if (!msg)
+		msg = "";
+	if (fmt == KILN_LOG_JSON) {
+		char when[48];
+		json_t *o;
+		char *text;
+
+		log_time(when, sizeof(when));
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "time", when,
+			      "level", kiln_log_level_name(level), "tag", tag,
+			      "msg", msg, "pid", (json_int_t)getpid());
+		/* invalid UTF-8 in msg: jansson refuses it; keep the line */
+		if (!o)
+			o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "time", when,
+				      "level", kiln_log_level_name(level),
+				      "tag", "log", "msg",
+				      "(message not valid UTF-8)", "pid",
+				      (json_int_t)getpid());
+		text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
+						 JSON_ENSURE_ASCII)
+			 : NULL;
+		json_decref(o);
+		if (text) {
+			n = (size_t)snprintf(buf, len, "%s\n", text);
+			free(text);
+		}
+	} else {
+		const char *lv = level == KILN_LOG_WARN
+					 ? "warning"
+					 : kiln_log_level_name(level);
+		size_t i;
+
+		n = (size_t)snprintf(buf, len, "kiln: %s: [%s] ", lv, tag);
+		/* keep it one line per message (no escapes reach the tty) */
+		for (i = 0; msg[i] && n + 2 < len; i++)
+			buf[n++] =
+				msg[i] == '\n' ? ' '
+				: (unsigned char)msg[i] < 0x20 || msg[i] == 0x7f
+					? '?'
+					: msg[i];
+		if (n + 1 < len) {
+			buf[n++] = '\n';
+			buf[n] = '\0';
+		}
+	}
+	if (n >= len) {
+		/* cut: keep the newline so lines stay lines */
+		n = len - 1;
+		if (n)
+			buf[n - 1] = '\n';
+		buf[n] = '\0';
+	}
+	return n;
+}
+
+static void log_deliver(struct kiln *k, enum kiln_log_level level,
+			const char *tag, const char *fmt, va_list ap)
+{
+	char buf[1024], line[2048];
+	size_t n, off = 0;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (k->log) {
+		k->log(k->log_ctx, level, tag, buf);
+		return;
+	}
+	n = kiln_log_format_line(k->log_format, level, tag, buf, line,
+				 sizeof(line));
+	/* one write per line, so lines of concurrent writers do not mix */
+	while (off < n) {
+		ssize_t w = write(STDERR_FILENO, line + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static bool log_enabled(const struct kiln *k, enum kiln_log_level level)
+{
+	if (level > k->log_level)
+		return false;
+	return k->log || k->log_format != KILN_LOG_SILENT;
+}
+
+void handle_log_at(struct kiln *k, enum kiln_log_level level, const char *tag,
+		   const char *fmt, ...)
 {
 	va_list ap;
-	char buf[1024];
 
-	if (!k->log || level > k->log_level)
+	if (!log_enabled(k, level))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	log_deliver(k, level, tag ? tag : "kiln", fmt, ap);
 	va_end(ap);
-	k->log(k->log_ctx, level, buf);
+}
+
+void handle_log_tag(const char *file, char *tag, size_t len)
+{
+	const char *base = strrchr(file, '/');
+	size_t n;
+
+	base = base ? base + 1 : file;
+	n = strcspn(base, "_.");
+	if (!n) {
+		base = "kiln";
+		n = 4;
+	}
+	if (n >= len)
+		n = len - 1;
+	memcpy(tag, base, n);
+	tag[n] = '\0';
+}
+
+void handle_log_src(struct kiln *k, enum kiln_log_level level, const char *file,
+		    const char *fmt, ...)
+{
+	char tag[32];
+	va_list ap;
+
+	if (!log_enabled(k, level))
+		return;
+	handle_log_tag(file, tag, sizeof(tag));
+	va_start(ap, fmt);
+	log_deliver(k, level, tag, fmt, ap);
+	va_end(ap);
 }
 
 bool handle_cancelled(const struct kiln *k)
@@ -199,6 +397,12 @@ int handle_resolve(struct kiln *k, const struct kiln_options *opts,
 		return KILN_EINVAL;
 	}
 	k->log_level = opts->log_level;
+	if ((unsigned int)opts->log_format > KILN_LOG_JSON) {
+		snprintf(errbuf, errlen, "unknown log format %d",
+			 (int)opts->log_format);
+		return KILN_EINVAL;
+	}
+	k->log_format = opts->log_format;
 
 	rc = dir_resolve(&k->cache_dir, "cache", opts->cache_dir,
 			 env(env_ctx, "KILN_CACHE"),
@@ -245,9 +449,29 @@ int handle_resolve(struct kiln *k, const struct kiln_options *opts,
 		k->vmm_path = strdup("kiln-vmm");
 	s = env(env_ctx, "KILN_COLD_BOOT");
 	k->cold_boot = s && !strcmp(s, "1");
+	s = env(env_ctx, "KILN_JAIL");
+	k->jail = opts->jail && !(s && !strcmp(s, "0"));
 	s = env(env_ctx, "PATH");
 	k->path_env = strdup(s && *s ? s : "/usr/local/bin:/usr/bin:/bin");
 	if (!k->vmm_path || !k->path_env) {
+		snprintf(errbuf, errlen, "out of memory");
+		return KILN_ENOMEM;
+	}
+
+	/* hooks: the option ("" for none), $KILN_HOOKS, <state>/hooks */
+	if (opts->hooks_file) {
+		if (*opts->hooks_file &&
+		    !(k->hooks_file = strdup(opts->hooks_file))) {
+			snprintf(errbuf, errlen, "out of memory");
+			return KILN_ENOMEM;
+		}
+	} else if ((s = env(env_ctx, "KILN_HOOKS")) && *s) {
+		k->hooks_file = strdup(s);
+	} else {
+		k->hooks_file = path_pick(NULL, k->state_dir, "/hooks");
+		k->hooks_optional = true;
+	}
+	if (!opts->hooks_file && !k->hooks_file) {
 		snprintf(errbuf, errlen, "out of memory");
 		return KILN_ENOMEM;
 	}
@@ -275,9 +499,10 @@ void handle_release(struct kiln *k)
 	free(k->runtime_dir);
 	free(k->vmm_path);
 	free(k->path_env);
+	free(k->hooks_file);
 	free(k->errmsg);
 	k->cache_dir = k->state_dir = k->runtime_dir = NULL;
-	k->vmm_path = k->path_env = k->errmsg = NULL;
+	k->vmm_path = k->path_env = k->errmsg = k->hooks_file = NULL;
 }
 
 static const char *env_getenv(void *ctx, const char *name)
@@ -302,9 +527,25 @@ int kiln_open(const struct kiln_options *opts, struct kiln **out)
 	if (!k)
 		return KILN_ENOMEM;
 	rc = handle_resolve(k, opts, env_getenv, NULL, err, sizeof(err));
+	if (!rc) {
+		const char *hf = k->hooks_file;
+
+		/* <state_dir>/hooks is used only if it is there */
+		if (hf && k->hooks_optional && access(hf, F_OK) < 0 &&
+		    errno == ENOENT)
+			hf = NULL;
+		rc = hooks_init(k, opts, hf, err, sizeof(err));
+	}
 	if (rc) {
-		if (opts->log)
-			opts->log(opts->log_ctx, KILN_LOG_ERROR, err);
+		/* no handle yet: report through what the options ask for */
+		k->log = opts->log;
+		k->log_ctx = opts->log_ctx;
+		k->log_format = (unsigned int)opts->log_format <= KILN_LOG_JSON
+					? opts->log_format
+					: KILN_LOG_SILENT;
+		k->log_level = KILN_LOG_ERROR;
+		handle_log_at(k, KILN_LOG_ERROR, "handle", "%s", err);
+		hooks_free(k);
 		handle_release(k);
 		free(k);
 		return rc;
@@ -330,6 +571,7 @@ void kiln_close(struct kiln *k)
 	}
 	state_close(k->state);
 	k->state = NULL;
+	hooks_free(k);
 	handle_release(k);
 	free(k);
 }

@@ -7,9 +7,11 @@
 #define KILN_LIB_HANDLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "kiln.h"
 
+struct hooks;
 struct kiln_sandbox;
 struct state;
 
@@ -23,10 +25,13 @@ struct kiln {
 	/* $KILN_COLD_BOOT=1: boot every sandbox instead of restoring the
 	 * base snapshot (debugging; much slower). */
 	bool cold_boot;
+	/* jail each VMM when root (kiln_options.jail, not $KILN_JAIL=0) */
+	bool jail;
 	int cancel_fd;
 	kiln_log_fn log;
 	void *log_ctx;
 	enum kiln_log_level log_level;
+	enum kiln_log_format log_format; /* used when log is NULL */
 
 	char *errmsg; /* NULL means "" */
 
@@ -35,22 +40,43 @@ struct kiln {
 
 	/* the state database, opened (and reconciled) on first use */
 	struct state *state;
+
+	/* hooks and plugins (hooks.c); NULL until one is registered */
+	struct hooks *hooks;
+	/* the hook file; optional: <state_dir>/hooks, used if it exists */
+	char *hooks_file;
+	bool hooks_optional;
 };
 
 /*
- * Record a failure on k: the message replaces the previous one.  Returns
- * status, so callers write `return handle_fail(k, KILN_EINVAL, ...)`.
+ * Record a failure on k: the message replaces the previous one (and is
+ * logged at debug level, tagged like handle_log()).  Returns status, so
+ * callers write `return handle_fail(k, KILN_EINVAL, ...)`.
  */
-int handle_fail(struct kiln *k, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int handle_fail_src(struct kiln *k, int status, const char *file,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define handle_fail(k, status, ...) \
+	handle_fail_src((k), (status), __FILE__, __VA_ARGS__)
 
 /* Append text to the current error message (e.g. console lines). */
 void handle_fail_append(struct kiln *k, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Log a message through the handle's logger if level is enabled. */
-void handle_log(struct kiln *k, enum kiln_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/*
+ * Log a message through the handle's logger if level is enabled, tagged
+ * with the subsystem: handle_log() derives the tag from the calling
+ * source file's name (src/lib/sandbox_store.c -> "sandbox": up to the
+ * first '_' or '.'), handle_log_at() takes it explicitly.
+ */
+void handle_log_at(struct kiln *k, enum kiln_log_level level, const char *tag,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void handle_log_src(struct kiln *k, enum kiln_log_level level, const char *file,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define handle_log(k, level, ...) \
+	handle_log_src((k), (level), __FILE__, __VA_ARGS__)
+
+/* The tag of a source file path into tag (at most len - 1 characters). */
+void handle_log_tag(const char *file, char *tag, size_t len);
 
 /* True once the cancel fd (if any) is readable. */
 bool handle_cancelled(const struct kiln *k);

@@ -166,9 +166,8 @@ static int rundir_check(const char *rundir, char *err, size_t errlen)
 	return 0;
 }
 
-/* The PT_INTERP of an ELF executable into interp ("" if static). */
-static int elf_interp(const char *path, char *interp, size_t len, char *err,
-		      size_t errlen)
+int jail_elf_interp(const char *path, char *interp, size_t len, char *err,
+		    size_t errlen)
 {
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
@@ -274,7 +273,7 @@ static int config_check(const struct jail_config *c, char *err, size_t errlen)
 	if (!S_ISREG(st.st_mode))
 		return bad(err, errlen, "VMM binary is not a regular file",
 			   c->vmm_path);
-	rc = elf_interp(c->vmm_path, interp, sizeof(interp), err, errlen);
+	rc = jail_elf_interp(c->vmm_path, interp, sizeof(interp), err, errlen);
 	if (rc)
 		return rc;
 	if (interp[0] && !exec_mount_covers(c, interp)) {
@@ -513,4 +512,57 @@ void jail_cleanup(const struct jail_config *c)
 		return;
 	jail_cgroups_remove(c);
 	root_remove(c);
+}
+
+uid_t jail_uid_for(const char *id)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *p = id; p && *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return (uid_t)(JAIL_UID_BASE + h % JAIL_UID_RANGE);
+}
+
+int jail_tree_remove(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || rm_tree_at(fd, st.st_dev, 0))
+		return -1;
+	return rmdir(path);
+}
+
+void jail_rundir_cleanup(const char *dir)
+{
+	struct jail_config c = {0};
+	char vm[PATH_MAX], root[PATH_MAX];
+	const char *slash = strrchr(dir, '/');
+	struct stat vst, rst;
+	bool has_vm, has_root;
+	int fd;
+
+	if (!slash || !path_clean(dir) || !id_valid(slash + 1))
+		return;
+	c.id = slash + 1;
+	c.rundir = dir;
+	if (jail_path_cat(vm, sizeof(vm), dir, "/vm", NULL) ||
+	    jail_root_path(&c, root, sizeof(root)))
+		return;
+	has_vm = lstat(vm, &vst) == 0 && S_ISDIR(vst.st_mode);
+	has_root = lstat(root, &rst) == 0;
+	/* only a jail made these: no cgroup scan for unjailed sandboxes */
+	if (!has_vm && !has_root)
+		return;
+	jail_cleanup(&c);
+	if (!has_vm)
+		return;
+	fd = open(vm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && !rm_tree_at(fd, vst.st_dev, 0))
+		rmdir(vm);
 }

@@ -106,4 +106,41 @@ int jail_enter(const struct jail_config *c, char *err, size_t errlen);
  */
 void jail_cleanup(const struct jail_config *c);
 
+/*
+ * The PT_INTERP of the ELF executable path into interp ("" if it is
+ * statically linked).  0, or a negative kiln status with err.
+ */
+int jail_elf_interp(const char *path, char *interp, size_t len, char *err,
+		    size_t errlen);
+
+/*
+ * The jail uid (and gid) of sandbox id: JAIL_UID_BASE plus a hash of the
+ * id, so that VMMs of different sandboxes rarely share a uid, and a
+ * restarted sandbox gets the uid its files were handed to before.
+ */
+#define JAIL_UID_BASE 100000u
+#define JAIL_UID_RANGE 65536u
+uid_t jail_uid_for(const char *id);
+
+/*
+ * The gid every sandbox's VMM runs with: read-only inputs shared between
+ * sandboxes (the base snapshot, kernel, image) are made readable to it
+ * (group read), since each jail only sees the files mounted into it.
+ */
+#define JAIL_SHARED_GID 99999u
+
+/*
+ * Undo what a jailed VMM leaves in a sandbox runtime directory dir (whose
+ * last component is the sandbox id): the cgroup kiln/<id>, <dir>/root and
+ * the VMM's writable directory <dir>/vm with its contents.  Called by
+ * rundir_remove(); harmless when dir never had a jail.
+ */
+void jail_rundir_cleanup(const char *dir);
+
+/*
+ * rm -r of path, a directory a jail wrote into: never follows a symlink,
+ * never crosses into another file system.  0, or -1.
+ */
+int jail_tree_remove(const char *path);
+
 #endif

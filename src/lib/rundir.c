@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kiln.h"
+#include "lib/jail.h"
 #include "lib/rundir.h"
 
 /* Entries we expect in a sandbox directory; a bound on the cleanup loop. */
@@ -129,6 +130,8 @@ int rundir_remove(const char *dir, char *err, size_t errlen)
 	int dfd, n = 0, rc = 0;
 	DIR *d;
 
+	/* a jailed VMM's root, writable directory and cgroup go first */
+	jail_rundir_cleanup(dir);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
 		if (errno == ENOENT)

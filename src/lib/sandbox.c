@@ -22,9 +22,13 @@
 #include "kiln.h"
 #include "lib/console.h"
 #include "lib/handle.h"
+#include "lib/net.h"
+#include "lib/hooks.h"
+#include "lib/overlay_copy.h"
 #include "lib/sandbox.h"
 #include "lib/snapshot_base.h"
 #include "lib/sandbox_config.h"
+#include "lib/sandbox_jail.h"
 #include "lib/vmm_argv.h"
 
 #define ERRLEN 1024
@@ -509,26 +513,50 @@ int sandbox_prepare_dir(struct kiln_sandbox *sb, const char *id,
 	return KILN_OK;
 }
 
+/*
+ * jail: put the VMM in the jail (sandbox_jail.c) when the handle wants
+ * one; false only for the base snapshot's build, whose VMM must write the
+ * snapshot into the cache (it boots the base image, no user code).
+ */
 static int sandbox_spawn(struct kiln_sandbox *sb, const struct vmm_launch *l,
-			 int log_fd, bool detach)
+			 int log_fd, bool detach, bool jail)
 {
+	struct sandbox_jail j = {0};
 	struct vmm_argv a;
 	char err[ERRLEN];
+	bool jailed = jail && sandbox_jail_wanted(sb->k);
 	int rc;
 
+	int nsfd = -1;
+
 	rc = vmm_argv_build(l, &a, err, sizeof(err));
+	if (!rc && sb->netns) {
+		nsfd = net_ns_open(sb->id, err, sizeof(err));
+		rc = nsfd < 0 ? nsfd : 0;
+	}
+	if (!rc && jailed)
+		rc = sandbox_jail_setup(sb, l, &j, err, sizeof(err));
+	else if (!rc && jail)
+		sandbox_jail_note_off(sb, sb->k->jail
+						  ? "kiln is not root"
+						  : "disabled ($KILN_JAIL=0 "
+						    "or --no-jail)");
 	if (!rc)
-		rc = detach ? vmm_proc_spawn_detached(&sb->vmm, a.argv, log_fd,
-						      err, sizeof(err))
-			    : vmm_proc_spawn(&sb->vmm, a.argv, log_fd, err,
-					     sizeof(err));
+		rc = vmm_proc_spawn_jailed(&sb->vmm, a.argv, log_fd, nsfd,
+					   detach, jailed ? &j.cfg : NULL, err,
+					   sizeof(err));
+	if (jailed)
+		sandbox_jail_free(&j);
+	if (nsfd >= 0)
+		close(nsfd);
 	vmm_argv_free(&a);
 	return rc ? handle_fail(sb->k, rc, "%s", err) : KILN_OK;
 }
 
 int sandbox_launch_vmm_api(struct kiln_sandbox *sb,
 			   const struct sandbox_params *p, const char *vmm_path,
-			   int log_fd, const char *api_sock)
+			   int log_fd, const char *api_sock,
+			   const char *overlay)
 {
 	struct vmm_launch l = {
 		.vmm_path = vmm_path,
@@ -541,15 +569,17 @@ int sandbox_launch_vmm_api(struct kiln_sandbox *sb,
 		.vsock_uds = sb->uds_path,
 		.console = sb->console_path,
 		.api_sock = api_sock,
+		.overlay = overlay,
 	};
 
-	return sandbox_spawn(sb, &l, log_fd, false);
+	return sandbox_spawn(sb, &l, log_fd, false, false);
 }
 
 /*
  * How a sandbox's VMM comes to life: a restore of the base snapshot for p
- * (built by the first sandbox that needs it), or with $KILN_COLD_BOOT=1 a
- * boot of kernel + image.  detach: a persistent sandbox (see
+ * (built by the first sandbox that needs it), of sb->restore_state (a
+ * checkpoint: rollback, fork), or with $KILN_COLD_BOOT=1 a boot of
+ * kernel + image.  detach: a persistent sandbox (see
  * vmm_proc_spawn_detached()).  The guest CID is the snapshot's (the vsock
  * socket is per VM, so CIDs need not differ between sandboxes); cid only
  * applies to cold boots.
@@ -571,22 +601,52 @@ int sandbox_launch_vmm(struct kiln_sandbox *sb, const struct sandbox_params *p,
 		.api_sock = sb->api_path,
 	};
 	struct snapshot_base base = {0};
+	const char *ovl_src = NULL;
+	char err[ERRLEN], *ovl;
 	int rc;
 
-	if (!sb->k->cold_boot) {
+	/* the root disk: the image under this sandbox's own overlay */
+	ovl = path_in(sb->dir, "root.ovl");
+	if (!ovl)
+		return handle_fail(sb->k, KILN_ENOMEM, "out of memory");
+	if (sb->restore_state) {
+		/* a checkpoint: its own devices, image and overlay */
+		l.restore_state = sb->restore_state;
+		l.restore_mem = sb->restore_mem;
+		ovl_src = sb->restore_overlay;
+		sb->restored = true;
+	} else if (!sb->k->cold_boot) {
 		rc = snapshot_base_ensure(sb->k, NULL, p, vmm_path, &base);
-		if (rc)
+		if (rc) {
+			free(ovl);
 			return rc;
+		}
 		l.restore_state = base.state;
 		l.restore_mem = base.mem;
+		ovl_src = base.overlay;
 		sb->restored = true;
+	} else {
+		l.overlay = ovl; /* a cold boot: created empty */
+	}
+	/* the snapshot's disk as it was at the snapshot, ours to write */
+	if (ovl_src) {
+		rc = overlay_copy(ovl_src, ovl, NULL, err, sizeof(err));
+		if (rc) {
+			snapshot_base_free(&base);
+			free(ovl);
+			return handle_fail(sb->k, rc,
+					   "copying the root disk overlay: %s",
+					   err);
+		}
+		l.overlay_override = ovl;
 	}
 	handle_log(sb->k, KILN_LOG_DEBUG, "sandbox %s: %s %s (%u cpus, %u MiB)",
 		   sb->id, l.restore_state ? "restoring" : "booting",
 		   l.restore_state ? l.restore_state : p->kernel, p->cpus,
 		   p->memory_mib);
-	rc = sandbox_spawn(sb, &l, log_fd, detach);
+	rc = sandbox_spawn(sb, &l, log_fd, detach, true);
 	snapshot_base_free(&base);
+	free(ovl);
 	return rc;
 }
 
@@ -598,6 +658,7 @@ int kiln_sandbox_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 	char err[ERRLEN], terr[ERRLEN];
 	char *vmm_path = NULL;
 	int rc, log_fd = -1;
+	bool announced = false;
 
 	*out = NULL;
 	if (cfg && cfg->persistent)
@@ -612,6 +673,16 @@ int kiln_sandbox_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 		handle_fail(k, rc, "%s", err);
 		goto out;
 	}
+	/* hooks may refuse it before anything exists */
+	rc = hooks_before(k, KILN_EV_BEFORE_CREATE, "create", NULL, NULL,
+			  json_pack("{s:{s:s, s:s, s:I, s:I, s:s?}}", "config",
+				    "kernel", p.kernel, "image", p.image,
+				    "cpus", (json_int_t)p.cpus, "memory_mib",
+				    (json_int_t)p.memory_mib, "cmdline_extra",
+				    p.cmdline_extra));
+	if (rc)
+		goto out;
+	announced = true;
 	rc = sandbox_vmm_resolve(k, &vmm_path);
 	if (!rc)
 		rc = sandbox_kvm_check(k);
@@ -648,6 +719,9 @@ out:
 		close(log_fd);
 	free(vmm_path);
 	sandbox_params_free(&p);
+	if (announced)
+		rc = hooks_after(k, rc, KILN_EV_AFTER_CREATE, "create",
+				 sb ? sb->id : NULL, NULL, NULL);
 	*out = sb;
 	return rc;
 }
@@ -702,6 +776,7 @@ void kiln_exec_init(struct kiln_exec *ex)
 {
 	memset(ex, 0, sizeof(*ex));
 	ex->stdin_fd = -1;
+	ex->resize_fd = -1;
 }
 
 /* After the agent connection failed: say whether the VM died, and how. */
@@ -755,6 +830,10 @@ int kiln_sandbox_exec(struct kiln_sandbox *sb, const struct kiln_exec *ex,
 	o.env = ex->env;
 	o.cwd = ex->cwd;
 	o.timeout_ms = ex->timeout_ms;
+	o.tty = ex->tty != 0;
+	o.rows = ex->rows;
+	o.cols = ex->cols;
+	o.user = ex->user;
 	/* the agent enforces timeout_ms; the slack catches a hung guest */
 	o.wait_timeout_ms =
 		ex->timeout_ms ? ex->timeout_ms + EXEC_WAIT_SLACK_MS : 0;
@@ -765,6 +844,9 @@ int kiln_sandbox_exec(struct kiln_sandbox *sb, const struct kiln_exec *ex,
 	io.stderr_ctx = ex->stderr_ctx;
 	io.stdin_fd = ex->stdin_fd;
 	io.cancel_fd = k->cancel_fd;
+	io.resize_fd = ex->on_resize ? ex->resize_fd : -1;
+	io.on_resize = ex->on_resize;
+	io.resize_ctx = ex->resize_ctx;
 
 	memset(&ar, 0, sizeof(ar));
 	r = agent_client_exec(sb->agent, &o, &io, &ar, err, sizeof(err));

@@ -30,6 +30,9 @@ struct kiln_sandbox {
 
 	struct agent_client *agent;
 	bool restored; /* from a snapshot: give the guest its identity */
+	/* restore this snapshot instead of the base one (checkpoints);
+	 * restore_overlay: its root disk overlay (NULL: it has none) */
+	const char *restore_state, *restore_mem, *restore_overlay;
 	bool broken; /* the agent connection failed: only destroy is left */
 
 	/* persistent sandboxes (sandbox_store.c) */
@@ -37,6 +40,8 @@ struct kiln_sandbox {
 	bool opened; /* by kiln_sandbox_open(): the VMM is not in vmm */
 	int opened_pid; /* then: its pid and start time, for liveness */
 	uint64_t opened_start;
+	/* the VMM starts in network namespace kiln-<id> (net.h) */
+	bool netns;
 };
 
 struct sandbox_params;
@@ -73,10 +78,12 @@ int sandbox_launch_vmm(struct kiln_sandbox *sb, const struct sandbox_params *p,
 		       const char *vmm_path, int log_fd, unsigned int cid,
 		       bool detach);
 
-/* Boot p with the REST API on api_sock (for building base snapshots). */
+/* Boot p with the REST API on api_sock and the root disk's overlay in
+ * overlay (for building base snapshots). */
 int sandbox_launch_vmm_api(struct kiln_sandbox *sb,
 			   const struct sandbox_params *p, const char *vmm_path,
-			   int log_fd, const char *api_sock);
+			   int log_fd, const char *api_sock,
+			   const char *overlay);
 
 /* Wait for the agent (boot deadline, VMM exit, cancel fd); a restored
  * sandbox then gets its own identity (entropy, clock, hostname). */

@@ -175,3 +175,111 @@ int kiln_sandbox_port_forward(struct kiln_sandbox *sb,
 		return handle_fail(sb->k, KILN_ESYS, "%s", err);
 	return KILN_OK;
 }
+
+/* ---- detached commands ------------------------------------------------ */
+
+#define DETACH_REQUEST_MS 60000
+
+/* The parts of a struct kiln_exec the agent client's exec takes. */
+static void exec_to_opts(const struct kiln_exec *ex, struct agent_exec_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->argv = ex->argv;
+	o->env = ex->env;
+	o->cwd = ex->cwd;
+	o->timeout_ms = ex->timeout_ms;
+	o->tty = ex->tty != 0;
+	o->rows = ex->rows;
+	o->cols = ex->cols;
+	o->user = ex->user;
+}
+
+int kiln_sandbox_exec_detach(struct kiln_sandbox *sb,
+			     const struct kiln_exec *ex, uint32_t *session,
+			     int *pid)
+{
+	struct agent_exec_opts o;
+	char err[ERRLEN];
+	int rc = procs_ready(sb), r, dpid = 0;
+	uint32_t s = 0;
+
+	if (session)
+		*session = 0;
+	if (pid)
+		*pid = 0;
+	if (rc)
+		return rc;
+	if (!ex || !ex->argv || !ex->argv[0] || !ex->argv[0][0] || !session)
+		return handle_fail(sb->k, KILN_EINVAL,
+				   "exec --detach: no command or no session "
+				   "result given");
+	exec_to_opts(ex, &o);
+	r = agent_client_exec_detach(sb->agent, &o, ex->stdin_fd >= 0,
+				     DETACH_REQUEST_MS, &s, &dpid, err,
+				     sizeof(err));
+	if (r == AGENT_ERR_NOT_FOUND || r == AGENT_ERR_PERM)
+		return handle_fail(sb->k, KILN_EEXEC, "%s", err);
+	if (r)
+		return procs_fail(sb, r, "exec --detach", err);
+	*session = s;
+	if (pid)
+		*pid = dpid;
+	return KILN_OK;
+}
+
+int kiln_sandbox_exec_attach(struct kiln_sandbox *sb, uint32_t session,
+			     const struct kiln_exec *ex,
+			     struct kiln_exec_result *res, uint64_t *lost)
+{
+	struct agent_exec_result ar;
+	struct agent_exec_io io;
+	char err[ERRLEN];
+	int rc = procs_ready(sb), r;
+
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (lost)
+		*lost = 0;
+	if (rc)
+		return rc;
+	if (!ex || !res || session == 0)
+		return handle_fail(sb->k, KILN_EINVAL,
+				   "attach: give a session id (> 0), a struct "
+				   "kiln_exec and a result");
+	agent_exec_io_init(&io);
+	io.on_stdout = ex->on_stdout;
+	io.stdout_ctx = ex->stdout_ctx;
+	io.on_stderr = ex->on_stderr;
+	io.stderr_ctx = ex->stderr_ctx;
+	io.stdin_fd = ex->stdin_fd;
+	io.cancel_fd = sb->k->cancel_fd;
+	io.resize_fd = ex->on_resize ? ex->resize_fd : -1;
+	io.on_resize = ex->on_resize;
+	io.resize_ctx = ex->resize_ctx;
+	r = agent_client_attach(sb->agent, session, &io, &ar, err, sizeof(err));
+	if (lost)
+		*lost = ar.lost_bytes;
+	if (r == AGENT_ERR_CANCELLED) {
+		sb->broken = true;
+		return handle_fail(sb->k, KILN_ECANCELED,
+				   "attach: cancelled; session %u goes on "
+				   "detached",
+				   session);
+	}
+	if (r == AGENT_ERR_NOT_FOUND)
+		return handle_fail(sb->k, KILN_ENOTFOUND, "%s", err);
+	if (r)
+		return procs_fail(sb, r, "attach", err);
+	res->exited = ar.exited;
+	res->signaled = ar.signaled;
+	res->signal = ar.term_signal;
+	res->exit_code = ar.exit_code;
+	if (ar.timed_out) {
+		res->timed_out = 1;
+		return handle_fail(sb->k, KILN_ETIMEOUT,
+				   "session %u ran longer than its timeout "
+				   "and was killed",
+				   session);
+	}
+	return KILN_OK;
+}

@@ -27,6 +27,7 @@
 #include "lib/agent_client.h"
 #include "lib/console.h"
 #include "lib/handle.h"
+#include "lib/net_sandbox.h"
 #include "lib/rundir.h"
 #include "lib/sandbox_store.h"
 #include "lib/vmm_proc.h"
@@ -280,4 +281,6 @@ void reconcile_all(struct kiln *k, struct state *st)
 			handle_log(k, KILN_LOG_WARN, "reconciling: %s",
 				   kiln_errmsg(k));
 	state_sandbox_list_free(list, n);
+	/* networks of sandboxes rolled back above or removed by kill -9 */
+	net_sandbox_reconcile(k, st);
 }

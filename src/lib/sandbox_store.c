@@ -22,6 +22,8 @@
 #include "common/proto.h"
 #include "kiln.h"
 #include "lib/handle.h"
+#include "lib/hooks.h"
+#include "lib/net_sandbox.h"
 #include "lib/rundir.h"
 #include "lib/sandbox.h"
 #include "lib/sandbox_config.h"
@@ -76,6 +78,8 @@ int store_open(struct kiln *k, struct state **out)
 		free(path);
 		if (rc)
 			return handle_fail(k, rc, "%s", err);
+		/* state changes (also reconciliation's) are hook events */
+		state_set_observer(k->state, hooks_state_observer, k);
 		reconcile_all(k, k->state);
 	}
 	*out = k->state;
@@ -91,6 +95,7 @@ const char *kiln_sandbox_state_name(enum kiln_sandbox_state st)
 		[KILN_SB_STOPPING] = "stopping",
 		[KILN_SB_STOPPED] = "stopped",
 		[KILN_SB_DEAD] = "dead",
+		[KILN_SB_PAUSED] = "paused",
 	};
 
 	if ((unsigned int)st >= sizeof(names) / sizeof(names[0]))
@@ -106,8 +111,9 @@ static enum kiln_sandbox_state state_public(enum state_sandbox_status st)
 	case STATE_SB_STARTING:
 		return KILN_SB_STARTING;
 	case STATE_SB_RUNNING:
-	case STATE_SB_PAUSED:
 		return KILN_SB_RUNNING;
+	case STATE_SB_PAUSED:
+		return KILN_SB_PAUSED;
 	case STATE_SB_STOPPING:
 		return KILN_SB_STOPPING;
 	case STATE_SB_STOPPED:
@@ -144,8 +150,8 @@ static char *config_to_json(const struct sandbox_params *p)
  * Parse a stored configuration strictly into cfg (strings point into
  * *root; json_decref() it after use).
  */
-static int config_from_json(struct kiln *k, const char *id, const char *text,
-			    struct kiln_sandbox_config *cfg, json_t **root)
+int store_config_parse(struct kiln *k, const char *id, const char *text,
+		       struct kiln_sandbox_config *cfg, json_t **root)
 {
 	json_int_t cpus = 0, mem = 0;
 	json_error_t e;
@@ -204,7 +210,7 @@ static int info_from_row(struct kiln *k, const struct state_sandbox *row,
 	info->net_slot = row->net_slot;
 	info->created_at = row->created_at;
 	/* a sandbox with a bad configuration is still listed (to remove) */
-	if (config_from_json(k, row->id, row->config, &cfg, &root) == 0) {
+	if (store_config_parse(k, row->id, row->config, &cfg, &root) == 0) {
 		info->cpus = cfg.cpus;
 		info->memory_mib = cfg.memory_mib;
 		info->kernel_path = strdup_or_null(cfg.kernel_path, &oom);
@@ -240,9 +246,8 @@ void kiln_sandbox_info_list_free(struct kiln_sandbox_info *list, size_t n)
 	free(list);
 }
 
-/* Open the store and resolve ref to a reconciled row. */
-static int store_find(struct kiln *k, const char *ref, struct state **st,
-		      struct state_sandbox *row)
+int store_find(struct kiln *k, const char *ref, struct state **st,
+	       struct state_sandbox *row)
 {
 	char err[ERRLEN];
 	bool deleted;
@@ -342,12 +347,10 @@ static void errmsg_first_line(struct kiln *k, char *buf, size_t len)
  * us): launch the VMM detached, record its pid and start time, wait for
  * the agent.  On failure the VMM is stopped and sb torn down (*sbp NULL).
  */
-static int store_boot(struct kiln *k, struct state *st,
-		      struct kiln_sandbox **sbp,
-		      const struct state_sandbox *row,
-		      const struct kiln_sandbox_config *cfg,
-		      enum state_sandbox_status during,
-		      const struct state_update *own)
+int store_boot(struct kiln *k, struct state *st, struct kiln_sandbox **sbp,
+	       const struct state_sandbox *row,
+	       const struct kiln_sandbox_config *cfg,
+	       enum state_sandbox_status during, const struct state_update *own)
 {
 	struct kiln_sandbox *sb = *sbp;
 	struct state_update u = *own;
@@ -376,6 +379,8 @@ static int store_boot(struct kiln *k, struct state *st,
 	}
 	if (!rc)
 		rc = sandbox_prepare_dir(sb, row->id, base, &log_fd);
+	if (!rc)
+		rc = net_sandbox_prepare(k, row, &sb->netns);
 	if (!rc) {
 		if (cfg->progress)
 			cfg->progress(cfg->progress_ctx, KILN_PHASE_STARTING, 0,
@@ -423,6 +428,13 @@ static int store_boot(struct kiln *k, struct state *st,
 int sandbox_store_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 			 struct kiln_sandbox **out)
 {
+	return store_create_from(k, cfg, NULL, NULL, NULL, out);
+}
+
+int store_create_from(struct kiln *k, const struct kiln_sandbox_config *cfg,
+		      const char *restore_state, const char *restore_mem,
+		      const char *restore_overlay, struct kiln_sandbox **out)
+{
 	struct state_new n = {.name = cfg->name,
 			      .runtime_base = k->runtime_dir};
 	struct state_update own = {0};
@@ -448,6 +460,15 @@ int sandbox_store_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 	sandbox_params_free(&p);
 	if (!config)
 		return handle_fail(k, KILN_ENOMEM, "out of memory");
+	/* before anything is recorded: a veto leaves nothing behind */
+	rc = hooks_before(k, KILN_EV_BEFORE_CREATE, "create", NULL, cfg->name,
+			  json_pack("{s:o?, s:s?}", "config",
+				    json_loads(config, 0, NULL), "checkpoint",
+				    restore_state));
+	if (rc) {
+		free(config);
+		return rc;
+	}
 	/* and what is needed to boot: no record for what cannot start */
 	{
 		char *vmm_path = NULL;
@@ -458,7 +479,8 @@ int sandbox_store_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 			rc = sandbox_kvm_check(k);
 		if (rc) {
 			free(config);
-			return rc;
+			return hooks_after(k, rc, KILN_EV_AFTER_CREATE,
+					   "create", NULL, cfg->name, NULL);
 		}
 	}
 	rc = store_open(k, &st);
@@ -466,7 +488,8 @@ int sandbox_store_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 		rc = handle_fail(k, KILN_ESYS, "cannot read /proc/self/stat");
 	if (rc) {
 		free(config);
-		return rc;
+		return hooks_after(k, rc, KILN_EV_AFTER_CREATE, "create", NULL,
+				   cfg->name, NULL);
 	}
 	n.config = config;
 	n.owner_pid = own.owner_pid;
@@ -474,13 +497,22 @@ int sandbox_store_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 	rc = state_sandbox_create(st, &n, &row, err, sizeof(err));
 	free(config);
 	if (rc)
-		return handle_fail(k, rc, "%s", err);
+		return hooks_after(k, handle_fail(k, rc, "%s", err),
+				   KILN_EV_AFTER_CREATE, "create", NULL,
+				   cfg->name, NULL);
 
-	sb = sandbox_alloc(k);
-	if (!sb) {
+	/* its network before its VMM, which starts inside it */
+	rc = net_sandbox_create(k, &row, cfg->network);
+	sb = rc ? NULL : sandbox_alloc(k);
+	if (rc) {
+		/* failed: recorded on k */
+	} else if (!sb) {
 		rc = handle_fail(k, KILN_ENOMEM, "out of memory");
 	} else {
 		sb->persistent = true;
+		sb->restore_state = restore_state;
+		sb->restore_mem = restore_mem;
+		sb->restore_overlay = restore_overlay;
 		rc = store_boot(k, st, &sb, &row, cfg, STATE_SB_CREATING, &own);
 	}
 	if (rc) {
@@ -488,10 +520,16 @@ int sandbox_store_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 		if (row.runtime_dir &&
 		    rundir_remove(row.runtime_dir, err, sizeof(err)))
 			handle_fail_append(k, "\nwhile cleaning up: %s", err);
+		net_sandbox_cleanup(k, &row);
 		if (state_sandbox_delete(st, row.id, err, sizeof(err)) &&
 		    !strstr(err, "no sandbox"))
 			handle_fail_append(k, "\nwhile cleaning up: %s", err);
 	}
+	rc = hooks_after(
+		k, rc, KILN_EV_AFTER_CREATE, "create", row.id, row.name,
+		json_pack("{s:I, s:I, s:s?}", "cid", (json_int_t)row.cid,
+			  "net_slot", (json_int_t)row.net_slot, "runtime_dir",
+			  row.runtime_dir));
 	state_sandbox_clear(&row);
 	*out = sb;
 	return rc;
@@ -524,6 +562,13 @@ int kiln_sandbox_open(struct kiln *k, const char *ref,
 	rc = store_find(k, ref, &st, &row);
 	if (rc)
 		return rc;
+	if (row.status == STATE_SB_PAUSED) {
+		rc = handle_fail(k, KILN_ESTATE,
+				 "sandbox %s is paused; resume it with 'kiln "
+				 "resume %s'",
+				 ref, ref);
+		goto out;
+	}
 	if (row.status != STATE_SB_RUNNING) {
 		rc = handle_fail(
 			k, KILN_ESTATE, "sandbox %s is %s, not running%s",
@@ -598,7 +643,7 @@ int kiln_sandbox_close(struct kiln_sandbox *sb)
 	return KILN_OK;
 }
 
-/* Move row from RUNNING to STOPPING, owned by us. */
+/* Move row from RUNNING (or PAUSED) to STOPPING, owned by us. */
 static int claim_running(struct kiln *k, struct state *st,
 			 const struct state_sandbox *row)
 {
@@ -612,7 +657,7 @@ static int claim_running(struct kiln *k, struct state *st,
 
 	if (store_self(&u.owner_pid, &u.owner_start))
 		return handle_fail(k, KILN_ESYS, "cannot read /proc/self/stat");
-	rc = state_sandbox_transition(st, row->id, STATE_SB_RUNNING, &u, err,
+	rc = state_sandbox_transition(st, row->id, row->status, &u, err,
 				      sizeof(err));
 	return rc ? handle_fail(k, rc, "%s", err) : KILN_OK;
 }
@@ -655,13 +700,24 @@ int kiln_sandbox_stop(struct kiln *k, const char *ref, int force)
 		state_sandbox_clear(&row);
 		return KILN_OK;
 	}
+	rc = hooks_before(k, KILN_EV_BEFORE_STOP, "stop", row.id, row.name,
+			  json_pack("{s:b}", "force", force));
+	if (rc) {
+		state_sandbox_clear(&row);
+		return rc;
+	}
 	rc = claim_running(k, st, &row);
+	if (!rc && !force && !store_unpause_for_stop(k, &row))
+		force = 1;
 	if (!rc) {
 		rc = store_vmm_stop(&row, !force, err, sizeof(err));
 		if (rc) {
 			handle_fail(k, rc, "%s", err);
-			/* still running: give the record back */
-			u.status = STATE_SB_RUNNING;
+			/* still running: give the record back (paused
+			 * unless store_unpause_for_stop() resumed it) */
+			u.status = row.status == STATE_SB_PAUSED && force
+					   ? STATE_SB_PAUSED
+					   : STATE_SB_RUNNING;
 			u.vmm_pid = row.vmm_pid;
 			u.vmm_start = row.vmm_start;
 		}
@@ -670,6 +726,8 @@ int kiln_sandbox_stop(struct kiln *k, const char *ref, int force)
 		    !rc)
 			rc = handle_fail(k, KILN_ESYS, "%s", err);
 	}
+	rc = hooks_after(k, rc, KILN_EV_AFTER_STOP, "stop", row.id, row.name,
+			 NULL);
 	state_sandbox_clear(&row);
 	return rc;
 }
@@ -691,15 +749,29 @@ int kiln_sandbox_start(struct kiln *k, const char *ref,
 		return rc;
 	if (row.status != STATE_SB_STOPPED && row.status != STATE_SB_DEAD &&
 	    row.status != STATE_SB_FAILED) {
-		rc = row.status == STATE_SB_RUNNING
-			     ? handle_fail(k, KILN_ESTATE,
-					   "sandbox %s is running already",
-					   row.id)
-			     : busy_fail(k, &row);
+		if (row.status == STATE_SB_RUNNING)
+			rc = handle_fail(k, KILN_ESTATE,
+					 "sandbox %s is running already",
+					 row.id);
+		else if (row.status == STATE_SB_PAUSED)
+			rc = handle_fail(k, KILN_ESTATE,
+					 "sandbox %s is paused; resume it with "
+					 "'kiln resume %s'",
+					 ref, ref);
+		else
+			rc = busy_fail(k, &row);
 		state_sandbox_clear(&row);
 		return rc;
 	}
-	rc = config_from_json(k, row.id, row.config, &cfg, &root);
+	rc = hooks_before(
+		k, KILN_EV_BEFORE_START, "start", row.id, row.name,
+		json_pack("{s:o?}", "config",
+			  row.config ? json_loads(row.config, 0, NULL) : NULL));
+	if (rc) {
+		state_sandbox_clear(&row);
+		return rc;
+	}
+	rc = store_config_parse(k, row.id, row.config, &cfg, &root);
 	cfg.persistent = 1;
 	cfg.progress = progress;
 	cfg.progress_ctx = progress_ctx;
@@ -713,6 +785,8 @@ int kiln_sandbox_start(struct kiln *k, const char *ref,
 	}
 	if (rc) {
 		json_decref(root);
+		rc = hooks_after(k, rc, KILN_EV_AFTER_START, "start", row.id,
+				 row.name, NULL);
 		state_sandbox_clear(&row);
 		return rc;
 	}
@@ -737,6 +811,8 @@ int kiln_sandbox_start(struct kiln *k, const char *ref,
 	}
 	kiln_sandbox_close(sb);
 	json_decref(root);
+	rc = hooks_after(k, rc, KILN_EV_AFTER_START, "start", row.id, row.name,
+			 NULL);
 	state_sandbox_clear(&row);
 	return rc;
 }
@@ -749,14 +825,21 @@ int kiln_sandbox_remove(struct kiln *k, const char *ref, int force)
 	int rc;
 
 	rc = store_find(k, ref, &st, &row);
-	if (rc)
+	if (!rc)
+		rc = hooks_before(k, KILN_EV_BEFORE_REMOVE, "remove", row.id,
+				  row.name, json_pack("{s:b}", "force", force));
+	if (rc) {
+		state_sandbox_clear(&row);
 		return rc;
+	}
 	switch (row.status) {
 	case STATE_SB_RUNNING:
 	case STATE_SB_PAUSED:
 		rc = claim_running(k, st, &row);
 		if (rc)
 			break;
+		if (!force && !store_unpause_for_stop(k, &row))
+			force = 1;
 		rc = store_vmm_stop(&row, !force, err, sizeof(err));
 		if (rc)
 			handle_fail(k, rc, "%s", err);
@@ -779,8 +862,15 @@ int kiln_sandbox_remove(struct kiln *k, const char *ref, int force)
 	if (!rc && row.runtime_dir &&
 	    (rc = rundir_remove(row.runtime_dir, err, sizeof(err))))
 		handle_fail(k, rc, "%s", err);
+	if (!rc)
+		rc = net_sandbox_remove(k, &row);
+	/* its checkpoints' rows go with its row (a trigger) */
+	if (!rc)
+		rc = checkpoint_files_remove(k, row.id, NULL);
 	if (!rc && (rc = state_sandbox_delete(st, row.id, err, sizeof(err))))
 		handle_fail(k, rc, "%s", err);
+	rc = hooks_after(k, rc, KILN_EV_AFTER_REMOVE, "remove", row.id,
+			 row.name, NULL);
 	state_sandbox_clear(&row);
 	return rc;
 }

@@ -60,4 +60,59 @@ int reconcile_row(struct kiln *k, struct state *st, struct state_sandbox *row,
 /* reconcile_row() for every sandbox; failures are logged, not fatal. */
 void reconcile_all(struct kiln *k, struct state *st);
 
+/*
+ * Open the store and resolve ref (id, name, unique id prefix) to a
+ * reconciled row (clear it with state_sandbox_clear()).
+ */
+int store_find(struct kiln *k, const char *ref, struct state **st,
+	       struct state_sandbox *row);
+
+/* ---- sandbox_pause.c ---- */
+
+/* Ask row's VMM (PATCH /vm on its api.sock) to pause or resume its vCPUs. */
+int store_vmm_set_paused(struct kiln *k, const struct state_sandbox *row,
+			 bool paused);
+
+/*
+ * Before a graceful stop of a paused sandbox: resume its VMM so the guest
+ * can power off.  False (with a warning logged) if that failed: then only
+ * killing it is left.  k's error message is kept.
+ */
+bool store_unpause_for_stop(struct kiln *k, const struct state_sandbox *row);
+
+/* ---- shared with checkpoint.c and sandbox_fork.c ---- */
+
+struct kiln_sandbox;
+struct json_t;
+
+/* Parse a row's stored configuration strictly into cfg; its strings
+ * point into *root (json_decref() it after use). */
+int store_config_parse(struct kiln *k, const char *id, const char *text,
+		       struct kiln_sandbox_config *cfg, struct json_t **root);
+
+/*
+ * Boot *sbp for row (in state `during`, owned by own's process): launch
+ * the VMM detached, record it, wait for the agent, go to running.  On
+ * failure sb is torn down and *sbp is NULL; the row stays in `during`.
+ */
+int store_boot(struct kiln *k, struct state *st, struct kiln_sandbox **sbp,
+	       const struct state_sandbox *row,
+	       const struct kiln_sandbox_config *cfg,
+	       enum state_sandbox_status during,
+	       const struct state_update *own);
+
+/* sandbox_store_create() restoring the snapshot restore_state +
+ * restore_mem (a checkpoint) instead of the base snapshot, with a copy of
+ * restore_overlay (NULL: none) as its root disk's overlay. */
+int store_create_from(struct kiln *k, const struct kiln_sandbox_config *cfg,
+		      const char *restore_state, const char *restore_mem,
+		      const char *restore_overlay, struct kiln_sandbox **out);
+
+/*
+ * Remove the files of sandbox id's checkpoint name (NULL: all of them,
+ * <state_dir>/checkpoints/<id>, with leftovers of interrupted checkpoints
+ * and forks).  Failures are recorded on k.
+ */
+int checkpoint_files_remove(struct kiln *k, const char *id, const char *name);
+
 #endif

@@ -12,11 +12,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "lib/handle.h"
+#include "lib/overlay_copy.h"
 #include "lib/rundir.h"
 #include "lib/sandbox.h"
 #include "lib/sandbox_config.h"
@@ -26,7 +28,7 @@
 
 #define ERRLEN 1024
 /* Bumped when what goes into a base snapshot changes (e.g. its devices). */
-#define SNAPSHOT_BASE_LAYOUT 1
+#define SNAPSHOT_BASE_LAYOUT 2 /* 2: the root disk has an overlay */
 #define API_PAUSE_MS 30000
 #define API_SNAPSHOT_MS 300000 /* writes the guest's memory */
 
@@ -59,6 +61,35 @@ static int file_identity(const char *what, const char *path, char *buf,
 	return 0;
 }
 
+/*
+ * The host a snapshot can be restored on: its kernel, CPU model and KVM
+ * flavour (a snapshot's vCPU state and the guest's view of CPUID and TSC
+ * belong to the host that took it; e.g. the test harness's nested KVM and
+ * the PVM KVM of the machine around it share one cache).
+ */
+static void host_identity(char *buf, size_t len)
+{
+	char model[128] = "?", *line = NULL;
+	struct utsname u;
+	size_t cap = 0;
+	FILE *f = fopen("/proc/cpuinfo", "re");
+
+	while (f && getline(&line, &cap, f) > 0) { /* bounded by the file */
+		if (!strncmp(line, "model name", 10)) {
+			snprintf(model, sizeof(model), "%s", line);
+			model[strcspn(model, "\n")] = '\0';
+			break;
+		}
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	if (uname(&u) < 0)
+		snprintf(u.release, sizeof(u.release), "?");
+	snprintf(buf, len, "host %s|%s|%s", u.release, model,
+		 access("/sys/module/kvm_pvm", F_OK) == 0 ? "kvm_pvm" : "kvm");
+}
+
 int snapshot_base_key(const struct sandbox_params *p, const char *vmm_path,
 		      char out[17], char *err, size_t errlen)
 {
@@ -80,10 +111,12 @@ int snapshot_base_key(const struct sandbox_params *p, const char *vmm_path,
 	if (rc)
 		return rc;
 	h = fnv1a(fnv1a(h, id), "|");
+	host_identity(id, sizeof(id));
+	h = fnv1a(fnv1a(h, id), "|");
 	snprintf(line, sizeof(line), "cpus %u mem %u cid %u|", p->cpus,
 		 p->memory_mib, VMM_GUEST_CID);
 	h = fnv1a(h, line);
-	h = fnv1a(fnv1a(h, VMM_BASE_CMDLINE), "|");
+	h = fnv1a(fnv1a(h, VMM_OVERLAY_CMDLINE), "|");
 	h = fnv1a(h, p->cmdline_extra ? p->cmdline_extra : "");
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 	return 0;
@@ -94,6 +127,7 @@ void snapshot_base_free(struct snapshot_base *b)
 	free(b->dir);
 	free(b->state);
 	free(b->mem);
+	free(b->overlay);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -102,7 +136,8 @@ static bool snapshot_base_present(const struct snapshot_base *b)
 	struct stat st;
 
 	return stat(b->state, &st) == 0 && S_ISREG(st.st_mode) &&
-	       stat(b->mem, &st) == 0 && S_ISREG(st.st_mode);
+	       stat(b->mem, &st) == 0 && S_ISREG(st.st_mode) &&
+	       stat(b->overlay, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static int mkdir_p(const char *path)
@@ -132,6 +167,9 @@ static void remove_tmp_dir(const char *dir)
 	if (snprintf(path, sizeof(path), "%s/state", dir) < (int)sizeof(path))
 		unlink(path);
 	if (snprintf(path, sizeof(path), "%s/mem", dir) < (int)sizeof(path))
+		unlink(path);
+	if (snprintf(path, sizeof(path), "%s/root.ovl", dir) <
+	    (int)sizeof(path))
 		unlink(path);
 	rmdir(dir);
 }
@@ -171,6 +209,7 @@ static int snapshot_base_build(struct kiln *k,
 	struct sandbox_params boot = *p;
 	struct kiln_sandbox *sb;
 	char api[PATH_MAX], image[PATH_MAX], err[ERRLEN];
+	char ovl[PATH_MAX], ovl_dst[PATH_MAX];
 	int rc, log_fd = -1;
 
 	/* The snapshot records the drive's path: name the image file itself,
@@ -189,11 +228,24 @@ static int snapshot_base_build(struct kiln *k,
 				 "socket path %s/api.sock is too long; set "
 				 "KILN_RUNTIME_DIR to a shorter directory",
 				 sb->dir);
+	/*
+	 * The root disk's overlay, written by the guest while it boots: in
+	 * the runtime directory (a local file system; the cache may be a
+	 * network one, where kiln-vmm cannot create it atomically), copied
+	 * next to the snapshot once the snapshot froze it.
+	 */
+	if (!rc && (snprintf(ovl, sizeof(ovl), "%s/root.ovl", sb->dir) >=
+			    (int)sizeof(ovl) ||
+		    snprintf(ovl_dst, sizeof(ovl_dst), "%s/root.ovl",
+			     tmp_dir) >= (int)sizeof(ovl_dst)))
+		rc = handle_fail(k, KILN_EINVAL, "path %s is too long",
+				 tmp_dir);
 	if (!rc) {
 		handle_log(k, KILN_LOG_INFO,
 			   "building the base snapshot (one boot; later "
 			   "sandboxes restore it)");
-		rc = sandbox_launch_vmm_api(sb, &boot, vmm_path, log_fd, api);
+		rc = sandbox_launch_vmm_api(sb, &boot, vmm_path, log_fd, api,
+					    ovl);
 	}
 	if (!rc)
 		rc = sandbox_wait_agent(sb, cfg);
@@ -205,6 +257,11 @@ static int snapshot_base_build(struct kiln *k,
 		rc = snapshot_base_capture(k, api, tmp_dir);
 		if (rc)
 			sandbox_fail_tails(sb);
+		/* still paused: the overlay is as the snapshot saw it */
+		if (!rc &&
+		    (rc = overlay_copy(ovl, ovl_dst, NULL, err, sizeof(err))))
+			handle_fail(k, rc, "building the base snapshot: %s",
+				    err);
 	}
 	if (log_fd >= 0)
 		close(log_fd);
@@ -222,7 +279,9 @@ static int snapshot_base_paths(struct snapshot_base *b, const char *cache,
 		b->state = NULL;
 	if (!b->dir || asprintf(&b->mem, "%s/mem", b->dir) < 0)
 		b->mem = NULL;
-	return b->dir && b->state && b->mem ? 0 : KILN_ENOMEM;
+	if (!b->dir || asprintf(&b->overlay, "%s/root.ovl", b->dir) < 0)
+		b->overlay = NULL;
+	return b->dir && b->state && b->mem && b->overlay ? 0 : KILN_ENOMEM;
 }
 
 int snapshot_base_ensure(struct kiln *k, const struct kiln_sandbox_config *cfg,

@@ -3,9 +3,11 @@
  * Base snapshots: a sandbox is a restored snapshot, not a boot.  For each
  * (kernel, image, vCPUs, memory, extra command line, kiln-vmm build) one
  * guest is booted once, its agent is waited for, and the paused VM is
- * snapshotted into $KILN_CACHE/snapshots/<key>/{state,mem}.  Every later
- * sandbox with the same inputs restores it (the memory file is mapped
- * MAP_PRIVATE, so all of them share its page cache).
+ * snapshotted into $KILN_CACHE/snapshots/<key>/{state,mem,root.ovl}.
+ * Every later sandbox with the same inputs restores it (the memory file is
+ * mapped MAP_PRIVATE, so all of them share its page cache) with its own
+ * copy of root.ovl, the copy-on-write overlay of the root disk (the image
+ * is only ever read).
  *
  * The key hashes the inputs' identities (path, size, mtime, inode) rather
  * than their contents: a rebuilt kernel, image or kiln-vmm gets a new key;
@@ -27,6 +29,7 @@ struct snapshot_base {
 	char *dir; /* $KILN_CACHE/snapshots/<key> */
 	char *state; /* <dir>/state */
 	char *mem; /* <dir>/mem */
+	char *overlay; /* <dir>/root.ovl: copy it, never use it */
 };
 
 /*

@@ -105,6 +105,23 @@ static const char *const migrations[] = {
 	" net_slot, runtime_dir, created_at, config FROM sandboxes;"
 	"DROP TABLE sandboxes;"
 	"ALTER TABLE sandboxes_v2 RENAME TO sandboxes;",
+	/*
+	 * 2 -> 3: checkpoints of persistent sandboxes (state_checkpoint.c).
+	 * No foreign key: a later rebuild of `sandboxes` (DROP TABLE) would
+	 * cascade into it.  The trigger removes a sandbox's checkpoint rows
+	 * in the same statement as the sandbox row; a migration that
+	 * rebuilds `sandboxes` must create it again.
+	 */
+	"CREATE TABLE checkpoints ("
+	" sandbox TEXT NOT NULL CHECK (length(sandbox) = 12),"
+	" name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 63),"
+	" created_at INTEGER NOT NULL,"
+	" size INTEGER NOT NULL CHECK (size >= 0),"
+	" dir TEXT NOT NULL,"
+	" UNIQUE (sandbox, name)"
+	") STRICT;"
+	"CREATE TRIGGER sandboxes_drop_checkpoints AFTER DELETE ON sandboxes"
+	" BEGIN DELETE FROM checkpoints WHERE sandbox = OLD.id; END;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -522,6 +539,12 @@ void state_printable(char *dst, size_t len, const char *src)
 
 int state_name_check(const char *name, char *err, size_t errlen)
 {
+	return state_name_check_what("sandbox", name, err, errlen);
+}
+
+int state_name_check_what(const char *what, const char *name, char *err,
+			  size_t errlen)
+{
 	size_t n = strnlen(name, STATE_NAME_MAX + 1);
 	char shown[STATE_NAME_MAX + 2];
 	bool ok = n >= 1 && n <= STATE_NAME_MAX;
@@ -538,7 +561,7 @@ int state_name_check(const char *name, char *err, size_t errlen)
 	state_printable(shown, sizeof(shown), name);
 	return state_fail(
 		err, errlen, KILN_EINVAL,
-		"invalid sandbox name '%s%s': use 1 to %d letters, "
+		"invalid %s name '%s%s': use 1 to %d letters, "
 		"digits, '_', '.' or '-', starting with a letter or digit",
-		shown, n > STATE_NAME_MAX ? "..." : "", STATE_NAME_MAX);
+		what, shown, n > STATE_NAME_MAX ? "..." : "", STATE_NAME_MAX);
 }

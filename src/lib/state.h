@@ -17,7 +17,7 @@
 
 #include "lib/rundir.h"
 
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 /* PRAGMA application_id of a kiln state database: "kiln" in ASCII. */
 #define STATE_APPLICATION_ID 0x6b696c6e
 #define STATE_MEMORY ":memory:"
@@ -87,6 +87,10 @@ int state_schema_version(struct state *s, int *version, char *err,
 
 /* Check a sandbox name: [a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}. */
 int state_name_check(const char *name, char *err, size_t errlen);
+
+/* The same rule for other names; what ("checkpoint") is in the message. */
+int state_name_check_what(const char *what, const char *name, char *err,
+			  size_t errlen);
 
 /*
  * Add a sandbox in state "creating" with a fresh random id, the lowest free
@@ -163,5 +167,55 @@ int state_sandbox_set_status(struct state *s, const char *id,
 /* Remove a sandbox, which frees its CID and network slot. */
 int state_sandbox_delete(struct state *s, const char *id, char *err,
 			 size_t errlen);
+
+/*
+ * Called after each state change this connection made (a new sandbox:
+ * from -1, then state_sandbox_transition()s with another status), with
+ * the sandbox's id, name ("" when unnamed) and enum state_sandbox_status
+ * values.  For hooks (hooks.c); NULL to stop.
+ */
+typedef void (*state_observer_fn)(void *ctx, const char *id, const char *name,
+				  int from, int to);
+void state_set_observer(struct state *s, state_observer_fn fn, void *ctx);
+
+/* ---- checkpoints (schema 3, state_checkpoint.c) ---- */
+
+struct state_checkpoint {
+	char sandbox[STATE_ID_LEN + 1];
+	char name[STATE_NAME_MAX + 1];
+	int64_t created_at; /* seconds since the epoch */
+	uint64_t size; /* bytes on disk */
+	char *dir; /* holds state and mem */
+};
+
+void state_checkpoint_clear(struct state_checkpoint *c);
+void state_checkpoint_list_free(struct state_checkpoint *list, size_t n);
+
+/*
+ * Record a checkpoint.  KILN_EINVAL (message naming it) if the sandbox
+ * already has one of that name.
+ */
+int state_checkpoint_insert(struct state *s, const struct state_checkpoint *c,
+			    char *err, size_t errlen);
+
+/* One checkpoint of sandbox (an id); KILN_ENOTFOUND if there is none. */
+int state_checkpoint_get(struct state *s, const char *sandbox, const char *name,
+			 struct state_checkpoint *out, char *err,
+			 size_t errlen);
+
+/*
+ * The checkpoints of sandbox (NULL: of all sandboxes), by sandbox then
+ * creation time.  *list is NULL when *n is 0.
+ */
+int state_checkpoint_list(struct state *s, const char *sandbox,
+			  struct state_checkpoint **list, size_t *n, char *err,
+			  size_t errlen);
+
+/*
+ * Remove the row of one checkpoint (name NULL: all of sandbox's).
+ * KILN_ENOTFOUND if one named did not exist.
+ */
+int state_checkpoint_delete(struct state *s, const char *sandbox,
+			    const char *name, char *err, size_t errlen);
 
 #endif

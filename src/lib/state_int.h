@@ -17,6 +17,8 @@ struct state {
 	sqlite3 *db;
 	char *path;
 	bool busy; /* the last SQLite failure was SQLITE_BUSY */
+	state_observer_fn observe; /* state_set_observer() */
+	void *observe_ctx;
 };
 
 /* Write a message to err and return rc. */

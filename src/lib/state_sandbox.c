@@ -312,7 +312,17 @@ int state_sandbox_create(struct state *s, const struct state_new *n,
 	if (n->owner_pid < 0 || n->owner_start > (uint64_t)INT64_MAX)
 		return state_fail(err, errlen, KILN_EINVAL, "bad owner pid %d",
 				  n->owner_pid);
-	return state_db_write_tx(s, insert_tx, &a, err, errlen);
+	rc = state_db_write_tx(s, insert_tx, &a, err, errlen);
+	if (!rc && s->observe)
+		s->observe(s->observe_ctx, out->id, out->name, -1,
+			   (int)out->status);
+	return rc;
+}
+
+void state_set_observer(struct state *s, state_observer_fn fn, void *ctx)
+{
+	s->observe = fn;
+	s->observe_ctx = ctx;
 }
 
 int state_sandbox_get(struct state *s, const char *id_or_name,
@@ -522,6 +532,7 @@ struct transition_args {
 	const char *id;
 	enum state_sandbox_status from;
 	const struct state_update *u;
+	char name[STATE_NAME_MAX + 1]; /* for the observer */
 };
 
 static int transition_tx(struct state *s, void *ctx, char *err, size_t errlen)
@@ -545,6 +556,7 @@ static int transition_tx(struct state *s, void *ctx, char *err, size_t errlen)
 		state_sandbox_clear(&cur);
 		return rc;
 	}
+	memcpy(a->name, cur.name, sizeof(a->name));
 	state_sandbox_clear(&cur);
 	rc = state_db_prepare(
 		s,
@@ -579,6 +591,7 @@ int state_sandbox_transition(struct state *s, const char *id,
 			     size_t errlen)
 {
 	struct transition_args a = {.id = id, .from = from, .u = u};
+	int rc;
 
 	err[0] = '\0';
 	if (!state_status_name(u->status) || !state_status_name(from) ||
@@ -590,5 +603,9 @@ int state_sandbox_transition(struct state *s, const char *id,
 			"bad sandbox update (status %d, from %d, pids "
 			"%d/%d)",
 			(int)u->status, (int)from, u->vmm_pid, u->owner_pid);
-	return state_db_write_tx(s, transition_tx, &a, err, errlen);
+	rc = state_db_write_tx(s, transition_tx, &a, err, errlen);
+	if (!rc && s->observe && from != u->status)
+		s->observe(s->observe_ctx, id, a.name, (int)from,
+			   (int)u->status);
+	return rc;
 }

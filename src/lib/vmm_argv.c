@@ -80,6 +80,9 @@ static int vmm_argv_build_restore(const struct vmm_launch *l,
 		snprintf(err, errlen, "internal error: incomplete VMM restore");
 		return KILN_EINVAL;
 	}
+	if (l->overlay_override &&
+	    vmm_check_drive_path(l->overlay_override, err, errlen))
+		return KILN_EINVAL;
 	bad |= argv_push(out, "%s", l->vmm_path);
 	bad |= argv_push(out, "--restore");
 	bad |= argv_push(out, "%s", l->restore_state);
@@ -92,6 +95,11 @@ static int vmm_argv_build_restore(const struct vmm_launch *l,
 	if (l->api_sock) {
 		bad |= argv_push(out, "--api-sock");
 		bad |= argv_push(out, "%s", l->api_sock);
+	}
+	if (l->overlay_override) {
+		bad |= argv_push(out, "--drive-override");
+		bad |= argv_push(out, "%s=%s", VMM_ROOT_DRIVE_ID,
+				 l->overlay_override);
 	}
 	if (bad) {
 		snprintf(err, errlen, "out of memory building the VMM command");
@@ -116,6 +124,8 @@ int vmm_argv_build(const struct vmm_launch *l, struct vmm_argv *out, char *err,
 		return KILN_EINVAL;
 	}
 	rc = vmm_check_drive_path(l->image, err, errlen);
+	if (!rc && l->overlay)
+		rc = vmm_check_drive_path(l->overlay, err, errlen);
 	if (rc)
 		return rc;
 	rc = vmm_check_cmdline_extra(extra, err, errlen);
@@ -126,14 +136,18 @@ int vmm_argv_build(const struct vmm_launch *l, struct vmm_argv *out, char *err,
 	bad |= argv_push(out, "--kernel");
 	bad |= argv_push(out, "%s", l->kernel);
 	bad |= argv_push(out, "--cmdline");
-	bad |= argv_push(out, "%s%s%s", VMM_BASE_CMDLINE, *extra ? " " : "",
-			 extra);
+	bad |= argv_push(out, "%s%s%s",
+			 l->overlay ? VMM_OVERLAY_CMDLINE : VMM_BASE_CMDLINE,
+			 *extra ? " " : "", extra);
 	bad |= argv_push(out, "--cpus");
 	bad |= argv_push(out, "%u", l->cpus);
 	bad |= argv_push(out, "--memory");
 	bad |= argv_push(out, "%u", l->memory_mib);
 	bad |= argv_push(out, "--drive");
-	bad |= argv_push(out, "%s,ro", l->image);
+	if (l->overlay)
+		bad |= argv_push(out, "%s,overlay=%s", l->image, l->overlay);
+	else
+		bad |= argv_push(out, "%s,ro", l->image);
 	bad |= argv_push(out, "--vsock-cid");
 	bad |= argv_push(out, "%u", l->cid);
 	bad |= argv_push(out, "--vsock-uds");

@@ -9,9 +9,14 @@
 #include <stddef.h>
 
 /* Kernel command line every sandbox starts with (TEAM conventions). */
-#define VMM_BASE_CMDLINE                                    \
-	"console=ttyS0 panic=-1 reboot=t root=/dev/vda ro " \
-	"init=/sbin/kiln-agent"
+#define VMM_CMDLINE_HEAD "console=ttyS0 panic=-1 reboot=t root=/dev/vda "
+#define VMM_CMDLINE_TAIL " init=/sbin/kiln-agent"
+/* The image read-only: the guest keeps its writes in a tmpfs overlay. */
+#define VMM_BASE_CMDLINE VMM_CMDLINE_HEAD "ro" VMM_CMDLINE_TAIL
+/* The image under a disk overlay: the guest writes to its root. */
+#define VMM_OVERLAY_CMDLINE VMM_CMDLINE_HEAD "rw" VMM_CMDLINE_TAIL
+/* kiln-vmm's id of the first --drive (the root disk). */
+#define VMM_ROOT_DRIVE_ID "drive0"
 #define VMM_CMDLINE_EXTRA_MAX 1024
 #define VMM_GUEST_CID 3
 #define VMM_ARGV_MAX 32
@@ -19,7 +24,10 @@
 struct vmm_launch {
 	const char *vmm_path; /* argv[0] and the program run */
 	const char *kernel;
-	const char *image; /* attached read-only as /dev/vda */
+	const char *image; /* attached as /dev/vda, never written */
+	/* NULL: the image read-only; else the root disk is the image under
+	 * this copy-on-write overlay file (created if missing) */
+	const char *overlay;
 	const char *cmdline_extra; /* NULL or appended to the base */
 	unsigned int cpus;
 	unsigned int memory_mib;
@@ -32,6 +40,8 @@ struct vmm_launch {
 	 * vsock_uds and console override the saved ones). */
 	const char *restore_state;
 	const char *restore_mem;
+	/* restore: the root disk's overlay instead of the saved one */
+	const char *overlay_override;
 };
 
 struct vmm_argv {

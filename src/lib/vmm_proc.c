@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -22,10 +23,18 @@
 #include <unistd.h>
 
 #include "kiln.h"
+#include "lib/jail.h"
 #include "lib/vmm_proc.h"
 
 #define FD_SCAN_MAX 65536 /* fallback CLOEXEC sweep when close_range fails */
 #define KILL_WAIT_MS 10000
+#define CHILD_ERR_MAX 512 /* a jail step's message; one atomic pipe write */
+
+/* What a child that could not exec sends back: errno, then a message. */
+struct child_err {
+	int e;
+	char msg[CHILD_ERR_MAX];
+};
 
 static uint64_t now_ms(void)
 {
@@ -55,13 +64,20 @@ static void child_reset_signals(void)
 			syscall(SYS_rt_sigaction, sig, &ksa, NULL, 8);
 }
 
-static __attribute__((noreturn)) void child_exec(char *const argv[],
-						 int devnull, int log_fd,
-						 int errfd, pid_t parent,
-						 bool detach)
+static __attribute__((noreturn)) void
+child_exec(char *const argv[], int devnull, int log_fd, int errfd, pid_t parent,
+	   bool detach, int netns_fd, const struct jail_config *jail)
 {
+	struct child_err ce;
 	sigset_t none;
-	int in, out, e;
+	int in, out;
+	size_t len = sizeof(ce.e);
+
+	ce.msg[0] = 0;
+
+	/* the sandbox's network namespace: its TAP is only there */
+	if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0)
+		goto fail;
 
 	if (detach) {
 		/*
@@ -86,6 +102,17 @@ static __attribute__((noreturn)) void child_exec(char *const argv[],
 	if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
 	    dup2(out, 2) < 0)
 		goto fail;
+	if (jail) {
+		/* a copy on our stack: the error pipe must survive the jail's
+		 * fd sweep (it closes on exec, as always) */
+		struct jail_config jc = *jail;
+		int keep = errfd;
+
+		jc.keep_fds = &keep;
+		jc.nkeep_fds = 1;
+		if (jail_enter(&jc, ce.msg, sizeof(ce.msg)) < 0)
+			goto fail;
+	}
 	/* everything else closes on exec, including errfd */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
 		for (int fd = 3; fd < FD_SCAN_MAX; fd++)
@@ -93,18 +120,43 @@ static __attribute__((noreturn)) void child_exec(char *const argv[],
 	}
 	execv(argv[0], argv);
 fail:
-	e = errno;
-	while (write(errfd, &e, sizeof(e)) < 0 && errno == EINTR)
+	ce.e = errno;
+	while (ce.msg[0] && len < sizeof(ce) && ce.msg[len - sizeof(ce.e)])
+		len++;
+	while (write(errfd, &ce, len) < 0 && errno == EINTR)
 		;
 	_exit(127);
 }
 
-int vmm_proc_spawn(struct vmm_proc *p, char *const argv[], int log_fd,
-		   char *err, size_t errlen)
+/*
+ * Read the child's exec report from fd: 0 on EOF (it exec'd), else a
+ * kiln status with the reason in err.
+ */
+static int child_err_read(int fd, const char *prog, char *err, size_t errlen)
 {
-	int pipefd[2], devnull, e = 0;
-	pid_t parent = getpid(), pid;
+	struct child_err ce;
 	ssize_t n;
+
+	memset(&ce, 0, sizeof(ce));
+	do
+		n = read(fd, &ce, sizeof(ce) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < (ssize_t)sizeof(ce.e))
+		return 0;
+	if (ce.msg[0])
+		snprintf(err, errlen, "cannot start %s: %s", prog, ce.msg);
+	else
+		snprintf(err, errlen, "cannot run %s: %s", prog,
+			 strerror(ce.e));
+	return ce.e == ENOENT ? KILN_ENOTFOUND : KILN_ESYS;
+}
+
+static int spawn_child(struct vmm_proc *p, char *const argv[], int log_fd,
+		       int netns_fd, const struct jail_config *jail, char *err,
+		       size_t errlen)
+{
+	int pipefd[2], devnull, e = 0, rc;
+	pid_t parent = getpid(), pid;
 
 	memset(p, 0, sizeof(*p));
 	p->pidfd = p->gate_fd = p->err_fd = -1;
@@ -121,7 +173,8 @@ int vmm_proc_spawn(struct vmm_proc *p, char *const argv[], int log_fd,
 	}
 	pid = fork();
 	if (pid == 0)
-		child_exec(argv, devnull, log_fd, pipefd[1], parent, false);
+		child_exec(argv, devnull, log_fd, pipefd[1], parent, false,
+			   netns_fd, jail);
 	e = errno;
 	close(pipefd[1]);
 	close(devnull);
@@ -133,18 +186,14 @@ int vmm_proc_spawn(struct vmm_proc *p, char *const argv[], int log_fd,
 	}
 	p->pid = pid;
 
-	/* EOF means the exec happened; 4 bytes are the child's errno */
-	do
-		n = read(pipefd[0], &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
+	/* EOF means the exec happened; else the child's errno */
+	rc = child_err_read(pipefd[0], argv[0], err, errlen);
 	close(pipefd[0]);
-	if (n == (ssize_t)sizeof(e)) {
+	if (rc) {
 		while (waitpid(pid, &p->wstatus, 0) < 0 && errno == EINTR)
 			;
 		p->pid = 0;
-		snprintf(err, errlen, "cannot run %s: %s", argv[0],
-			 strerror(e));
-		return e == ENOENT ? KILN_ENOTFOUND : KILN_ESYS;
+		return rc;
 	}
 
 	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -180,8 +229,9 @@ static void pipes_close(int *fds, int n)
  * VMM can exist that no record points to.  Exec failures come back
  * through a CLOEXEC pipe, read by vmm_proc_release().
  */
-int vmm_proc_spawn_detached(struct vmm_proc *p, char *const argv[], int log_fd,
-			    char *err, size_t errlen)
+static int spawn_detached(struct vmm_proc *p, char *const argv[], int log_fd,
+			  int netns_fd, const struct jail_config *jail,
+			  char *err, size_t errlen)
 {
 	/* errpipe, pidpipe, gate: read end, write end each */
 	int fds[6] = {-1, -1, -1, -1, -1, -1}, devnull, e = 0, st;
@@ -216,7 +266,8 @@ int vmm_proc_spawn_detached(struct vmm_proc *p, char *const argv[], int log_fd,
 			while (n < 0 && errno == EINTR);
 			if (n != 1)
 				_exit(127); /* the caller is gone: never run */
-			child_exec(argv, devnull, log_fd, fds[1], 0, true);
+			child_exec(argv, devnull, log_fd, fds[1], 0, true,
+				   netns_fd, jail);
 		}
 		while (write(fds[3], &vmm, sizeof(vmm)) < 0 && errno == EINTR)
 			;
@@ -263,11 +314,41 @@ int vmm_proc_spawn_detached(struct vmm_proc *p, char *const argv[], int log_fd,
 	return 0;
 }
 
+int vmm_proc_spawn(struct vmm_proc *p, char *const argv[], int log_fd,
+		   char *err, size_t errlen)
+{
+	return spawn_child(p, argv, log_fd, -1, NULL, err, errlen);
+}
+
+int vmm_proc_spawn_detached(struct vmm_proc *p, char *const argv[], int log_fd,
+			    char *err, size_t errlen)
+{
+	return spawn_detached(p, argv, log_fd, -1, NULL, err, errlen);
+}
+
+int vmm_proc_spawn_netns(struct vmm_proc *p, char *const argv[], int log_fd,
+			 int netns_fd, bool detach, char *err, size_t errlen)
+{
+	return vmm_proc_spawn_jailed(p, argv, log_fd, netns_fd, detach, NULL,
+				     err, errlen);
+}
+
+int vmm_proc_spawn_jailed(struct vmm_proc *p, char *const argv[], int log_fd,
+			  int netns_fd, bool detach,
+			  const struct jail_config *jail, char *err,
+			  size_t errlen)
+{
+	return detach ? spawn_detached(p, argv, log_fd, netns_fd, jail, err,
+				       errlen)
+		      : spawn_child(p, argv, log_fd, netns_fd, jail, err,
+				    errlen);
+}
+
 int vmm_proc_release(struct vmm_proc *p, char *err, size_t errlen)
 {
 	ssize_t n;
 	char go = 1;
-	int e = 0;
+	int rc;
 
 	if (p->gate_fd < 0 || p->err_fd < 0) {
 		snprintf(err, errlen,
@@ -279,17 +360,11 @@ int vmm_proc_release(struct vmm_proc *p, char *err, size_t errlen)
 	while (n < 0 && errno == EINTR);
 	close(p->gate_fd);
 	p->gate_fd = -1;
-	/* EOF means the exec happened; 4 bytes are the child's errno */
-	do
-		n = read(p->err_fd, &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
+	/* EOF means the exec happened; else the child's errno */
+	rc = child_err_read(p->err_fd, "kiln-vmm", err, errlen);
 	close(p->err_fd);
 	p->err_fd = -1;
-	if (n == (ssize_t)sizeof(e)) {
-		snprintf(err, errlen, "cannot run kiln-vmm: %s", strerror(e));
-		return e == ENOENT ? KILN_ENOTFOUND : KILN_ESYS;
-	}
-	return 0;
+	return rc;
 }
 
 int vmm_proc_poll(struct vmm_proc *p)

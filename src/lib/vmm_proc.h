@@ -51,6 +51,29 @@ int vmm_proc_spawn_detached(struct vmm_proc *p, char *const argv[], int log_fd,
 			    char *err, size_t errlen);
 
 /*
+ * vmm_proc_spawn() (detach false) or vmm_proc_spawn_detached() (true),
+ * the child first joining the network namespace netns_fd (-1: the
+ * caller's), where the sandbox's TAP is (docs/NETWORK.md).  A failed
+ * setns() is reported like a failed exec.
+ */
+int vmm_proc_spawn_netns(struct vmm_proc *p, char *const argv[], int log_fd,
+			 int netns_fd, bool detach, char *err, size_t errlen);
+
+struct jail_config;
+
+/*
+ * vmm_proc_spawn_netns() with the child entering jail (lib/jail.h; NULL:
+ * none) right before exec: jail_prepare() must have succeeded.  The pid
+ * recorded is the jail's proxy outside the VMM's PID namespace, which
+ * forwards stop signals and ends the way the VMM ended.  A failed jail
+ * step is reported like a failed exec, with the step in err.
+ */
+int vmm_proc_spawn_jailed(struct vmm_proc *p, char *const argv[], int log_fd,
+			  int netns_fd, bool detach,
+			  const struct jail_config *jail, char *err,
+			  size_t errlen);
+
+/*
  * Let a vmm_proc_spawn_detached() child exec.  Returns 0 once the exec
  * happened, or a status with err if it failed (the child has then exited).
  */

@@ -25,6 +25,7 @@ enum api_vm_state {
 };
 
 #define API_MAX_DRIVE_OVERRIDES 16
+#define API_MAX_NET_OVERRIDES 4
 
 struct api_snapshot_create {
 	const char *state_path; /* "snapshot_path" */
@@ -44,8 +45,11 @@ struct api_snapshot_load {
 	struct {
 		const char *id, *path;
 	} drives[API_MAX_DRIVE_OVERRIDES];
-	const char *net_iface; /* override: "network_overrides":
-				  [{"iface_id", "host_dev_name"}] (first) */
+	int nnets; /* overrides: "network_overrides": [{"iface_id",
+		      "host_dev_name"}] */
+	struct {
+		const char *id, *tap;
+	} nets[API_MAX_NET_OVERRIDES];
 };
 
 /*

@@ -35,6 +35,15 @@ static int api_config_copy(struct vmm_config *dst, const struct vmm_config *src)
 		dst->drives[i].id = strdup(src->drives[i].id);
 		dst->drives[i].path = strdup(src->drives[i].path);
 		oom |= !dst->drives[i].id || !dst->drives[i].path;
+		if (src->drives[i].overlay_path &&
+		    !(dst->drives[i].overlay_path =
+			      strdup(src->drives[i].overlay_path)))
+			oom = true;
+	}
+	for (int i = 0; i < dst->nnets; i++) {
+		dst->nets[i].id = strdup(src->nets[i].id);
+		dst->nets[i].tap = strdup(src->nets[i].tap);
+		oom |= !dst->nets[i].id || !dst->nets[i].tap;
 	}
 	if (oom) {
 		config_free(dst);
@@ -90,13 +99,15 @@ enum api_put_kind {
 	API_PUT_MACHINE,
 	API_PUT_MACHINE_PATCH,
 	API_PUT_VSOCK,
-	API_PUT_ENTROPY
+	API_PUT_ENTROPY,
+	API_PUT_NET
 };
 
 static void api_drive_remove(struct vmm_config *c, int i)
 {
 	free(c->drives[i].id);
 	free(c->drives[i].path);
+	free(c->drives[i].overlay_path);
 	memmove(&c->drives[i], &c->drives[i + 1],
 		(size_t)(c->ndrives - i - 1) * sizeof(c->drives[0]));
 	c->ndrives--;
@@ -121,6 +132,19 @@ static void api_config_reset(struct vmm_config *c, enum api_put_kind kind,
 		for (int i = 0; i < c->ndrives; i++) {
 			if (!strcmp(c->drives[i].id, drive_id)) {
 				api_drive_remove(c, i);
+				*drive_at = i;
+				break;
+			}
+		}
+		break;
+	case API_PUT_NET:
+		for (int i = 0; i < c->nnets; i++) {
+			if (!strcmp(c->nets[i].id, drive_id)) {
+				config_free_net(&c->nets[i]);
+				memmove(&c->nets[i], &c->nets[i + 1],
+					(size_t)(c->nnets - i - 1) *
+						sizeof(c->nets[0]));
+				c->nnets--;
 				*drive_at = i;
 				break;
 			}
@@ -160,11 +184,21 @@ static void api_config_put(struct api_call *c, enum api_put_kind kind,
 		return;
 	}
 	snprintf(src, sizeof(src), "%s %s", c->method,
-		 kind == API_PUT_DRIVE ? "/drives" : c->path);
+		 kind == API_PUT_DRIVE ? "/drives"
+		 : kind == API_PUT_NET ? "/network-interfaces"
+				       : c->path);
 	rc = config_parse_json(&copy, text, src, err, sizeof(err));
 	free(text);
-	/* A replaced drive keeps its place (and so its /dev/vdX name). */
-	if (!rc && at >= 0 && at < copy.ndrives - 1) {
+	/* A replaced drive keeps its place (and so its /dev/vdX name), an
+	 * interface its ethN. */
+	if (!rc && at >= 0 && kind == API_PUT_NET && at < copy.nnets - 1) {
+		struct config_net n = copy.nets[copy.nnets - 1];
+
+		memmove(&copy.nets[at + 1], &copy.nets[at],
+			(size_t)(copy.nnets - 1 - at) * sizeof(n));
+		copy.nets[at] = n;
+	}
+	if (!rc && at >= 0 && kind == API_PUT_DRIVE && at < copy.ndrives - 1) {
 		struct config_drive d = copy.drives[copy.ndrives - 1];
 
 		memmove(&copy.drives[at + 1], &copy.drives[at],
@@ -265,6 +299,61 @@ void api_put_drive(struct api_call *c)
 	json_decref(list);
 }
 
+/* PUT /network-interfaces/{iface_id}: Firecracker's shape (its rate
+ * limiters are refused as unknown keys). */
+void api_put_net(struct api_call *c)
+{
+	json_t *id = json_object_get(c->body, "iface_id"), *list;
+
+	if (!api_drive_id_ok(c->param)) {
+		api_reply_fault(c->reply, 400,
+				"invalid interface id \"%.64s\": use 1 to %d "
+				"letters, digits, '_' or '-'",
+				c->param, API_MAX_DRIVE_ID);
+		return;
+	}
+	if (json_is_string(id) && strcmp(json_string_value(id), c->param)) {
+		api_reply_fault(c->reply, 400,
+				"iface_id \"%.64s\" in the body does not match "
+				"the path's \"%s\"",
+				json_string_value(id), c->param);
+		return;
+	}
+	list = json_pack("[O]", c->body);
+	if (!list) {
+		api_reply_fault(c->reply, 500, "out of memory");
+		return;
+	}
+	api_config_put(c, API_PUT_NET, "network-interfaces", list);
+	json_decref(list);
+}
+
+static json_t *api_nets_json(const struct vmm_config *cfg)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; a && i < cfg->nnets; i++) {
+		const struct config_net *n = &cfg->nets[i];
+		json_t *v = json_pack("{s:s, s:s}", "iface_id", n->id,
+				      "host_dev_name", n->tap);
+		char mac[18];
+
+		if (v && n->has_mac) {
+			config_format_mac(n->mac, mac);
+			if (json_object_set_new(v, "guest_mac",
+						json_string(mac))) {
+				json_decref(v);
+				v = NULL;
+			}
+		}
+		if (!v || json_array_append_new(a, v)) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 static json_t *api_machine_json(const struct vmm_config *cfg)
 {
 	/* Firecracker's "None" is "no template": the host's CPUID. */
@@ -314,6 +403,10 @@ void api_get_vm_config(struct api_call *c)
 		v = json_pack("{s:s, s:s, s:b, s:b}", "drive_id", d->id,
 			      "path_on_host", d->path, "is_root_device",
 			      d->is_root, "is_read_only", d->read_only);
+		if (v && d->overlay_path)
+			oom |= json_object_set_new(
+				       v, "kiln_overlay_path",
+				       json_string(d->overlay_path)) != 0;
 		oom |= !v || json_array_append_new(drives, v);
 	}
 	if (!oom && cfg->kernel_path) {
@@ -341,6 +434,9 @@ void api_get_vm_config(struct api_call *c)
 							: "")) != 0;
 	if (!oom && cfg->rng)
 		oom |= json_object_set_new(o, "entropy", json_object()) != 0;
+	if (!oom && cfg->nnets)
+		oom |= json_object_set_new(o, "network-interfaces",
+					   api_nets_json(cfg)) != 0;
 	json_decref(drives);
 	if (oom) {
 		json_decref(o);

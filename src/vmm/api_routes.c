@@ -355,21 +355,32 @@ static bool api_load_overrides(struct api_call *c, struct api_snapshot_load *r)
 		r->ndrives = (int)i + 1;
 	}
 	a = json_object_get(c->body, "network_overrides");
-	if (json_array_size(a) > 1) {
+	if (json_array_size(a) > API_MAX_NET_OVERRIDES) {
 		api_reply_fault(c->reply, 400,
-				"network_overrides: at most one interface");
+				"network_overrides: at most %d entries",
+				API_MAX_NET_OVERRIDES);
 		return false;
 	}
 	json_array_foreach(a, i, v)
 	{
 		if (!API_CHECK(c, v, "network_overrides[]", net))
 			return false;
-		/* The VM has one interface at most: the iface_id is only
-		 * checked for shape. */
-		r->net_iface = api_str(c, v, "network_overrides[]",
-				       "host_dev_name", &bad);
+		r->nets[i].id =
+			api_str(c, v, "network_overrides[]", "iface_id", &bad);
+		r->nets[i].tap = api_str(c, v, "network_overrides[]",
+					 "host_dev_name", &bad);
 		if (bad)
 			return false;
+		for (size_t j = 0; j < i; j++) {
+			if (!strcmp(r->nets[j].id, r->nets[i].id)) {
+				api_reply_fault(c->reply, 400,
+						"network_overrides: interface "
+						"\"%.64s\" is listed twice",
+						r->nets[i].id);
+				return false;
+			}
+		}
+		r->nnets = (int)i + 1;
 	}
 	v = json_object_get(c->body, "vsock_override");
 	if (v) {
@@ -478,6 +489,7 @@ static const struct api_route api_routes[] = {
 	{"PUT", "/actions", api_put_actions},
 	{"PUT", "/boot-source", api_put_boot_source},
 	{"PUT", "/drives/", api_put_drive},
+	{"PUT", "/network-interfaces/", api_put_net},
 	{"GET", "/machine-config", api_get_machine_config},
 	{"PUT", "/machine-config", api_put_machine_config},
 	{"PATCH", "/machine-config", api_patch_machine_config},

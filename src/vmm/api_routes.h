@@ -43,7 +43,8 @@ struct api_call {
 	void *ctx;
 	const char *method;
 	const char *path;
-	const char *param; /* the {drive_id} of /drives/{drive_id} */
+	const char *param; /* the {drive_id} of /drives/{drive_id}, the
+			      {iface_id} of /network-interfaces/{iface_id} */
 	json_t *body; /* the parsed body: an object, or NULL for GET */
 	struct api_reply *reply;
 };
@@ -77,6 +78,7 @@ const char *api_str(struct api_call *c, json_t *o, const char *where,
 /* api_config.c */
 void api_put_boot_source(struct api_call *c);
 void api_put_drive(struct api_call *c);
+void api_put_net(struct api_call *c);
 void api_put_machine_config(struct api_call *c);
 void api_patch_machine_config(struct api_call *c);
 void api_put_vsock(struct api_call *c);

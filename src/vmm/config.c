@@ -3,7 +3,7 @@
  * Command-line and JSON configuration.  The JSON file follows the shape of
  * Firecracker's --config-file so existing configs mostly carry over; keys
  * kiln does not implement are rejected by name rather than ignored, since a
- * silently ignored rate limiter or network interface is worse than an error.
+ * silently ignored rate limiter or MMDS setting is worse than an error.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -32,13 +32,22 @@ static const char usage_text[] =
 	"                           (default: \"" CONFIG_DEFAULT_CMDLINE "\")\n"
 	"  --cpus N                 vCPUs, 1..32 (default 1)\n"
 	"  --memory MIB             RAM in MiB, 128..16384 (default 256)\n"
-	"  --drive PATH[,ro]        virtio-blk disk; repeat for more; the "
+	"  --drive PATH[,ro|,rw][,overlay=OVL]\n"
+	"                           virtio-blk disk; repeat for more; the "
 	"first\n"
-	"                           is /dev/vda\n"
+	"                           is /dev/vda; with overlay=OVL, PATH is a\n"
+	"                           read-only base and writes go to the "
+	"copy-on-\n"
+	"                           write file OVL (created if missing; OVL\n"
+	"                           may not contain ',')\n"
 	"  --vsock-cid N            guest vsock CID (>= 3); needs --vsock-uds\n"
 	"  --vsock-uds PATH         Unix socket for host-side vsock "
 	"connections\n"
 	"  --rng                    virtio-rng entropy device\n"
+	"  --net TAP[,mac=MAC][,id=ID]\n"
+	"                           virtio-net on the host TAP interface TAP "
+	"(up\n"
+	"                           to 4; id defaults to eth0, eth1, ...)\n"
 	"  --console stdout|none|PATH\n"
 	"                           where the serial console goes (default "
 	"stdout;\n"
@@ -47,9 +56,9 @@ static const char usage_text[] =
 	"                           CPUID given to the guest (default host)\n"
 	"  --config FILE.json       Firecracker-style config: boot-source, "
 	"drives,\n"
-	"                           machine-config, vsock, entropy; flags "
-	"after it\n"
-	"                           override it\n"
+	"                           machine-config, vsock, entropy,\n"
+	"                           network-interfaces; flags after it "
+	"override it\n"
 	"  --api-sock PATH          serve Firecracker's REST API on this Unix\n"
 	"                           socket; without --kernel/--restore, wait "
 	"for\n"
@@ -57,10 +66,18 @@ static const char usage_text[] =
 	"  --restore STATE          restore a snapshot instead of booting "
 	"(needs\n"
 	"                           --restore-mem; --vsock-uds, --console and\n"
-	"                           --drive-override replace saved settings)\n"
+	"                           --drive-override, --net-override replace "
+	"saved\n"
+	"                           settings)\n"
 	"  --restore-mem MEM        the snapshot's memory file (mapped "
 	"private)\n"
-	"  --drive-override ID=PATH use PATH for drive ID of the snapshot\n"
+	"  --drive-override ID=PATH use PATH for drive ID of the snapshot; "
+	"for an\n"
+	"                           overlay drive PATH replaces the overlay "
+	"(the\n"
+	"                           base stays and must be unchanged)\n"
+	"  --net-override ID=TAP    use TAP for network interface ID of the "
+	"snapshot\n"
 	"  --paused                 restore without starting the vCPUs\n"
 	"  --track-dirty            log dirty pages (for diff snapshots)\n"
 	"  --no-seccomp             do not install the syscall filters "
@@ -119,7 +136,10 @@ void config_free(struct vmm_config *c)
 	for (int i = 0; i < c->ndrives; i++) {
 		free(c->drives[i].id);
 		free(c->drives[i].path);
+		free(c->drives[i].overlay_path);
 	}
+	for (int i = 0; i < c->nnets; i++)
+		config_free_net(&c->nets[i]);
 	config_init(c);
 }
 
@@ -146,65 +166,6 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 		return -1;
 	*out = v;
 	return 0;
-}
-
-int config_add_drive(struct vmm_config *c, const char *id, const char *path,
-		     bool read_only, bool is_root, char *err, size_t errlen)
-{
-	struct config_drive *d;
-
-	if (c->ndrives >= CONFIG_MAX_DRIVES)
-		return config_err(err, errlen,
-				  "too many drives: at most %d are supported",
-				  CONFIG_MAX_DRIVES);
-	if (!*path)
-		return config_err(err, errlen, "drive %s: empty path", id);
-	for (int i = 0; i < c->ndrives; i++)
-		if (!strcmp(c->drives[i].id, id))
-			return config_err(err, errlen,
-					  "drive id \"%s\" is used twice", id);
-	d = &c->drives[c->ndrives];
-	memset(d, 0, sizeof(*d));
-	if (config_set_str(&d->id, id) || config_set_str(&d->path, path)) {
-		free(d->id);
-		free(d->path);
-		return config_err(err, errlen, "out of memory");
-	}
-	d->read_only = read_only;
-	d->is_root = is_root;
-	c->ndrives++;
-	return 0;
-}
-
-/* --drive PATH[,ro|,rw]: the option is whatever follows the last comma. */
-static int config_parse_drive(struct vmm_config *c, const char *arg, char *err,
-			      size_t errlen)
-{
-	const char *comma = strrchr(arg, ',');
-	bool ro = false;
-	char id[32];
-	char *path;
-	int rc;
-
-	if (comma) {
-		if (!strcmp(comma + 1, "ro"))
-			ro = true;
-		else if (strcmp(comma + 1, "rw"))
-			return config_err(
-				err, errlen,
-				"--drive %s: unknown option \"%s\" (expected "
-				"PATH, PATH,ro or PATH,rw)",
-				arg, comma + 1);
-		path = strndup(arg, (size_t)(comma - arg));
-	} else {
-		path = strdup(arg);
-	}
-	if (!path)
-		return config_err(err, errlen, "out of memory");
-	snprintf(id, sizeof(id), "drive%d", c->ndrives);
-	rc = config_add_drive(c, id, path, ro, false, err, errlen);
-	free(path);
-	return rc;
 }
 
 static int config_load_file(struct vmm_config *c, const char *path, char *err,
@@ -325,7 +286,7 @@ int config_validate(struct vmm_config *c, char *err, size_t errlen)
 			break;
 		}
 	}
-	ndev = c->ndrives + (c->rng ? 1 : 0) + (c->vsock ? 1 : 0);
+	ndev = c->ndrives + (c->rng ? 1 : 0) + (c->vsock ? 1 : 0) + c->nnets;
 	if (ndev > VM_VIRTIO_GSI_MAX - VM_VIRTIO_GSI_BASE + 1)
 		return config_err(err, errlen,
 				  "%d virtio devices: at most %d fit", ndev,
@@ -373,6 +334,8 @@ static int config_apply_flag(struct vmm_config *c, const char *flag,
 	}
 	if (!strcmp(flag, "--drive"))
 		return config_parse_drive(c, val, err, errlen);
+	if (!strcmp(flag, "--net"))
+		return config_parse_net(c, val, err, errlen);
 	if (!strcmp(flag, "--vsock-cid")) {
 		if (parse_u64(val, 3, UINT32_MAX, &n))
 			return config_err(err, errlen,
@@ -414,14 +377,12 @@ static int config_apply_flag(struct vmm_config *c, const char *flag,
 static const char *const value_flags[] = {
 	"--kernel",  "--initrd",       "--cmdline",   "--cpus",
 	"--memory",  "--drive",	       "--vsock-cid", "--vsock-uds",
-	"--console", "--cpu-template", "--config",
+	"--console", "--cpu-template", "--config",    "--net",
 };
 
 static const char *const launch_value_flags[] = {
-	"--api-sock",
-	"--restore",
-	"--restore-mem",
-	"--drive-override",
+	"--api-sock",	    "--restore",      "--restore-mem",
+	"--drive-override", "--net-override",
 };
 
 static bool flag_in(const char *flag, const char *const *list, size_t n)
@@ -441,36 +402,6 @@ static bool flag_takes_value(const char *flag, bool launch)
 					  sizeof(launch_value_flags[0])));
 }
 
-static int config_drive_override(struct vmm_launch *l, const char *val,
-				 char *err, size_t errlen)
-{
-	const char *eq = strchr(val, '=');
-	struct config_drive_override *o;
-
-	if (!eq || eq == val || !eq[1])
-		return config_err(err, errlen,
-				  "--drive-override %s: expected ID=PATH", val);
-	if (l->ndrive_overrides >= CONFIG_MAX_DRIVES)
-		return config_err(err, errlen,
-				  "too many --drive-override (max %d)",
-				  CONFIG_MAX_DRIVES);
-	o = &l->drive_overrides[l->ndrive_overrides++];
-	/* argv is not ours to split: id runs up to the '=' (see
-	 * config_override_matches). */
-	o->id = val;
-	o->path = eq + 1;
-	return 0;
-}
-
-bool config_override_matches(const struct config_drive_override *o,
-			     const char *id)
-{
-	const char *eq = strchr(o->id, '=');
-	size_t n = eq ? (size_t)(eq - o->id) : strlen(o->id);
-
-	return strlen(id) == n && !strncmp(o->id, id, n);
-}
-
 /* A launch flag with its value; 1 if flag is not one. */
 static int config_apply_launch(struct vmm_config *c, struct vmm_launch *l,
 			       const char *flag, const char *val, char *err,
@@ -482,6 +413,8 @@ static int config_apply_launch(struct vmm_config *c, struct vmm_launch *l,
 		l->vsock_uds_set = true;
 	if (!strcmp(flag, "--drive-override"))
 		return config_drive_override(l, val, err, errlen);
+	if (!strcmp(flag, "--net-override"))
+		return config_net_override(l, val, err, errlen);
 	if (!strcmp(flag, "--api-sock") || !strcmp(flag, "--restore") ||
 	    !strcmp(flag, "--restore-mem")) {
 		const char **dst = !strcmp(flag, "--api-sock") ? &l->api_sock
@@ -507,12 +440,14 @@ static int config_validate_launch(struct vmm_config *c, struct vmm_launch *l,
 			return config_err(err, errlen,
 					  "--restore needs --restore-mem MEM "
 					  "(the snapshot's memory file)");
-		if (c->kernel_path || c->initrd_path || c->ndrives)
+		if (c->kernel_path || c->initrd_path || c->ndrives || c->nnets)
 			return config_err(err, errlen,
 					  "--restore takes the VM from the "
-					  "snapshot: drop --kernel, --initrd "
-					  "and --drive (use --drive-override "
-					  "ID=PATH to move a drive)");
+					  "snapshot: drop --kernel, --initrd, "
+					  "--drive and --net (use "
+					  "--drive-override ID=PATH to move a "
+					  "drive, --net-override ID=TAP for an "
+					  "interface)");
 		if (c->cmdline || c->vsock || c->rng ||
 		    c->ncpus != CONFIG_DEFAULT_CPUS ||
 		    c->mem_mib != CONFIG_DEFAULT_MEM_MIB ||
@@ -531,10 +466,12 @@ static int config_validate_launch(struct vmm_config *c, struct vmm_launch *l,
 					  c->vsock_uds);
 		return 0;
 	}
-	if (l->restore_mem || l->ndrive_overrides || l->paused)
+	if (l->restore_mem || l->ndrive_overrides || l->nnet_overrides ||
+	    l->paused)
 		return config_err(err, errlen,
-				  "--restore-mem, --drive-override and "
-				  "--paused only go with --restore STATE");
+				  "--restore-mem, --drive-override, "
+				  "--net-override and --paused only go with "
+				  "--restore STATE");
 	if (l->api_sock && !c->kernel_path)
 		return 0; /* configured later through the API */
 	return config_validate(c, err, errlen);

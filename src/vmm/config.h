@@ -14,6 +14,9 @@
 #include "cpuid.h"
 
 #define CONFIG_MAX_DRIVES 16
+#define CONFIG_MAX_NETS 4
+/* Linux interface names: IFNAMSIZ - 1. */
+#define CONFIG_IFNAME_MAX 15
 #define CONFIG_DEFAULT_CPUS 1
 #define CONFIG_DEFAULT_MEM_MIB 256
 #define CONFIG_DEFAULT_CMDLINE "console=ttyS0 reboot=t panic=-1"
@@ -24,9 +27,19 @@ enum console_mode { CONSOLE_STDOUT, CONSOLE_NONE, CONSOLE_FILE };
 
 struct config_drive {
 	char *id; /* drive_id, "drive<N>" for --drive */
-	char *path;
+	char *path; /* the image; with overlay_path, the read-only base */
 	bool read_only;
 	bool is_root;
+	/* kiln extension: copy-on-write overlay file over path (created if
+	 * missing); NULL: the guest writes path itself. */
+	char *overlay_path;
+};
+
+struct config_net {
+	char *id; /* iface_id, "eth<N>" for --net */
+	char *tap; /* host_dev_name: the host TAP interface */
+	bool has_mac; /* false: the guest picks its own address */
+	uint8_t mac[6];
 };
 
 struct vmm_config {
@@ -47,6 +60,11 @@ struct vmm_config {
 
 	bool rng;
 
+	/* virtio-net, created after every other virtio device (so a VM
+	 * without one keeps the MMIO layout of older snapshots). */
+	int nnets;
+	struct config_net nets[CONFIG_MAX_NETS];
+
 	enum console_mode console;
 	char *console_path; /* CONSOLE_FILE */
 };
@@ -61,7 +79,7 @@ struct config_drive_override {
 	const char *id, *path;
 };
 
-/* Does override o (its id runs up to '=') name drive id? */
+/* Does override o (its id runs up to '=') name drive (or interface) id? */
 bool config_override_matches(const struct config_drive_override *o,
 			     const char *id);
 
@@ -71,6 +89,8 @@ struct vmm_launch {
 	const char *restore_mem; /* --restore-mem MEM */
 	int ndrive_overrides; /* --drive-override ID=PATH */
 	struct config_drive_override drive_overrides[CONFIG_MAX_DRIVES];
+	int nnet_overrides; /* --net-override ID=TAP (path = the TAP) */
+	struct config_drive_override net_overrides[CONFIG_MAX_NETS];
 	bool paused; /* --paused: restore without running the vCPUs */
 	bool track_dirty; /* --track-dirty: log dirty pages (diffs) */
 	bool no_seccomp; /* --no-seccomp: no syscall filters (debugging) */
@@ -119,6 +139,14 @@ int config_parse_json(struct vmm_config *c, const char *text,
 
 /* Cross-field checks and defaults (root drive first).  0 or -1 with err. */
 int config_validate(struct vmm_config *c, char *err, size_t errlen);
+
+/* "AA:BB:CC:DD:EE:FF" (hex, any case) to mac: 0, or -1 if malformed,
+ * multicast or all zeros. */
+int config_parse_mac(const char *s, uint8_t mac[6]);
+/* Free one interface's strings (config_free does all of them). */
+void config_free_net(struct config_net *n);
+/* mac as "aa:bb:cc:dd:ee:ff" (18 bytes with the NUL). */
+void config_format_mac(const uint8_t mac[6], char out[18]);
 
 /* The effective kernel command line before devices add to it. */
 const char *config_cmdline(const struct vmm_config *c);

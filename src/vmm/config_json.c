@@ -118,6 +118,8 @@ static int config_json_drives(struct vmm_config *c, json_t *a, const char *src,
 		{"path_on_host", JSON_STRING, true},
 		{"is_root_device", JSON_TRUE, true},
 		{"is_read_only", JSON_TRUE, false},
+		/* kiln extension: copy-on-write overlay over path_on_host */
+		{"kiln_overlay_path", JSON_STRING, false},
 	};
 	size_t i;
 	json_t *d;
@@ -127,14 +129,15 @@ static int config_json_drives(struct vmm_config *c, json_t *a, const char *src,
 				  src);
 	json_array_foreach(a, i, d)
 	{
-		const char *id, *path;
+		const char *id, *path, *overlay = NULL;
 		int is_root, ro = 0;
 		json_error_t je;
 
-		if (json_unpack_ex(d, &je, JSON_STRICT, "{s:s, s:s, s:b, s?b}",
-				   "drive_id", &id, "path_on_host", &path,
-				   "is_root_device", &is_root, "is_read_only",
-				   &ro)) {
+		if (json_unpack_ex(d, &je, JSON_STRICT,
+				   "{s:s, s:s, s:b, s?b, s?s}", "drive_id", &id,
+				   "path_on_host", &path, "is_root_device",
+				   &is_root, "is_read_only", &ro,
+				   "kiln_overlay_path", &overlay)) {
 			char where[32];
 
 			snprintf(where, sizeof(where), "drives[%zu]", i);
@@ -142,7 +145,8 @@ static int config_json_drives(struct vmm_config *c, json_t *a, const char *src,
 						   src, where, &je, err,
 						   errlen);
 		}
-		if (config_add_drive(c, id, path, ro, is_root, err, errlen)) {
+		if (config_add_drive(c, id, path, overlay, ro, is_root, err,
+				     errlen)) {
 			char msg[256];
 
 			snprintf(msg, sizeof(msg), "%s", err);
@@ -229,11 +233,52 @@ static int config_json_vsock(struct vmm_config *c, json_t *o, const char *src,
 	return 0;
 }
 
+/* Firecracker's network-interfaces; its rate limiters are refused (unknown
+ * keys). */
+static int config_json_nets(struct vmm_config *c, json_t *a, const char *src,
+			    char *err, size_t errlen)
+{
+	static const struct json_field fields[] = {
+		{"iface_id", JSON_STRING, true},
+		{"host_dev_name", JSON_STRING, true},
+		{"guest_mac", JSON_STRING, false},
+	};
+	size_t i;
+	json_t *n;
+
+	if (!json_is_array(a))
+		return config_err(err, errlen,
+				  "%s: network-interfaces must be an array",
+				  src);
+	json_array_foreach(a, i, n)
+	{
+		const char *id, *tap, *mac = NULL;
+		json_error_t je;
+		char where[48];
+
+		snprintf(where, sizeof(where), "network-interfaces[%zu]", i);
+		if (json_unpack_ex(n, &je, JSON_STRICT, "{s:s, s:s, s?s}",
+				   "iface_id", &id, "host_dev_name", &tap,
+				   "guest_mac", &mac))
+			return config_json_explain(n, fields, NFIELDS(fields),
+						   src, where, &je, err,
+						   errlen);
+		if (config_add_net(c, id, tap, mac, err, errlen)) {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg), "%s", err);
+			return config_err(err, errlen, "%s: %s: %s", src, where,
+					  msg);
+		}
+	}
+	return 0;
+}
+
 int config_parse_json(struct vmm_config *c, const char *text,
 		      const char *source, char *err, size_t errlen)
 {
 	json_t *root, *boot = NULL, *drives = NULL, *machine = NULL;
-	json_t *vsock = NULL, *entropy = NULL;
+	json_t *vsock = NULL, *entropy = NULL, *nets = NULL;
 	json_error_t je;
 	int rc = -1;
 
@@ -246,16 +291,18 @@ int config_parse_json(struct vmm_config *c, const char *text,
 			   source);
 		goto out;
 	}
-	if (json_unpack_ex(root, &je, JSON_STRICT, "{s?o, s?o, s?o, s?o, s?o}",
-			   "boot-source", &boot, "drives", &drives,
-			   "machine-config", &machine, "vsock", &vsock,
-			   "entropy", &entropy)) {
+	if (json_unpack_ex(root, &je, JSON_STRICT,
+			   "{s?o, s?o, s?o, s?o, s?o, s?o}", "boot-source",
+			   &boot, "drives", &drives, "machine-config", &machine,
+			   "vsock", &vsock, "entropy", &entropy,
+			   "network-interfaces", &nets)) {
 		static const struct json_field fields[] = {
 			{"boot-source", JSON_OBJECT, false},
 			{"drives", JSON_ARRAY, false},
 			{"machine-config", JSON_OBJECT, false},
 			{"vsock", JSON_OBJECT, false},
 			{"entropy", JSON_OBJECT, false},
+			{"network-interfaces", JSON_ARRAY, false},
 		};
 
 		config_json_explain(root, fields, NFIELDS(fields), source,
@@ -269,6 +316,8 @@ int config_parse_json(struct vmm_config *c, const char *text,
 	if (machine && config_json_machine(c, machine, source, err, errlen))
 		goto out;
 	if (vsock && config_json_vsock(c, vsock, source, err, errlen))
+		goto out;
+	if (nets && config_json_nets(c, nets, source, err, errlen))
 		goto out;
 	if (entropy) {
 		/* Firecracker's entropy device; its rate_limiter is not

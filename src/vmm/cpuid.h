@@ -100,6 +100,7 @@ struct kvm_cpuid2 *cpuid_kvm_supported(int kvm_fd);
 struct cpuid_probe_result {
 	bool honoured; /* the guest saw what KVM_SET_CPUID2 set */
 	bool ran; /* the probe guest ran to completion */
+	bool ring0_emulated; /* KVM emulates guest kernel mode (PVM) */
 	double seconds; /* wall time of the whole probe */
 	/* What the probe guest saw in ring 0 (leaves 0, 1, 7.0, 0xD.0,
 	 * 0x80000001), or the VMM's own CPUID if the probe could not run. */

@@ -7,6 +7,12 @@
  * runs CPUID for a few leaves in 64-bit ring 0 (where a kernel reads it)
  * and stores the answers in memory.  If the vendor is not the marker, the
  * CPUID we set is being ignored.  Cost: one small VM, one KVM_RUN.
+ *
+ * Then the same guest runs one POPCNT in ring 0: hardware runs it, the PVM
+ * backend's ring-0 emulator cannot (KVM_EXIT_INTERNAL_ERROR).  A KVM that
+ * emulates ring 0 needs the guest command line of cpuid_guest_cmdline()
+ * even when it honours KVM_SET_CPUID2: the guest must not use XSAVE,
+ * POPCNT, ... in its kernel, nor make hypercalls.
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,6 +32,7 @@
 #define PROBE_CODE_ADDR 0x1000ULL
 #define PROBE_TABLE_ADDR 0x2000ULL
 #define PROBE_DONE_PORT 0x10
+#define PROBE_RING0_PORT 0x11
 #define PROBE_DEADLINE_SEC 5
 #define PROBE_MAX_EXITS 64
 
@@ -57,6 +64,9 @@ static const uint8_t probe_code[] = {
 	0xff, 0xcf, /* dec edi */
 	0x75, 0xe5, /* jnz 0 */
 	0xe6, PROBE_DONE_PORT, /* out 0x10, al */
+	0xf3, 0x0f,
+	0xb8, 0xc1, /* popcnt eax, ecx */
+	0xe6, PROBE_RING0_PORT, /* out 0x11, al */
 	0xf4, /* hlt */
 };
 
@@ -175,8 +185,31 @@ static int probe_arm_deadline(struct probe_vm *p)
 }
 
 /* Run the probe guest; fill seen.  0 or -1 with why. */
+/*
+ * After the CPUID answers: let the guest run its POPCNT.  1 if ring 0 ran
+ * it, 0 if KVM could not emulate it, -1 if we cannot tell (e.g. a CPU
+ * without POPCNT takes #UD and, with no IDT, shuts down).
+ */
+static int probe_ring0_native(struct probe_vm *p)
+{
+	for (int i = 0; i < PROBE_MAX_EXITS; i++) {
+		if (ioctl(p->vcpu_fd, KVM_RUN, 0) < 0)
+			return -1; /* incl. EINTR from the deadline */
+		if (p->run->exit_reason == KVM_EXIT_INTR)
+			continue;
+		if (p->run->exit_reason == KVM_EXIT_INTERNAL_ERROR)
+			return 0;
+		if (p->run->exit_reason == KVM_EXIT_IO &&
+		    p->run->io.port == PROBE_RING0_PORT)
+			return 1;
+		return -1;
+	}
+	return -1;
+}
+
 static int probe_run(int kvm_fd, const struct kvm_cpuid2 *set,
-		     struct kvm_cpuid2 *seen, char *why, size_t whylen)
+		     struct kvm_cpuid2 *seen, int *ring0_native, char *why,
+		     size_t whylen)
 {
 	struct probe_vm p = {.vm_fd = -1, .vcpu_fd = -1};
 	struct kvm_userspace_memory_region region = {0};
@@ -305,6 +338,7 @@ static int probe_run(int kvm_fd, const struct kvm_cpuid2 *set,
 				 : "");
 		goto out;
 	}
+	*ring0_native = probe_ring0_native(&p);
 	for (size_t i = 0; i < NPROBE; i++) {
 		seen->entries[i].eax = slots[i].eax;
 		seen->entries[i].ebx = slots[i].ebx;
@@ -324,10 +358,13 @@ void cpuid_probe(int kvm_fd, const struct kvm_cpuid2 *set,
 	double t0 = now_sec();
 	char why[160] = "";
 	struct kvm_cpuid2 *seen = probe_table_alloc();
+	bool pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+	int native = -1;
 
 	memset(r, 0, sizeof(*r));
 	note[0] = '\0';
-	if (seen && probe_run(kvm_fd, set, seen, why, sizeof(why)) == 0) {
+	if (seen &&
+	    probe_run(kvm_fd, set, seen, &native, why, sizeof(why)) == 0) {
 		struct kvm_cpuid_entry2 *e = cpuid_find(seen, 0, 0);
 		char v[12];
 
@@ -337,15 +374,17 @@ void cpuid_probe(int kvm_fd, const struct kvm_cpuid2 *set,
 		r->ran = true;
 		r->honoured = !memcmp(v, probe_vendor, sizeof(v));
 		r->seen = seen;
+		/* no clear answer: the module name is the best hint */
+		r->ring0_emulated = native == 0 || (native < 0 && pvm);
 	} else {
 		/* No answer from a guest: the module name is the best hint,
 		 * and the VMM's own view stands in for the guest's. */
-		bool pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
 		bool oom = !seen;
 
 		free(seen);
 		r->seen = probe_host_view();
 		r->honoured = !pvm;
+		r->ring0_emulated = pvm;
 		snprintf(note, notelen,
 			 "CPUID probe failed (%s); %s /sys/module/kvm_pvm, "
 			 "assuming KVM_SET_CPUID2 is %s",

@@ -204,7 +204,9 @@ static const struct {
 	/* tap device (net) and block devices as drives */
 	{TUNSETIFF, K_MAIN},
 	{TUNGETIFF, K_MAIN},
-	{TUNSETOFFLOAD, K_MAIN},
+	/* virtio-net sets the TAP's offloads when the driver starts the
+	 * device: an MMIO write, on a vCPU thread */
+	{TUNSETOFFLOAD, K_BOTH},
 	{TUNSETVNETHDRSZ, K_MAIN},
 	{BLKGETSIZE64, K_MAIN},
 	/* serial console on a terminal (never TIOCSTI: no input injection) */

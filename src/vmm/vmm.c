@@ -20,6 +20,7 @@
 #include "config.h"
 #include "cpuid.h"
 #include "dev/blk.h"
+#include "dev/net.h"
 #include "dev/power.h"
 #include "dev/rng.h"
 #include "dev/serial.h"
@@ -179,11 +180,18 @@ static int vmm_create_devices(struct vmm *v, char *err, size_t errlen)
 		return -1;
 	}
 	for (int i = 0; i < cfg->ndrives; i++) {
-		rc = blk_create(&v->vm, cfg->drives[i].path,
-				cfg->drives[i].read_only, &v->blk[v->nblk]);
+		const struct config_drive *d = &cfg->drives[i];
+
+		rc = d->overlay_path
+			     ? blk_create_overlay(&v->vm, d->path,
+						  d->overlay_path, d->read_only,
+						  &v->blk[v->nblk])
+			     : blk_create(&v->vm, d->path, d->read_only,
+					  &v->blk[v->nblk]);
 		if (rc) {
-			snprintf(err, errlen, "drive %s (%s): %s",
-				 cfg->drives[i].id, cfg->drives[i].path,
+			snprintf(err, errlen, "drive %s (%s%s%s): %s", d->id,
+				 d->path, d->overlay_path ? " + overlay " : "",
+				 d->overlay_path ? d->overlay_path : "",
 				 strerror(-rc));
 			return -1;
 		}
@@ -205,6 +213,21 @@ static int vmm_create_devices(struct vmm *v, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	/* After every other device: a VM without interfaces keeps the MMIO
+	 * windows (and so the snapshots) it had before virtio-net. */
+	for (int i = 0; i < cfg->nnets; i++) {
+		const struct config_net *n = &cfg->nets[i];
+
+		rc = net_create(&v->vm, n->tap, n->has_mac ? n->mac : NULL,
+				&v->net[v->nnet]);
+		if (rc) {
+			snprintf(err, errlen,
+				 "network interface %s on TAP %s: %s", n->id,
+				 n->tap, strerror(-rc));
+			return -1;
+		}
+		v->nnet++;
+	}
 	return 0;
 }
 
@@ -218,10 +241,20 @@ int vmm_virtio_devices(struct vmm *v, struct virtio_dev **out)
 		out[n++] = v->rng;
 	if (v->vsock)
 		out[n++] = v->vsock;
+	for (int i = 0; i < v->nnet; i++)
+		out[n++] = v->net[i];
 	return n;
 }
 
 /* Make the guest honour the CPU template when KVM will not. */
+/*
+ * Where guest kernel code is emulated an instruction at a time, boot code
+ * that takes milliseconds on hardware takes tens of seconds, and RCU's CPU
+ * stall detector fires and prints stack dumps over the emulated UART,
+ * slowing the boot further.  Nothing is stalled: silence it.
+ */
+#define VMM_EMULATED_CMDLINE "rcupdate.rcu_cpu_stall_suppress=1"
+
 static int vmm_cpu_template(struct vmm *v, char *err, size_t errlen)
 {
 	struct cpuid_probe_result probe;
@@ -233,18 +266,22 @@ static int vmm_cpu_template(struct vmm *v, char *err, size_t errlen)
 	cpuid_probe(v->vm.kvm_fd, v->vm.cpuid, &probe, note, sizeof(note));
 	if (note[0])
 		fprintf(stderr, "kiln-vmm: %s\n", note);
-	if (!probe.honoured) {
+	if (!probe.honoured || probe.ring0_emulated) {
 		if (cpuid_guest_cmdline(probe.seen, v->cfg->cpu_template, extra,
 					sizeof(extra), dropped,
 					sizeof(dropped)) ||
-		    vm_cmdline_append(&v->vm, "%s", extra)) {
+		    vm_cmdline_append(&v->vm, "%s", extra) ||
+		    (probe.ring0_emulated &&
+		     vm_cmdline_append(&v->vm, "%s", VMM_EMULATED_CMDLINE))) {
 			snprintf(err, errlen, "kernel command line too long");
 			rc = -1;
 		} else {
 			fprintf(stderr,
-				"kiln-vmm: this KVM ignores KVM_SET_CPUID2 "
-				"(checked in %.1f ms); CPU template %s is "
-				"enforced by the guest command line: %s\n",
+				"kiln-vmm: this KVM %s (checked in %.1f ms); "
+				"CPU template %s is enforced by the guest "
+				"command line: %s\n",
+				probe.honoured ? "emulates guest kernel mode"
+					       : "ignores KVM_SET_CPUID2",
 				probe.seconds * 1e3,
 				cpu_template_name(v->cfg->cpu_template), extra);
 			if (dropped[0])
@@ -271,6 +308,9 @@ int vmm_build_vm(struct vmm *v, const struct vm_params *p, char *err,
 
 void vmm_destroy_vm(struct vmm *v)
 {
+	for (int i = v->nnet - 1; i >= 0; i--)
+		net_destroy(v->net[i]);
+	v->nnet = 0;
 	if (v->vsock)
 		vsock_destroy(v->vsock);
 	if (v->rng)
@@ -480,11 +520,14 @@ static int vmm_op_snapshot_load(void *ctx, const struct api_snapshot_load *req,
 		snprintf(err, errlen, "a VM is already running");
 		return -EBUSY;
 	}
-	if (req->net_iface) {
-		snprintf(err, errlen,
-			 "network_overrides: kiln VMs have no network "
-			 "interfaces");
+	if (req->nnets < 0 || req->nnets > CONFIG_MAX_NETS) {
+		snprintf(err, errlen, "too many network_overrides");
 		return -EINVAL;
+	}
+	r.nnets = req->nnets;
+	for (int i = 0; i < req->nnets; i++) {
+		r.nets[i].id = req->nets[i].id;
+		r.nets[i].path = req->nets[i].tap;
 	}
 	if (req->ndrives < 0 || req->ndrives > CONFIG_MAX_DRIVES) {
 		snprintf(err, errlen, "too many drive_overrides");

@@ -29,7 +29,7 @@ struct api_server;
 
 /* A pause that takes longer than this fails (and the VM keeps running). */
 #define VMM_PAUSE_TIMEOUT_MS 5000
-#define VMM_MAX_VIRTIO (CONFIG_MAX_DRIVES + 2)
+#define VMM_MAX_VIRTIO (CONFIG_MAX_DRIVES + 2 + CONFIG_MAX_NETS)
 
 struct vmm {
 	struct vmm_config *cfg; /* the caller's; replaced by a restore */
@@ -51,6 +51,8 @@ struct vmm {
 	int nblk;
 	struct virtio_dev *rng;
 	struct virtio_dev *vsock;
+	struct virtio_dev *net[CONFIG_MAX_NETS]; /* last: see config.h */
+	int nnet;
 	const char *init_args; /* after " -- " in the user's command line */
 	/* Memory file a Diff snapshot builds on: the last snapshot's, or the
 	 * one restored from (with dirty tracking); NULL: none. */
@@ -65,6 +67,8 @@ struct vmm_restore_req {
 	const char *vsock_uds; /* NULL: the saved one */
 	int ndrives;
 	struct config_drive_override drives[CONFIG_MAX_DRIVES];
+	int nnets; /* interface id -> TAP (path) */
+	struct config_drive_override nets[CONFIG_MAX_NETS];
 	bool paused;
 	bool track_dirty;
 };

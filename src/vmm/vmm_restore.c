@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dev/serial.h"
@@ -59,6 +60,7 @@ static int apply_overrides(struct restore_ctx *c, const struct vmm *v,
 	const struct vmm_restore_req *req = c->req;
 
 	for (int i = 0; i < req->ndrives; i++) {
+		char **dst;
 		int d = 0;
 
 		while (d < c->cfg.ndrives &&
@@ -72,8 +74,58 @@ static int apply_overrides(struct restore_ctx *c, const struct vmm *v,
 				 req->drives[i].id);
 			return -1;
 		}
-		free(c->cfg.drives[d].path);
-		c->cfg.drives[d].path = strdup(req->drives[i].path);
+		/* An overlay drive's base is shared by every clone and stays
+		 * (blk_overlay checks the overlay was made for it): the
+		 * override names the overlay, e.g. a copy taken while the
+		 * snapshotted VM was paused. */
+		dst = c->cfg.drives[d].overlay_path
+			      ? &c->cfg.drives[d].overlay_path
+			      : &c->cfg.drives[d].path;
+		free(*dst);
+		*dst = strdup(req->drives[i].path);
+		if (!*dst) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	for (int i = 0; i < req->nnets; i++) {
+		int n = 0;
+
+		while (n < c->cfg.nnets &&
+		       !config_override_matches(&req->nets[i],
+						c->cfg.nets[n].id))
+			n++;
+		if (n == c->cfg.nnets) {
+			snprintf(err, errlen,
+				 "network override %s: the snapshot has no "
+				 "such interface",
+				 req->nets[i].id);
+			return -1;
+		}
+		free(c->cfg.nets[n].tap);
+		c->cfg.nets[n].tap = strdup(req->nets[i].path);
+		if (!c->cfg.nets[n].tap) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	/* blk_create_overlay would make a missing overlay anew, empty: the
+	 * guest's file systems would then lose what it wrote before the
+	 * snapshot, which its page cache still believes is on disk. */
+	for (int d = 0; d < c->cfg.ndrives; d++) {
+		const char *ovl = c->cfg.drives[d].overlay_path;
+		struct stat st;
+
+		if (ovl && stat(ovl, &st) < 0) {
+			snprintf(err, errlen,
+				 "drive %s: overlay %s: %s (a snapshot's "
+				 "overlay holds the guest's writes: restore "
+				 "with it, or with a copy taken while the VM "
+				 "was paused, via --drive-override %s=PATH)",
+				 c->cfg.drives[d].id, ovl, strerror(errno),
+				 c->cfg.drives[d].id);
+			return -1;
+		}
 	}
 	if (req->vsock_uds) {
 		if (!c->cfg.vsock) {

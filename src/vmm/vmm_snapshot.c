@@ -4,6 +4,8 @@
  * VM rather than its state: VM_INFO (may this host restore it?) and
  * VM_CONFIG (which devices, in which order, to recreate).
  *
+ * Every drive is drained and flushed first (snap_drives).
+ *
  * Layout of a state file body: VM_INFO, VM_CONFIG, one VCPU section per
  * vCPU, PIT, CLOCK, IRQCHIP x3, SERIAL, one VIRTIO section per virtio
  * device (instance = creation index), MEMORY.  The memory file is written
@@ -18,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <linux/kvm.h>
 
+#include "dev/blk.h"
 #include "dev/serial.h"
 #include "guest_mem.h"
 #include "mem_file.h"
@@ -28,7 +31,9 @@
 #include "vm_state.h"
 #include "vmm.h"
 
-#define VMM_INFO_VERSION 1
+/* 2: VM_CONFIG has each drive's overlay path and the network interfaces
+ * (older files are refused by version rather than as corrupt). */
+#define VMM_INFO_VERSION 2
 
 /* --- VM_INFO --- */
 
@@ -146,6 +151,7 @@ void vmm_config_put(struct snap_buf *b, const struct vmm_config *c)
 		snap_put_str(b, c->drives[i].path);
 		snap_put_u8(b, c->drives[i].read_only);
 		snap_put_u8(b, c->drives[i].is_root);
+		snap_put_str(b, c->drives[i].overlay_path);
 	}
 	snap_put_u8(b, c->vsock);
 	snap_put_u64(b, c->vsock_cid);
@@ -153,6 +159,13 @@ void vmm_config_put(struct snap_buf *b, const struct vmm_config *c)
 	snap_put_u8(b, c->rng);
 	snap_put_u32(b, (uint32_t)c->console);
 	snap_put_str(b, c->console_path);
+	snap_put_u32(b, (uint32_t)c->nnets);
+	for (int i = 0; i < c->nnets; i++) {
+		snap_put_str(b, c->nets[i].id);
+		snap_put_str(b, c->nets[i].tap);
+		snap_put_u8(b, c->nets[i].has_mac);
+		snap_put(b, c->nets[i].mac, 6);
+	}
 }
 
 static bool get_bool(struct snap_reader *r)
@@ -184,7 +197,10 @@ int vmm_config_get(struct snap_reader *r, struct vmm_config *c, char *err,
 		d->path = snap_get_str(r);
 		d->read_only = get_bool(r);
 		d->is_root = get_bool(r);
-		if (!d->id || !d->path)
+		/* NULL (no overlay) is valid; a bad read sets r->bad. */
+		d->overlay_path = snap_get_str(r);
+		if (!d->id || !d->path ||
+		    (d->overlay_path && !*d->overlay_path))
 			r->bad = true;
 	}
 	c->vsock = get_bool(r);
@@ -193,6 +209,20 @@ int vmm_config_get(struct snap_reader *r, struct vmm_config *c, char *err,
 	c->rng = get_bool(r);
 	console = snap_get_u32(r);
 	c->console_path = snap_get_str(r);
+	n = snap_get_u32(r);
+	if (n > CONFIG_MAX_NETS)
+		r->bad = true;
+	for (uint32_t i = 0; i < n && !r->bad; i++) {
+		struct config_net *nt = &c->nets[c->nnets++];
+
+		nt->id = snap_get_str(r);
+		nt->tap = snap_get_str(r);
+		nt->has_mac = get_bool(r);
+		snap_get(r, nt->mac, 6);
+		/* net_create checks the name and address again. */
+		if (!nt->id || !nt->tap)
+			r->bad = true;
+	}
 	if (!snap_reader_done(r) || tmpl > CPU_TEMPLATE_BASELINE ||
 	    console > CONSOLE_FILE || c->ncpus < 1 || c->ncpus > VM_MAX_VCPUS ||
 	    c->mem_mib < VM_MIN_MEM_MIB || c->mem_mib > VM_MAX_MEM_MIB ||
@@ -310,6 +340,28 @@ out:
 	return rc;
 }
 
+/*
+ * Before the memory is saved: finish the requests the guest has queued
+ * and make every drive's host files complete (data and overlay bitmap on
+ * disk).  The disk then matches the memory file, and stays as it is while
+ * the VM remains paused, so the caller may copy an overlay now.
+ */
+static int snap_drives(struct vmm *v, char *err, size_t errlen)
+{
+	for (int i = 0; i < v->nblk; i++) {
+		int rc = blk_sync(v->blk[i]);
+
+		if (rc) {
+			snprintf(err, errlen,
+				 "drive %s: cannot flush it for the snapshot: "
+				 "%s",
+				 v->cfg->drives[i].id, strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int vmm_snapshot_create(struct vmm *v, const struct api_snapshot_create *req,
 			char *err, size_t errlen)
 {
@@ -323,7 +375,8 @@ int vmm_snapshot_create(struct vmm *v, const struct api_snapshot_create *req,
 			 "a snapshot needs snapshot_path and mem_file_path");
 		return -1;
 	}
-	if (snap_memory(v, req, &id, err, errlen))
+	if (snap_drives(v, err, errlen) ||
+	    snap_memory(v, req, &id, err, errlen))
 		return -1;
 	t1 = vmm_now_ns();
 	snap_buf_init(&b);

@@ -4,11 +4,16 @@
  * ps lists a command started by exec with its exec id, kill by exec id
  * ends it with the signal sent, pid 1 is refused, and a host TCP port
  * forwarded to busybox httpd in the guest serves a small and a 4 MiB
- * file intact.  Prints one "PASS: name" / "FAIL: name: why" line per
- * check; exit status 1 if any failed.
+ * file intact; 200 sequential and 32 concurrent execs, a shell on a
+ * terminal driven by a script (resize, exit status), and detached
+ * commands attached to while running and after they ended.  (Every
+ * sandbox starts restored from the base snapshot, so all of this also
+ * runs after a snapshot restore.)  Prints one "PASS: name" / "FAIL: name: why"
+ * line per check; exit status 1 if any failed.
  *
  *   cc -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc tests/integration/guest_procs.c
- * \ build/libkiln.a -ljansson -lsqlite3 -larchive -lpthread -ldl
+ * \ build/libkiln.a -ljansson -lsqlite3 -larchive -lmnl -lnftables \
+ *   -lpthread -ldl
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -304,6 +309,291 @@ static void test_port_forward(struct kiln_sandbox *sb)
 	      kiln_errmsg(sb->k));
 }
 
+/* ---- exec at scale, terminals, detach/attach ---------------------------- */
+
+struct sbuf {
+	char buf[8192];
+	size_t len;
+};
+
+static int sbuf_add(void *ctx, const void *b, size_t n)
+{
+	struct sbuf *o = ctx;
+
+	if (n > sizeof(o->buf) - 1 - o->len)
+		n = sizeof(o->buf) - 1 - o->len;
+	memcpy(o->buf + o->len, b, n);
+	o->len += n;
+	o->buf[o->len] = 0;
+	return 0;
+}
+
+/* 200 execs one after the other on one sandbox, each with its output. */
+static void test_exec_sequential(struct kiln_sandbox *sb)
+{
+	int64_t t0 = now_ms();
+	int i, rc = 0, bad = -1;
+	char arg[16], want[20];
+	struct kiln_exec_result res;
+	struct sbuf o;
+
+	for (i = 0; i < 200; i++) {
+		const char *const argv[] = {"echo", arg, NULL};
+		struct kiln_exec ex;
+
+		snprintf(arg, sizeof(arg), "n%d", i);
+		snprintf(want, sizeof(want), "n%d\n", i);
+		memset(&o, 0, sizeof(o));
+		kiln_exec_init(&ex);
+		ex.argv = argv;
+		ex.on_stdout = sbuf_add;
+		ex.stdout_ctx = &o;
+		ex.timeout_ms = 60000;
+		rc = kiln_sandbox_exec(sb, &ex, &res);
+		if (rc || res.exit_code != 0 || strcmp(o.buf, want)) {
+			bad = i;
+			break;
+		}
+	}
+	check("exec_sequential_200", bad < 0,
+	      "exec %d: rc %d exit %d output '%s' (%s)", bad, rc, res.exit_code,
+	      o.buf, kiln_errmsg(sb->k));
+	printf("  200 sequential execs: %lld ms\n", (long long)(now_ms() - t0));
+}
+
+/* One of 32 commands running at once, each on its own connection. */
+struct conc {
+	const char *uds;
+	int idx;
+	int in[2]; /* its stdin */
+	int ready_fd; /* gets one byte once it printed "ready" */
+	bool said_ready;
+	struct sbuf out;
+	struct agent_exec_result res;
+	int rc;
+	char err[256];
+};
+
+static int conc_out(void *ctx, const void *b, size_t n)
+{
+	struct conc *x = ctx;
+
+	sbuf_add(&x->out, b, n);
+	if (!x->said_ready && strstr(x->out.buf, "ready\n")) {
+		x->said_ready = true;
+		if (write(x->ready_fd, "r", 1) != 1)
+			return 1;
+	}
+	return 0;
+}
+
+static void *conc_run(void *arg)
+{
+	static const char *const argv[] = {
+		"sh", "-c", "echo ready; read x; echo \"$x-$0\"", "c", NULL};
+	struct conc *x = arg;
+	struct agent_exec_opts o = {.argv = argv, .wait_timeout_ms = 300000};
+	struct agent_client *c;
+	struct agent_exec_io io;
+
+	x->rc = agent_client_connect_vsock(x->uds, 1024, 60000, &c, x->err,
+					   sizeof(x->err));
+	if (x->rc) {
+		if (write(x->ready_fd, "e", 1) != 1)
+			x->rc = -100;
+		return NULL;
+	}
+	agent_exec_io_init(&io);
+	io.on_stdout = conc_out;
+	io.stdout_ctx = x;
+	io.stdin_fd = x->in[0];
+	x->rc = agent_client_exec(c, &o, &io, &x->res, x->err, sizeof(x->err));
+	if (!x->said_ready && write(x->ready_fd, "e", 1) != 1)
+		x->rc = -100;
+	agent_client_close(c);
+	return NULL;
+}
+
+/*
+ * 32 commands at once: each says "ready" and waits for its stdin; only
+ * when all 32 run at the same time does the test feed them, so they
+ * really overlap.
+ */
+static void test_exec_concurrent(struct kiln_sandbox *sb)
+{
+	enum { N = 32 };
+	static struct conc x[N];
+	pthread_t t[N];
+	int ready[2], got = 0, bad = -1;
+	char line[32], want[48], ch;
+
+	if (pipe(ready))
+		return;
+	for (int i = 0; i < N; i++) {
+		memset(&x[i], 0, sizeof(x[i]));
+		x[i].uds = sb->uds_path;
+		x[i].idx = i;
+		x[i].ready_fd = ready[1];
+		if (pipe(x[i].in))
+			return;
+		pthread_create(&t[i], NULL, conc_run, &x[i]);
+	}
+	for (int64_t deadline = now_ms() + 240000;
+	     got < N && now_ms() < deadline;) {
+		struct pollfd p = {.fd = ready[0], .events = POLLIN};
+
+		if (poll(&p, 1, 1000) == 1 && read(ready[0], &ch, 1) == 1)
+			got += ch == 'r' ? 1 : N; /* 'e': one failed */
+	}
+	check("exec_concurrent_ready", got == N,
+	      "only %d of %d commands were running at once", got, N);
+	for (int i = 0; i < N; i++) {
+		int n = snprintf(line, sizeof(line), "go%d\n", i);
+
+		if (write(x[i].in[1], line, (size_t)n) != n)
+			bad = i;
+		close(x[i].in[1]);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		snprintf(want, sizeof(want), "ready\ngo%d-c\n", i);
+		if (bad < 0 && (x[i].rc || x[i].res.exit_code != 0 ||
+				strcmp(x[i].out.buf, want)))
+			bad = i;
+		close(x[i].in[0]);
+	}
+	check("exec_concurrent_32", bad < 0,
+	      "command %d: rc %d (%s) exit %d output '%s'", bad,
+	      bad >= 0 ? x[bad].rc : 0, bad >= 0 ? x[bad].err : "",
+	      bad >= 0 ? x[bad].res.exit_code : 0,
+	      bad >= 0 ? x[bad].out.buf : "");
+	close(ready[0]);
+	close(ready[1]);
+}
+
+/*
+ * A shell on a terminal driven like script(1): the window is resized to
+ * 50 x 132 once it runs, then it gets "stty size; echo hi; exit 3".
+ */
+struct pty_ctx {
+	int resize[2], in[2];
+	int calls;
+};
+
+static int pty_resize(void *ctx, unsigned int *rows, unsigned int *cols)
+{
+	static const char script[] = "stty size; echo hi; exit 3\r";
+	struct pty_ctx *p = ctx;
+	char c;
+
+	if (read(p->resize[0], &c, 1) != 1)
+		return -1;
+	p->calls++;
+	*rows = 50;
+	*cols = 132;
+	/* after the resize request: the stdin is read in a later round */
+	if (write(p->in[1], script, sizeof(script) - 1) !=
+	    (ssize_t)sizeof(script) - 1)
+		return -1;
+	return 0;
+}
+
+static void test_pty_script(struct kiln_sandbox *sb)
+{
+	static const char *const argv[] = {"sh", NULL};
+	struct pty_ctx p = {0};
+	struct kiln_exec_result res;
+	struct kiln_exec ex;
+	struct sbuf o = {0};
+	int rc;
+
+	if (pipe(p.resize) || pipe(p.in))
+		return;
+	if (write(p.resize[1], "w", 1) != 1) /* sent once it started */
+		return;
+	kiln_exec_init(&ex);
+	ex.argv = argv;
+	ex.tty = 1;
+	ex.rows = 24;
+	ex.cols = 80;
+	ex.stdin_fd = p.in[0];
+	ex.resize_fd = p.resize[0];
+	ex.on_resize = pty_resize;
+	ex.resize_ctx = &p;
+	ex.on_stdout = sbuf_add;
+	ex.stdout_ctx = &o;
+	ex.timeout_ms = 120000;
+	rc = kiln_sandbox_exec(sb, &ex, &res);
+	check("pty_script",
+	      rc == KILN_OK && res.exit_code == 3 && p.calls == 1 &&
+		      strstr(o.buf, "50 132\r\n") && strstr(o.buf, "\nhi\r\n"),
+	      "rc %d (%s) exit %d resizes %d output '%s'", rc,
+	      kiln_errmsg(sb->k), res.exit_code, p.calls, o.buf);
+	for (int i = 0; i < 2; i++) {
+		close(p.resize[i]);
+		close(p.in[i]);
+	}
+}
+
+/* Detached commands: one that ends unattended, one fed on attach. */
+static void test_detach_attach(struct kiln_sandbox *sb)
+{
+	static const char *const early_argv[] = {
+		"sh", "-c", "echo early; echo warn >&2; exit 6", NULL};
+	static const char *const wait_argv[] = {
+		"sh", "-c", "echo one; read x; echo two-$x; exit 5", NULL};
+	struct kiln_exec_result res;
+	struct sbuf o = {0}, e = {0};
+	struct kiln_exec ex;
+	uint32_t s1 = 0, s2 = 0;
+	int in[2], pid = 0, rc, rc2;
+	uint64_t lost = 1;
+
+	kiln_exec_init(&ex);
+	ex.argv = early_argv;
+	rc = kiln_sandbox_exec_detach(sb, &ex, &s1, &pid);
+	ex.argv = wait_argv;
+	ex.stdin_fd = 0; /* keep a stdin pipe for the attach */
+	rc2 = kiln_sandbox_exec_detach(sb, &ex, &s2, &pid);
+	check("detach_start",
+	      rc == KILN_OK && rc2 == KILN_OK && s1 && s2 && s1 != s2 &&
+		      pid > 1,
+	      "rc %d/%d sessions %u/%u: %s", rc, rc2, s1, s2,
+	      kiln_errmsg(sb->k));
+	/* the second: attach with its stdin, get everything */
+	if (pipe(in) || write(in[1], "x\n", 2) != 2)
+		return;
+	close(in[1]);
+	kiln_exec_init(&ex);
+	ex.on_stdout = sbuf_add;
+	ex.stdout_ctx = &o;
+	ex.stdin_fd = in[0];
+	rc = kiln_sandbox_exec_attach(sb, s2, &ex, &res, &lost);
+	close(in[0]);
+	check("attach_running",
+	      rc == KILN_OK && res.exit_code == 5 && lost == 0 &&
+		      !strcmp(o.buf, "one\ntwo-x\n"),
+	      "rc %d (%s) exit %d lost %llu output '%s'", rc,
+	      kiln_errmsg(sb->k), res.exit_code, (unsigned long long)lost,
+	      o.buf);
+	/* the first ended long ago: output and status were kept */
+	memset(&o, 0, sizeof(o));
+	kiln_exec_init(&ex);
+	ex.on_stdout = sbuf_add;
+	ex.stdout_ctx = &o;
+	ex.on_stderr = sbuf_add;
+	ex.stderr_ctx = &e;
+	rc = kiln_sandbox_exec_attach(sb, s1, &ex, &res, NULL);
+	check("attach_ended",
+	      rc == KILN_OK && res.exit_code == 6 &&
+		      !strcmp(o.buf, "early\n") && !strcmp(e.buf, "warn\n"),
+	      "rc %d (%s) exit %d out '%s' err '%s'", rc, kiln_errmsg(sb->k),
+	      res.exit_code, o.buf, e.buf);
+	rc = kiln_sandbox_exec_attach(sb, s1, &ex, &res, NULL);
+	check("attach_collected", rc == KILN_ENOTFOUND, "rc %d: %s", rc,
+	      kiln_errmsg(sb->k));
+}
+
 int main(void)
 {
 	struct kiln_sandbox_config cfg = {0};
@@ -326,6 +616,10 @@ int main(void)
 	}
 	test_ps_kill(sb);
 	test_port_forward(sb);
+	test_exec_sequential(sb);
+	test_exec_concurrent(sb);
+	test_pty_script(sb);
+	test_detach_attach(sb);
 	rc = kiln_sandbox_destroy(sb);
 	check("procs_destroy", rc == KILN_OK, "%s", kiln_errmsg(k));
 	kiln_close(k);

@@ -25,8 +25,11 @@ finish() {
 }
 trap finish EXIT
 
-TESTS="sb_create sb_exec sb_exec_stdin sb_exec_prefix sb_cp sb_stop_start
-sb_kill9_dead sb_rm_dead sb_create_sigint sb_half_created sb_parallel sb_leftovers"
+TESTS="sb_create sb_exec sb_exec_stdin sb_exec_prefix sb_cp sb_cp_r sb_pause
+sb_pause_exec_refused sb_resume sb_pause_stop sb_pause_dead sb_pause_rm sb_stop_start
+sb_kill9_dead sb_rm_dead sb_create_sigint sb_half_created sb_parallel
+sb_checkpoint sb_rollback sb_rollback_again sb_checkpoint_errors sb_fork
+sb_fork_named sb_snapshot_rm sb_rm_checkpoints sb_hooks sb_hook_veto sb_leftovers"
 if [ ! -c /dev/kvm ]; then
 	for t in $TESTS; do echo "SKIP: $t: /dev/kvm not available"; done
 	exit 0
@@ -96,6 +99,122 @@ meta=$(cat "$WORK/out")
 k cp web:/tmp/blob "$WORK/back"
 [ "$rc1" = 0 ] && [ "$meta" = 750:300000 ] && [ "$RC" = 0 ] && cmp -s "$WORK/blob" "$WORK/back"
 report sb_cp $? "in rc=$rc1 meta=$meta out rc=$RC"
+
+# kiln cp -r: a tree (nested dirs, modes, a symlink, a 2 MiB file) into the
+# guest and back; without -r a directory is refused with a hint.
+test_cp_r() {
+	local t=$WORK/tree rc0 rc1 rc2 rc3 rc4 rc5 meta
+	mkdir -p "$t/a/b" && chmod 0700 "$t/a/b"
+	head -c 2097152 /dev/urandom >"$t/big" && chmod 0640 "$t/big"
+	printf 'run\n' >"$t/a/b/x.sh" && chmod 0755 "$t/a/b/x.sh"
+	ln -s a/b/x.sh "$t/link"
+	k cp "$t" web:/tmp/up
+	rc0=$RC
+	grep -q 'is a directory; use kiln cp -r' "$WORK/err" || rc0=x$rc0
+	k cp -r "$t" web:/tmp/up
+	rc1=$RC
+	k exec web -- sh -c 'cd /tmp/up && stat -c "%n %a %s" big a/b/x.sh && stat -c "%n %a" a/b && readlink link'
+	meta=$(tr '\n' ' ' <"$WORK/out")
+	k cp -r web:/tmp/up "$WORK/down"
+	rc2=$RC
+	k cp -r "$t" web:/tmp/up # an existing directory: into it, as up/tree
+	rc3=$RC
+	k exec web -- cmp /tmp/up/big /tmp/up/tree/big
+	rc4=$RC
+	k cp -r -u user "$t" web:/tmp/owned # the image's user, uid/gid 1000
+	rc5=$RC
+	k exec web -- stat -c %u:%g /tmp/owned /tmp/owned/a/b/x.sh
+	[ "$rc0" = 125 ] && [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$rc3" = 0 ] && [ "$rc4" = 0 ] &&
+		[ "$rc5" = 0 ] && [ "$(tr '\n' ' ' <"$WORK/out")" = "1000:1000 1000:1000 " ] &&
+		[ "$meta" = "big 640 2097152 a/b/x.sh 755 4 a/b 700 a/b/x.sh " ] &&
+		diff -r --no-dereference "$t" "$WORK/down" >/dev/null &&
+		[ "$(cd "$t" && find . -printf '%p %m %y\n' | sort)" = \
+			"$(cd "$WORK/down" && find . -printf '%p %m %y\n' | sort)" ]
+	report sb_cp_r $? "no-r rc=$rc0 in rc=$rc1 meta='$meta' out rc=$rc2 again rc=$rc3 cmp rc=$rc4 -u rc=$rc5 owners: $(tr '\n' ' ' <"$WORK/out")"
+}
+test_cp_r
+
+# ---- pause / resume (a sandbox of its own: pz) ------------------------------
+# wait_count SANDBOX ABOVE: poll the guest loop's counter /tmp/n until it
+# exceeds ABOVE (60 s deadline); prints the last value read.
+wait_count() {
+	local n=0 deadline=$((SECONDS + 60))
+	while [ $SECONDS -lt $deadline ]; do
+		n=$(timeout 60 "$KILN" exec "$1" -- cat /tmp/n 2>/dev/null)
+		[ -n "$n" ] && [ "$n" -gt "$2" ] 2>/dev/null && break
+		sleep 0.2 # poll interval; bounded by the deadline
+	done
+	echo "${n:-0}"
+}
+k create -q --name pz --json
+PZPID=$(field "$WORK/out" pid 2>/dev/null)
+# a loop that outlives its exec (own session), counting in /tmp/n
+k exec pz -- sh -c 'setsid sh -c "i=0; while :; do i=\$((i+1)); echo \$i >/tmp/n; sleep 0.1; done" </dev/null >/dev/null 2>&1 &'
+n1=$(wait_count pz 0)
+k exec pz -- date +%s
+t1=$(cat "$WORK/out")
+k pause pz
+rc1=$RC out1=$(cat "$WORK/out")
+"$KILN" ls >"$WORK/ls" 2>&1
+st1=$(state_of pz)
+[ "$rc1" = 0 ] && [ "$out1" = pz ] && [ "$st1" = paused ] && grep -q ' pz .*paused' "$WORK/ls" &&
+	kill -0 "$PZPID" 2>/dev/null && [ "$n1" -gt 0 ]
+report sb_pause $? "rc=$rc1 out=$out1 state=$st1 n1=$n1 ls: $(grep ' pz ' "$WORK/ls")"
+
+k exec pz -- true
+rc1=$RC
+grep -q "sandbox pz is paused; resume it with 'kiln resume pz'" "$WORK/err"
+msg=$?
+k pause pz # again: nothing to do
+rc2=$RC
+k start pz
+[ "$rc1" = 125 ] && [ $msg = 0 ] && [ "$rc2" = 0 ] && [ "$RC" = 125 ] && grep -q "is paused" "$WORK/err"
+report sb_pause_exec_refused $? "exec rc=$rc1 msg=$msg pause again rc=$rc2 start rc=$RC"
+
+k resume --json pz
+cp "$WORK/out" "$WORK/resume.json"
+rc1=$RC
+n2=$(timeout 60 "$KILN" exec pz -- cat /tmp/n 2>/dev/null)
+n3=$(wait_count pz "${n2:-0}")
+k exec pz -- date +%s
+t2=$(cat "$WORK/out")
+[ "$rc1" = 0 ] &&
+	python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); sys.exit(not (len(a) == 1 and a[0]["state"] == "running" and a[0]["name"] == "pz"))' "$WORK/resume.json" &&
+	[ "$(state_of pz)" = running ] && [ -n "$n2" ] && [ "$n3" -gt "$n2" ] && [ "$t2" -ge "$t1" ]
+report sb_resume $? "rc=$rc1 json=$(head -c 200 "$WORK/resume.json") n2=$n2 n3=$n3 t1=$t1 t2=$t2"
+
+# stop of a paused sandbox: resumed so it powers off, then stopped
+k pause pz
+rc1=$RC
+k stop pz
+rc2=$RC
+[ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$(state_of pz)" = stopped ] && ! kill -0 "$PZPID" 2>/dev/null
+report sb_pause_stop $? "pause rc=$rc1 stop rc=$rc2 state=$(state_of pz)"
+
+# a paused sandbox whose VMM dies is dead
+k start -q pz
+rc1=$RC
+PZPID=$("$KILN" inspect --json pz >"$WORK/insp" && field "$WORK/insp" pid)
+k pause pz
+rc2=$RC
+kill -9 "$PZPID"
+deadline=$((SECONDS + 30))
+while kill -0 "$PZPID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+	sleep 0.1 # until init reaped it; bounded
+done
+[ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$(state_of pz)" = dead ]
+report sb_pause_dead $? "start rc=$rc1 pause rc=$rc2 state=$(state_of pz)"
+
+# rm of a paused sandbox
+k start -q pz
+rc1=$RC
+PZPID=$("$KILN" inspect --json pz >"$WORK/insp" && field "$WORK/insp" pid)
+k pause pz
+rc2=$RC
+k rm pz
+[ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$RC" = 0 ] && [ "$(state_of pz)" = gone ] &&
+	! kill -0 "$PZPID" 2>/dev/null
+report sb_pause_rm $? "start rc=$rc1 pause rc=$rc2 rm rc=$RC state=$(state_of pz)"
 
 # ---- stop / start ----------------------------------------------------------
 k stop web
@@ -201,6 +320,184 @@ rc1=$RC
 k rm --all
 [ $okc = 3 ] && [ $pyok = 0 ] && [ "$rc1" = 0 ] && [ "$RC" = 0 ]
 report sb_parallel $? "created=$okc check=$(tail -1 "$WORK/py.err") exec=$rc1 rm=$RC $(cat "$WORK"/p*.err | head -5)"
+
+# ---- checkpoint, rollback, fork ---------------------------------------------
+# guest files: /root (the root disk: the image under the sandbox's overlay
+# file, copied into the checkpoint) and /tmp (a tmpfs: guest memory)
+k create -q --name cp --json
+rc0=$RC
+cp "$WORK/err" "$WORK/create.err"
+CPID=$(field "$WORK/out" id 2>/dev/null)
+k exec cp -- sh -c 'echo old >/root/f && echo old >/tmp/f'
+rc1=$RC
+k checkpoint cp c1
+rc2=$RC
+k snapshot ls --json cp
+python3 -c 'import json,sys,os
+l=json.load(open(sys.argv[1]))
+assert [c["name"] for c in l]==["c1"], l
+assert l[0]["sandbox"]==sys.argv[2] and l[0]["sandbox_name"]=="cp", l
+assert l[0]["size_bytes"]>0 and os.path.isfile(l[0]["path"]+"/mem"), l
+assert os.path.isfile(l[0]["path"]+"/root.ovl"), "no disk overlay copy"
+' "$WORK/out" "$CPID" 2>"$WORK/py.err"
+pyok=$?
+k exec cp -- cat /root/f
+[ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ $pyok = 0 ] && [ "$RC" = 0 ] && [ "$(cat "$WORK/out")" = old ] &&
+	[ "$(state_of cp)" = running ]
+report sb_checkpoint $? "create rc=$rc0 ($(head -c 300 "$WORK/create.err")) exec rc=$rc1 checkpoint rc=$rc2 ls: $(tail -1 "$WORK/py.err") still running: rc=$RC"
+
+# rollback: what was written after the checkpoint is gone, the sandbox runs on
+# with the same id, CID and hostname, in a new VMM
+pid1=$("$KILN" inspect --json cp >"$WORK/insp" && field "$WORK/insp" pid)
+k exec cp -- sh -c 'echo new >/root/f && echo new >/tmp/f && echo x >/root/g'
+rc1=$RC
+k rollback -q cp c1
+rc2=$RC
+k exec cp -- sh -c 'cat /root/f /tmp/f; ls /root/g 2>/dev/null; hostname'
+got=$(tr '\n' ' ' <"$WORK/out")
+pid2=$("$KILN" inspect --json cp >"$WORK/insp" && field "$WORK/insp" pid)
+[ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$RC" = 0 ] && [ "$got" = "old old kiln-$CPID " ] &&
+	[ "$pid1" != "$pid2" ] && ! kill -0 "$pid1" 2>/dev/null && [ "$(field "$WORK/insp" state)" = running ] &&
+	[ "$(field "$WORK/insp" id)" = "$CPID" ]
+report sb_rollback $? "write rc=$rc1 rollback rc=$rc2 exec rc=$RC got '$got' pids $pid1 -> $pid2"
+
+# the checkpoint stays pristine: roll back to it again
+k exec cp -- sh -c 'echo newer >/root/f'
+rc1=$RC
+k rollback -q cp c1
+rc2=$RC
+k exec cp -- cat /root/f
+[ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$RC" = 0 ] && [ "$(cat "$WORK/out")" = old ]
+report sb_rollback_again $? "write rc=$rc1 rollback rc=$rc2 exec rc=$RC got '$(head -c 100 "$WORK/out")'"
+
+k checkpoint cp c1
+e1=$RC
+grep -q "already has a checkpoint named 'c1'" "$WORK/err" || e1="$e1 (message: $(head -c 200 "$WORK/err"))"
+k checkpoint cp .bad
+e2=$RC
+grep -q "invalid checkpoint name" "$WORK/err" || e2="$e2 (message: $(head -c 200 "$WORK/err"))"
+k rollback cp nosuch
+e3=$RC
+grep -q "no checkpoint named 'nosuch'" "$WORK/err" || e3="$e3 (message: $(head -c 200 "$WORK/err"))"
+k checkpoint nosuchbox c2
+e4=$RC
+k exec cp -- cat /root/f
+[ "$e1" = 125 ] && [ "$e2" = 125 ] && [ "$e3" = 125 ] && [ "$e4" = 125 ] && [ "$RC" = 0 ] &&
+	[ "$(cat "$WORK/out")" = old ]
+report sb_checkpoint_errors $? "duplicate=$e1 bad name=$e2 unknown checkpoint=$e3 unknown sandbox=$e4 still running rc=$RC"
+
+# fork a sandbox with a running process: it runs on in every fork, each with
+# its own hostname; the parent runs on too
+k exec cp -- sh -c 'setsid sh -c "while :; do date +%s >/tmp/tick; sleep 1; done" </dev/null >/dev/null 2>&1 &'
+rc1=$RC
+k fork --count 2 --json cp
+rc2=$RC
+cp "$WORK/out" "$WORK/forks.json"
+FORKS=$(python3 -c 'import json,sys
+print(" ".join(s["id"] for s in json.load(open(sys.argv[1]))))' "$WORK/forks.json" 2>/dev/null)
+nf=0 hosts="" ticking=0 why=""
+for f in $FORKS; do
+	nf=$((nf + 1))
+	k exec "$f" -- hostname
+	hosts="$hosts $(cat "$WORK/out")"
+	"$KILN" ps --json "$f" >"$WORK/ps.json" 2>"$WORK/ps.err"
+	if ! python3 -c 'import json,sys
+assert any("/tmp/tick" in p["cmdline"] for p in json.load(open(sys.argv[1])))' "$WORK/ps.json" 2>/dev/null; then
+		why="$why $f: loop not in ps ($(head -c 200 "$WORK/ps.err"));"
+		continue
+	fi
+	# the loop really runs: /tmp/tick changes while the guest sleeps 5 s
+	k exec "$f" -- sh -c 'a=$(cat /tmp/tick); sleep 5; b=$(cat /tmp/tick); echo "$a $b"; [ "$a" != "$b" ]'
+	if [ "$RC" = 0 ]; then
+		ticking=$((ticking + 1))
+	else
+		why="$why $f: tick rc=$RC '$(head -c 100 "$WORK/out")';"
+	fi
+done
+ndistinct=$(echo "$hosts" | tr ' ' '\n' | grep -c .)
+nuniq=$(echo "$hosts" | tr ' ' '\n' | grep . | sort -u | wc -l)
+k exec cp -- cat /root/f
+[ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ $nf = 2 ] && [ $ticking = 2 ] && [ "$ndistinct" = 2 ] &&
+	[ "$nuniq" = 2 ] && ! echo "$hosts" | grep -q "kiln-$CPID" && [ "$RC" = 0 ] &&
+	[ "$(cat "$WORK/out")" = old ] && [ "$(state_of cp)" = running ]
+report sb_fork $? "bg rc=$rc1 fork rc=$rc2 forks='$FORKS' ticking=$ticking ($why) hosts='$hosts' parent exec rc=$RC"
+
+# forks of a named sandbox are named NAME-fork-K; no hidden snapshot is left
+k ls --json
+python3 -c 'import json,sys
+names=sorted(s["name"] or "" for s in json.load(open(sys.argv[1])))
+assert "cp-fork-1" in names and "cp-fork-2" in names, names
+' "$WORK/out" 2>"$WORK/py.err"
+pyok=$?
+left=$(ls -A "$KILN_STATE/checkpoints/$CPID" 2>/dev/null | tr '\n' ' ')
+[ $pyok = 0 ] && [ "$left" = "c1 " ]
+report sb_fork_named $? "names: $(tail -1 "$WORK/py.err") checkpoint dir: '$left'"
+
+k snapshot rm cp c1
+rc1=$RC
+k snapshot ls cp
+[ "$rc1" = 0 ] && ! grep -q c1 "$WORK/out" && [ ! -e "$KILN_STATE/checkpoints/$CPID/c1" ]
+report sb_snapshot_rm $? "rm rc=$rc1 ls: $(tr '\n' ' ' <"$WORK/out" | head -c 200)"
+
+# kiln rm removes a sandbox's checkpoints
+k checkpoint cp c2
+rc1=$RC
+k rm cp $FORKS
+rc2=$RC
+k snapshot ls --json
+[ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$(cat "$WORK/out")" = "[]" ] && [ ! -e "$KILN_STATE/checkpoints/$CPID" ]
+report sb_rm_checkpoints $? "checkpoint rc=$rc1 rm rc=$rc2 ls: $(head -c 200 "$WORK/out")"
+
+# ---- hooks (docs/CLI.md, "Hooks") -------------------------------------------
+# A hook command sees every event of hk's life as JSON on stdin, in order; a
+# before_create hook that exits non-zero refuses a create (nothing is left).
+printf '#!/bin/sh\ncat >>"%s"\n' "$WORK/hook-events" >"$WORK/hook.sh"
+cat >"$WORK/veto.sh" <<'VETO'
+#!/bin/sh
+if grep -q '"sandbox_name":"hk-deny"'; then
+	echo "hk-deny is not allowed here" >&2
+	exit 1
+fi
+VETO
+chmod 700 "$WORK/hook.sh" "$WORK/veto.sh"
+printf '* %s\nbefore_create %s\n' "$WORK/hook.sh" "$WORK/veto.sh" >"$WORK/hooks"
+chmod 600 "$WORK/hooks"
+export KILN_HOOKS=$WORK/hooks
+rcs=""
+for c in "create -q --name hk" "stop hk" "start hk" "rm hk"; do
+	k $c
+	rcs="$rcs $RC"
+done
+python3 -c 'import json,sys
+evs=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+mine=[e for e in evs if e["sandbox_name"]=="hk"]
+got=[e["event"]+("("+e["old_state"]+">"+e["new_state"]+")" if e["event"]=="state_change" else "") for e in mine]
+want=["before_create","state_change(>creating)","state_change(creating>running)","after_create",
+ "before_stop","state_change(running>stopping)","state_change(stopping>stopped)","after_stop",
+ "before_start","state_change(stopped>starting)","state_change(starting>running)","after_start",
+ "before_remove","state_change(running>stopping)","after_remove"]
+assert got==want, got
+ids={e["sandbox_id"] for e in mine if e["event"]!="before_create"}
+assert len(ids)==1 and len(ids.pop())==12, ids
+' "$WORK/hook-events" 2>"$WORK/py.err"
+[ $? = 0 ] && [ "$rcs" = " 0 0 0 0" ]
+report sb_hooks $? "rcs:$rcs events: $(tail -1 "$WORK/py.err")"
+
+: >"$WORK/hook-events"
+k create -q --name hk-deny
+rc1=$RC
+grep -q "refused: hk-deny is not allowed here" "$WORK/err"
+msg=$?
+k ls --all -q
+python3 -c 'import json,sys
+evs=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+got=[(e["event"],e.get("phase"),e.get("error_status")) for e in evs if e["sandbox_name"]=="hk-deny"]
+assert got==[("before_create",None,None),("error","create","refused by a hook")], got
+' "$WORK/hook-events" 2>"$WORK/py.err"
+[ $? = 0 ] && [ "$rc1" != 0 ] && [ $msg = 0 ] && ! grep -q hk-deny "$WORK/out" &&
+	[ -z "$(ls -A "$RT" 2>/dev/null)" ]
+report sb_hook_veto $? "rc=$rc1 msg=$msg events: $(tail -1 "$WORK/py.err") ls: $(tr '\n' ' ' <"$WORK/out")"
+unset KILN_HOOKS
 
 # ---- nothing left ----------------------------------------------------------
 left=""

@@ -10,7 +10,9 @@
 # kill -9 the VMM; restore in a new kiln-vmm on another vsock socket and run
 # "echo restored" through the agent; two restores of one snapshot at once;
 # truncated/corrupt state files and a foreign memory file are refused with
-# exit status 1 and a clear message.  One "PASS/FAIL/SKIP: name" line per
+# exit status 1 and a clear message; a copy-on-write root (base + overlay)
+# is snapshotted, its overlay copied while paused and restored with
+# --drive-override.  One "PASS/FAIL/SKIP: name" line per
 # test, timings as "TIME: ..." lines.
 set -u
 BUILD=${1:?usage: snapshot.sh BUILD_DIR VSOCK_EXEC}
@@ -25,7 +27,8 @@ PIDS=()
 failed=0
 
 TESTS="snap_boot vmm_seccomp snap_pause_cycles snap_create snap_restore snap_restore_twice
-snap_api_load snap_diff_create snap_diff_restore snap_corrupt_truncated snap_corrupt_checksum snap_wrong_mem snap_leftovers"
+snap_api_load snap_diff_create snap_diff_restore snap_overlay_snapshot snap_overlay_restore
+snap_overlay_missing snap_corrupt_truncated snap_corrupt_checksum snap_wrong_mem snap_leftovers"
 
 cleanup() {
 	for p in "${PIDS[@]}"; do
@@ -194,11 +197,15 @@ a=$(api "$W/api5.sock" PUT /snapshot/load "{\"snapshot_path\": \"$W/state\",
 	\"resume_vm\": false}")
 a_out=$(cat "$W/api.out")
 st=$(api "$W/api5.sock" GET /vm/config "" ; cat "$W/api.out")
+# resume_vm=false: loaded but paused until PATCH /vm Resumed
+s1=$(api "$W/api5.sock" GET / "" ; cat "$W/api.out")
 b=$(api "$W/api5.sock" PATCH /vm '{"state": "Resumed"}')
+s2=$(api "$W/api5.sock" GET / "" ; cat "$W/api.out")
 exec_restored "$W/v5.sock" sh -c 'cat /tmp/marker'
 [ "${a:0:1}" = 2 ] && [ "${b:0:1}" = 2 ] && [ "$RC" = 0 ] &&
-	[ "$(cat "$W/out")" = before-snapshot ] && echo "$st" | grep -q root-copy.ext4
-report snap_api_load $? "load $a ($a_out) resume $b rc=$RC out='$(head -c 100 "$W/out")' config: ${st:0:300}" "$W/vmm5.err"
+	[ "$(cat "$W/out")" = before-snapshot ] && echo "$st" | grep -q root-copy.ext4 &&
+	echo "$s1" | grep -q '"state": *"Paused"' && echo "$s2" | grep -q '"state": *"Running"'
+report snap_api_load $? "load $a ($a_out) state after load: ${s1:0:120}; resume $b state: ${s2:0:120}; rc=$RC out='$(head -c 100 "$W/out")' config: ${st:0:300}" "$W/vmm5.err"
 kill -TERM "$VMM5"
 wait "$VMM5" 2>/dev/null
 
@@ -212,6 +219,57 @@ exec_restored "$W/v6.sock" sh -c 'cat /tmp/marker /tmp/marker2'
 report snap_diff_restore $? "rc=$RC out='$(head -c 200 "$W/out")' $(cat "$W/xerr")" "$W/vmm6.err"
 kill -TERM "$VMM6"
 wait "$VMM6" 2>/dev/null
+
+# ---- copy-on-write root disk: the base is shared and never written, the
+# guest's writes go to an overlay; snapshot while paused, copy the overlay,
+# restore on the copy with --drive-override, read the file back from disk --
+base_sum=$(md5sum <"$IMAGE")
+"$VMM" --kernel "$KERNEL" --memory 256 --cpus 1 \
+	--cmdline "console=ttyS0 panic=-1 reboot=t root=/dev/vda rw init=/sbin/kiln-agent" \
+	--drive "$IMAGE,overlay=$W/root.ovl" --vsock-cid 3 --vsock-uds "$W/v7.sock" --rng \
+	--console "$W/console7.log" --api-sock "$W/api7.sock" 2>"$W/vmm7.err" &
+VMM7=$!
+PIDS+=("$VMM7")
+ok=1
+# / is the virtio disk itself (rw, so the agent skips its tmpfs overlay)
+exec_in "$W/v7.sock" "$BOOT_MS" sh -c 'echo cow-data >/cow-marker && sync && awk '"'"'$2 == "/" {print $1, substr($4, 1, 2)}'"'"' /proc/mounts | tail -1'
+o7=$(cat "$W/out") r7=$RC
+a=$(api "$W/api7.sock" PATCH /vm '{"state": "Paused"}')
+b=$(api "$W/api7.sock" PUT /snapshot/create \
+	"{\"snapshot_path\": \"$W/state7\", \"mem_file_path\": \"$W/mem7\"}")
+b_out=$(cat "$W/api.out")
+# paused: the overlay is complete and does not change while we copy it
+case "$o7" in "/dev/root rw" | "/dev/vda rw") root_ok=0 ;; *) root_ok=1 ;; esac
+cp --sparse=always "$W/root.ovl" "$W/root.ovl.copy" && cmp -s "$W/root.ovl" "$W/root.ovl.copy" &&
+	[ "$r7" = 0 ] && [ $root_ok = 0 ] && [ "${a:0:1}${b:0:1}" = 22 ] && [ -s "$W/state7" ] && ok=0
+[ "$r7" = 0 ] || cat "$W/vmm7.err" >>"$W/console7.log"
+report snap_overlay_snapshot $ok "boot rc=$r7 root mount '$o7' $(head -c 200 "$W/xerr"); pause $a create $b ($b_out)" "$W/console7.log"
+kill -9 "$VMM7"
+wait "$VMM7" 2>/dev/null
+
+"$VMM" --restore "$W/state7" --restore-mem "$W/mem7" --vsock-uds "$W/v8.sock" \
+	--drive-override "drive0=$W/root.ovl.copy" --api-sock "$W/api8.sock" \
+	--console none 2>"$W/vmm8.err" &
+VMM8=$!
+PIDS+=("$VMM8")
+# drop the page cache so the file really comes from the copied overlay
+exec_restored "$W/v8.sock" sh -c 'sync; echo 3 >/proc/sys/vm/drop_caches && cat /cow-marker'
+r8=$RC o8=$(cat "$W/out")
+cfg8=$(api "$W/api8.sock" GET /vm/config "" ; cat "$W/api.out")
+[ "$r8" = 0 ] && [ "$o8" = cow-data ] && echo "$cfg8" | grep -q "root.ovl.copy" &&
+	[ "$(md5sum <"$IMAGE")" = "$base_sum" ]
+report snap_overlay_restore $? "rc=$r8 out='$(head -c 200 "$W/out")' $(head -c 200 "$W/xerr"); config: ${cfg8:0:300}; base checksum before $base_sum after $(md5sum <"$IMAGE")" "$W/vmm8.err"
+kill -TERM "$VMM8"
+wait "$VMM8" 2>/dev/null
+
+# A missing overlay is refused: made anew it would be empty, and the
+# restored guest would lose what it wrote before the snapshot.
+timeout -k 5 60 "$VMM" --restore "$W/state7" --restore-mem "$W/mem7" \
+	--drive-override "drive0=$W/no-such.ovl" --vsock-uds "$W/bad.sock" \
+	--console none 2>"$W/bad.err"
+rc=$?
+[ $rc = 1 ] && grep -q "overlay $W/no-such.ovl: No such file" "$W/bad.err" && [ ! -e "$W/no-such.ovl" ]
+report snap_overlay_missing $? "rc=$rc: $(head -c 300 "$W/bad.err")"
 
 # ---- bad snapshots are refused, exit status 1 ---------------------------
 refused() { # NAME STATE MEM PATTERN

@@ -37,6 +37,9 @@ struct fake {
 	int ndrives;
 	char drive_id[API_MAX_DRIVE_OVERRIDES][64];
 	char drive_path[API_MAX_DRIVE_OVERRIDES][256];
+	int nnets; /* network_overrides; net is the first one's TAP */
+	char net_id[API_MAX_NET_OVERRIDES][64];
+	char net_tap[API_MAX_NET_OVERRIDES][64];
 };
 
 static inline int fake_calls(const struct fake *f)
@@ -128,9 +131,16 @@ static inline int fake_snap_load(void *ctx, const struct api_snapshot_load *req,
 	if (req->vsock_uds)
 		snprintf(f->vsock_uds, sizeof(f->vsock_uds), "%s",
 			 req->vsock_uds);
-	f->has_net = req->net_iface != NULL;
-	if (req->net_iface)
-		snprintf(f->net, sizeof(f->net), "%s", req->net_iface);
+	f->has_net = req->nnets > 0;
+	f->nnets = req->nnets;
+	for (int i = 0; i < req->nnets && i < API_MAX_NET_OVERRIDES; i++) {
+		snprintf(f->net_id[i], sizeof(f->net_id[i]), "%s",
+			 req->nets[i].id);
+		snprintf(f->net_tap[i], sizeof(f->net_tap[i]), "%s",
+			 req->nets[i].tap);
+	}
+	if (req->nnets)
+		snprintf(f->net, sizeof(f->net), "%s", req->nets[0].tap);
 	f->ndrives = req->ndrives;
 	for (int i = 0; i < req->ndrives && i < API_MAX_DRIVE_OVERRIDES; i++) {
 		snprintf(f->drive_id[i], sizeof(f->drive_id[i]), "%s",

@@ -290,6 +290,47 @@ static void test_drives(void **state)
 	fake_free(&f);
 }
 
+/* kiln_overlay_path: accepted by PUT /drives, shown by GET /vm/config. */
+static void test_drive_overlay(void **state)
+{
+	struct fake f;
+	json_t *j, *d;
+
+	(void)state;
+	fake_init(&f);
+	PUT_OK(&f, "/drives/rootfs",
+	       "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/base.ext4\","
+	       "\"is_root_device\":true,\"kiln_overlay_path\":\"/ovl\"}");
+	assert_string_equal(f.cfg.drives[0].overlay_path, "/ovl");
+	j = vm_config(&f);
+	d = json_array_get(json_object_get(j, "drives"), 0);
+	assert_string_equal(
+		json_string_value(json_object_get(d, "kiln_overlay_path")),
+		"/ovl");
+	assert_string_equal(
+		json_string_value(json_object_get(d, "path_on_host")),
+		"/base.ext4");
+	json_decref(j);
+	/* Replacing the drive without the field drops the overlay. */
+	PUT_OK(&f, "/drives/rootfs",
+	       "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/r.ext4\","
+	       "\"is_root_device\":true}");
+	assert_null(f.cfg.drives[0].overlay_path);
+	j = vm_config(&f);
+	d = json_array_get(json_object_get(j, "drives"), 0);
+	assert_null(json_object_get(d, "kiln_overlay_path"));
+	json_decref(j);
+	expect_refused(&f, "PUT", "/drives/rootfs",
+		       "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/r\","
+		       "\"is_root_device\":true,\"kiln_overlay_path\":\"/r\"}",
+		       400, "is the base image itself");
+	expect_refused(&f, "PUT", "/drives/rootfs",
+		       "{\"drive_id\":\"rootfs\",\"path_on_host\":\"/r\","
+		       "\"is_root_device\":true,\"kiln_overlay\":\"/o\"}",
+		       400, "unknown key \"kiln_overlay\"");
+	fake_free(&f);
+}
+
 static void test_machine_config(void **state)
 {
 	struct fake f;
@@ -570,6 +611,8 @@ static void test_snapshot_load(void **state)
 	assert_string_equal(f.vsock_uds, "/v2");
 	assert_true(f.has_net);
 	assert_string_equal(f.net, "tap7");
+	assert_int_equal(f.nnets, 1);
+	assert_string_equal(f.net_id[0], "eth0");
 	assert_int_equal(f.ndrives, 2);
 	assert_string_equal(f.drive_id[1], "data");
 	assert_string_equal(f.drive_path[1], "/d2");
@@ -621,9 +664,18 @@ static void test_snapshot_load(void **state)
 	expect_refused(&f, "PUT", "/snapshot/load",
 		       "{\"snapshot_path\":\"/s\",\"mem_file_path\":\"/m\","
 		       "\"network_overrides\":[{\"iface_id\":\"a\","
-		       "\"host_dev_name\":\"t\"},{\"iface_id\":\"b\","
+		       "\"host_dev_name\":\"t\"},{\"iface_id\":\"a\","
 		       "\"host_dev_name\":\"u\"}]}",
-		       400, "at most one");
+		       400, "interface \"a\" is listed twice");
+	expect_refused(&f, "PUT", "/snapshot/load",
+		       "{\"snapshot_path\":\"/s\",\"mem_file_path\":\"/m\","
+		       "\"network_overrides\":[{\"iface_id\":\"a\","
+		       "\"host_dev_name\":\"t\"},{\"iface_id\":\"b\","
+		       "\"host_dev_name\":\"u\"},{\"iface_id\":\"c\","
+		       "\"host_dev_name\":\"u\"},{\"iface_id\":\"d\","
+		       "\"host_dev_name\":\"u\"},{\"iface_id\":\"e\","
+		       "\"host_dev_name\":\"u\"}]}",
+		       400, "at most 4 entries");
 	expect_refused(&f, "PUT", "/snapshot/load",
 		       "{\"snapshot_path\":\"/s\",\"mem_file_path\":\"/m\","
 		       "\"vsock_override\":{}}",
@@ -664,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_body_errors),
 		cmocka_unit_test(test_boot_source),
 		cmocka_unit_test(test_drives),
+		cmocka_unit_test(test_drive_overlay),
 		cmocka_unit_test(test_machine_config),
 		cmocka_unit_test(test_vsock_entropy),
 		cmocka_unit_test(test_vm_config_round_trip),

@@ -272,8 +272,7 @@ static void test_json_errors(void **state)
 	(void)state;
 	expect_json_err("{", "vm.json:1:");
 	expect_json_err("[]", "top level must be an object");
-	expect_json_err("{\"network-interfaces\": []}",
-			"unknown key \"network-interfaces\"");
+	expect_json_err("{\"mmds-config\": {}}", "unknown key \"mmds-config\"");
 	expect_json_err("{\"machine-config\": {\"vcpu_count\": 1, "
 			"\"mem_size_mib\": 256, \"track_dirty_pages\": true}}",
 			"unknown key \"track_dirty_pages\" in machine-config");
@@ -333,6 +332,71 @@ static void test_json_errors(void **state)
 	expect_json_err("{}", "no kernel given");
 }
 
+/* --drive PATH[,ro|,rw][,overlay=OVL], and kiln_overlay_path in JSON. */
+static void test_drive_overlay(void **state)
+{
+	struct vmm_config c;
+	char err[256];
+
+	(void)state;
+	config_init(&c);
+	assert_int_equal(PARSE(&c, err, "--kernel", "/k", "--drive",
+			       "/base.ext4,overlay=/run/ovl", "--drive",
+			       "/b,c.img,overlay=/o2,ro", "--drive",
+			       "/d.img,rw,overlay=/o3", "--drive",
+			       "/plain.img"),
+			 CONFIG_OK);
+	assert_int_equal(c.ndrives, 4);
+	assert_string_equal(c.drives[0].path, "/base.ext4");
+	assert_string_equal(c.drives[0].overlay_path, "/run/ovl");
+	assert_false(c.drives[0].read_only);
+	assert_string_equal(c.drives[1].path, "/b,c.img");
+	assert_string_equal(c.drives[1].overlay_path, "/o2");
+	assert_true(c.drives[1].read_only);
+	assert_string_equal(c.drives[2].path, "/d.img");
+	assert_string_equal(c.drives[2].overlay_path, "/o3");
+	assert_false(c.drives[2].read_only);
+	assert_null(c.drives[3].overlay_path);
+	config_free(&c);
+
+	EXPECT_ERR("empty overlay= path", "--kernel", "/k", "--drive",
+		   "/a,overlay=");
+	EXPECT_ERR("overlay= given twice", "--kernel", "/k", "--drive",
+		   "/a,overlay=/x,overlay=/y");
+	EXPECT_ERR("ro/rw given twice", "--kernel", "/k", "--drive",
+		   "/a,ro,overlay=/x,rw");
+	EXPECT_ERR("unknown option \"overlay\"", "--kernel", "/k", "--drive",
+		   "/a,overlay");
+	EXPECT_ERR("is the base image itself", "--kernel", "/k", "--drive",
+		   "/a,overlay=/a");
+	EXPECT_ERR("empty path", "--kernel", "/k", "--drive", ",overlay=/o");
+
+	config_init(&c);
+	assert_int_equal(
+		config_parse_json(&c,
+				  "{\"drives\": [{\"drive_id\": \"root\", "
+				  "\"path_on_host\": \"/base.ext4\", "
+				  "\"is_root_device\": true, "
+				  "\"kiln_overlay_path\": \"/ovl\"}]}",
+				  "vm.json", err, sizeof(err)),
+		0);
+	assert_int_equal(c.ndrives, 1);
+	assert_string_equal(c.drives[0].overlay_path, "/ovl");
+	config_free(&c);
+	expect_json_err("{\"drives\": [{\"drive_id\": \"a\", "
+			"\"path_on_host\": \"/a\", \"is_root_device\": false, "
+			"\"kiln_overlay_path\": 1}]}",
+			"drives[0].kiln_overlay_path must be a string");
+	expect_json_err("{\"drives\": [{\"drive_id\": \"a\", "
+			"\"path_on_host\": \"/a\", \"is_root_device\": false, "
+			"\"kiln_overlay_path\": \"\"}]}",
+			"empty overlay path");
+	expect_json_err("{\"drives\": [{\"drive_id\": \"a\", "
+			"\"path_on_host\": \"/a\", \"is_root_device\": false, "
+			"\"kiln_overlay_path\": \"/o\", \"overlay\": \"/o\"}]}",
+			"unknown key \"overlay\" in drives[0]");
+}
+
 static void test_json_none_template(void **state)
 {
 	struct vmm_config c;
@@ -352,6 +416,139 @@ static void test_json_none_template(void **state)
 	config_free(&c);
 }
 
+/* --net TAP[,mac=MAC][,id=ID], "network-interfaces" and --net-override. */
+static void test_net(void **state)
+{
+	struct vmm_config c;
+	struct vmm_launch l;
+	char err[256];
+
+	(void)state;
+	config_init(&c);
+	assert_int_equal(PARSE(&c, err, "--kernel", "/k", "--net", "tap0",
+			       "--net", "tap1,mac=02:AB:cd:00:00:01",
+			       "--net=kiln-t2,id=uplink,mac=06:00:00:00:00:ff"),
+			 CONFIG_OK);
+	assert_int_equal(c.nnets, 3);
+	assert_string_equal(c.nets[0].id, "eth0");
+	assert_string_equal(c.nets[0].tap, "tap0");
+	assert_false(c.nets[0].has_mac);
+	assert_string_equal(c.nets[1].id, "eth1");
+	assert_true(c.nets[1].has_mac);
+	assert_memory_equal(c.nets[1].mac,
+			    ((uint8_t[]){0x02, 0xab, 0xcd, 0, 0, 1}), 6);
+	assert_string_equal(c.nets[2].id, "uplink");
+	assert_string_equal(c.nets[2].tap, "kiln-t2");
+	config_free(&c);
+
+	EXPECT_ERR("expected TAP[,mac=MAC][,id=ID]", "--kernel", "/k", "--net",
+		   ",mac=02:00:00:00:00:01");
+	EXPECT_ERR("unknown option \"ip=1\"", "--kernel", "/k", "--net",
+		   "tap0,ip=1");
+	EXPECT_ERR("mac given twice", "--kernel", "/k", "--net",
+		   "tap0,mac=02:00:00:00:00:01,mac=02:00:00:00:00:02");
+	EXPECT_ERR("MAC \"01:00:00:00:00:01\"", "--kernel", "/k", "--net",
+		   "tap0,mac=01:00:00:00:00:01"); /* multicast */
+	EXPECT_ERR("MAC \"00:00:00:00:00:00\"", "--kernel", "/k", "--net",
+		   "tap0,mac=00:00:00:00:00:00");
+	EXPECT_ERR("MAC \"02:00:00:00:00\"", "--kernel", "/k", "--net",
+		   "tap0,mac=02:00:00:00:00");
+	EXPECT_ERR("MAC \"02-00-00-00-00-01\"", "--kernel", "/k", "--net",
+		   "tap0,mac=02-00-00-00-00-01");
+	EXPECT_ERR("not a valid interface name", "--kernel", "/k", "--net",
+		   "a/b");
+	EXPECT_ERR("not a valid interface name", "--kernel", "/k", "--net",
+		   "tap%d");
+	EXPECT_ERR("not a valid interface name", "--kernel", "/k", "--net",
+		   "a-very-long-tap-name");
+	EXPECT_ERR("interface id \"x y\"", "--kernel", "/k", "--net",
+		   "tap0,id=x y");
+	EXPECT_ERR("id \"eth0\" is used twice", "--kernel", "/k", "--net",
+		   "tap0", "--net", "tap1,id=eth0");
+	EXPECT_ERR("TAP tap0 is used by two", "--kernel", "/k", "--net", "tap0",
+		   "--net", "tap0");
+	EXPECT_ERR("too many network interfaces", "--kernel", "/k", "--net",
+		   "t0", "--net", "t1", "--net", "t2", "--net", "t3", "--net",
+		   "t4");
+
+	config_init(&c);
+	assert_int_equal(
+		config_parse_json(
+			&c,
+			"{\"network-interfaces\": [{\"iface_id\": \"eth0\", "
+			"\"host_dev_name\": \"tap5\", \"guest_mac\": "
+			"\"AA:FC:00:00:00:01\"}, {\"iface_id\": \"eth1\", "
+			"\"host_dev_name\": \"tap6\"}]}",
+			"vm.json", err, sizeof(err)),
+		0);
+	assert_int_equal(c.nnets, 2);
+	assert_string_equal(c.nets[0].tap, "tap5");
+	assert_int_equal(c.nets[0].mac[0], 0xaa);
+	assert_false(c.nets[1].has_mac);
+	config_free(&c);
+	expect_json_err("{\"network-interfaces\": {}}",
+			"network-interfaces must be an array");
+	expect_json_err("{\"network-interfaces\": [{\"iface_id\": \"eth0\", "
+			"\"host_dev_name\": \"tap5\", \"rx_rate_limiter\": "
+			"{}}]}",
+			"unknown key \"rx_rate_limiter\" in "
+			"network-interfaces[0]");
+	expect_json_err("{\"network-interfaces\": [{\"iface_id\": \"eth0\"}]}",
+			"network-interfaces[0] needs \"host_dev_name\"");
+	expect_json_err("{\"network-interfaces\": [{\"iface_id\": \"eth0\", "
+			"\"host_dev_name\": \"tap5\", \"guest_mac\": "
+			"\"ff:ff:ff:ff:ff:ff\"}]}",
+			"network-interfaces[0]: network interface eth0: MAC");
+
+	/* --net-override goes with --restore only; --net does not. */
+	config_init(&c);
+	assert_int_equal(
+		config_parse_launch(&c, &l,
+				    NARGS("--restore", "/s", "--restore-mem",
+					  "/m", "--net-override", "eth0=tap9"),
+				    ARGS("--restore", "/s", "--restore-mem",
+					 "/m", "--net-override", "eth0=tap9"),
+				    err, sizeof(err)),
+		CONFIG_OK);
+	assert_int_equal(l.nnet_overrides, 1);
+	assert_true(config_override_matches(&l.net_overrides[0], "eth0"));
+	assert_false(config_override_matches(&l.net_overrides[0], "eth"));
+	assert_string_equal(l.net_overrides[0].path, "tap9");
+	config_free(&c);
+	config_init(&c);
+	assert_int_equal(
+		config_parse_launch(
+			&c, &l,
+			NARGS("--kernel", "/k", "--net-override", "eth0=tap9"),
+			ARGS("--kernel", "/k", "--net-override", "eth0=tap9"),
+			err, sizeof(err)),
+		CONFIG_ERROR);
+	assert_non_null(strstr(err, "only go with --restore"));
+	config_free(&c);
+	config_init(&c);
+	assert_int_equal(
+		config_parse_launch(&c, &l,
+				    NARGS("--restore", "/s", "--restore-mem",
+					  "/m", "--net-override", "eth0"),
+				    ARGS("--restore", "/s", "--restore-mem",
+					 "/m", "--net-override", "eth0"),
+				    err, sizeof(err)),
+		CONFIG_ERROR);
+	assert_non_null(strstr(err, "expected ID=TAP"));
+	config_free(&c);
+	config_init(&c);
+	assert_int_equal(
+		config_parse_launch(&c, &l,
+				    NARGS("--restore", "/s", "--restore-mem",
+					  "/m", "--net", "tap0"),
+				    ARGS("--restore", "/s", "--restore-mem",
+					 "/m", "--net", "tap0"),
+				    err, sizeof(err)),
+		CONFIG_ERROR);
+	assert_non_null(strstr(err, "--net-override ID=TAP"));
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +561,8 @@ int main(void)
 		cmocka_unit_test(test_json_file_and_override),
 		cmocka_unit_test(test_json_errors),
 		cmocka_unit_test(test_json_none_template),
+		cmocka_unit_test(test_drive_overlay),
+		cmocka_unit_test(test_net),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

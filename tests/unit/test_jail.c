@@ -31,6 +31,7 @@
 
 #include "kiln.h"
 #include "lib/jail.h"
+#include "lib/vmm_proc.h"
 
 #define JAIL_UID 64123
 #define JAIL_GID 64124
@@ -596,6 +597,72 @@ static void test_prepare_refuses_unsafe(void **state)
 	expect_refused_unprivileged(&f->cfg);
 }
 
+/* What rundir_remove() calls: a sandbox directory named after its id. */
+static void test_rundir_cleanup(void **state)
+{
+	struct fixture *f = *state;
+	char dir[128], vm[160], sub[192], root[160], path[256], err[512];
+
+	snprintf(dir, sizeof(dir), "%s/%s", f->rundir, f->id);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	f->cfg.rundir = dir;
+	assert_int_equal(jail_prepare(&f->cfg, err, sizeof(err)), 0);
+	/* the VMM's writable directory, with what a VMM leaves in it */
+	snprintf(vm, sizeof(vm), "%s/vm", dir);
+	snprintf(sub, sizeof(sub), "%s/sub", vm);
+	assert_int_equal(mkdir(vm, 0700), 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(path, sizeof(path), "%s/file", sub);
+	write_file(path, "x", 0600);
+	assert_int_equal(chown(vm, JAIL_UID, JAIL_GID), 0);
+
+	jail_rundir_cleanup(dir);
+	snprintf(root, sizeof(root), "%s/root", dir);
+	assert_false(exists(root));
+	assert_false(exists(vm));
+	assert_true(exists(dir)); /* rundir_remove()'s job */
+	cg_path(path, sizeof(path), "memory", f->id, NULL);
+	assert_false(exists(path));
+	/* nothing of a jail there: nothing happens, nothing fails */
+	jail_rundir_cleanup(dir);
+	jail_rundir_cleanup("/nonexistent/dir");
+	jail_rundir_cleanup("relative/x");
+	assert_true(exists(dir));
+	f->cfg.rundir = f->rundir;
+}
+
+static void test_uid_for(void **state)
+{
+	uid_t a = jail_uid_for("sandbox-a"), b = jail_uid_for("sandbox-b");
+
+	(void)state;
+	assert_true(a >= JAIL_UID_BASE && a < JAIL_UID_BASE + JAIL_UID_RANGE);
+	assert_true(b >= JAIL_UID_BASE && b < JAIL_UID_BASE + JAIL_UID_RANGE);
+	assert_int_not_equal(a, b);
+	assert_int_equal(a, jail_uid_for("sandbox-a"));
+}
+
+/* A jail step that fails in the child comes back as the spawn's error. */
+static void test_spawn_reports_jail_step(void **state)
+{
+	struct fixture *f = *state;
+	char *const argv[] = {BUSYBOX, "true", NULL};
+	struct vmm_proc p;
+	char err[512];
+	int rc;
+
+	/* never prepared: no root to mount into */
+	f->cfg.no_cgroup = true;
+	f->cfg.keep_fds = NULL;
+	f->cfg.nkeep_fds = 0;
+	rc = vmm_proc_spawn_jailed(&p, argv, 2, -1, false, &f->cfg, err,
+				   sizeof(err));
+	assert_int_equal(rc, KILN_ENOTFOUND); /* the root: ENOENT */
+	if (!strstr(err, "jail: bind mount jail root"))
+		fail_msg("unexpected error: %s", err);
+	assert_int_equal(p.pid, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -610,6 +677,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cleanup_kills_leftovers,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prepare_refuses_unsafe,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rundir_cleanup, setup,
+						teardown),
+		cmocka_unit_test(test_uid_for),
+		cmocka_unit_test_setup_teardown(test_spawn_reports_jail_step,
 						setup, teardown),
 	};
 

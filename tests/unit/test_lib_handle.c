@@ -151,14 +151,17 @@ static void test_bad_values(void **state)
 struct logged {
 	int n;
 	char last[256];
+	char tag[32];
 };
 
-static void log_capture(void *ctx, enum kiln_log_level level, const char *msg)
+static void log_capture(void *ctx, enum kiln_log_level level, const char *tag,
+			const char *msg)
 {
 	struct logged *l = ctx;
 
 	l->n++;
 	snprintf(l->last, sizeof(l->last), "%d:%s", (int)level, msg);
+	snprintf(l->tag, sizeof(l->tag), "%s", tag);
 }
 
 static void test_open_errors_and_messages(void **state)
@@ -194,10 +197,142 @@ static void test_open_errors_and_messages(void **state)
 	assert_int_equal(lg.n, 0);
 	handle_log(k, KILN_LOG_WARN, "shown %s", "w");
 	assert_string_equal(lg.last, "1:shown w");
+	/* the tag is this file's subsystem: test_lib_handle.c -> "test" */
+	assert_string_equal(lg.tag, "test");
+	handle_log_at(k, KILN_LOG_ERROR, "state", "x");
+	assert_string_equal(lg.tag, "state");
+	assert_string_equal(lg.last, "0:x");
 	kiln_close(k);
 
 	assert_string_equal(kiln_errmsg(NULL), "");
 	kiln_close(NULL);
+}
+
+static void test_log_names(void **state)
+{
+	enum kiln_log_level lv = KILN_LOG_INFO;
+	enum kiln_log_format f = KILN_LOG_TEXT;
+	char tag[8];
+
+	assert_int_equal(kiln_log_level_parse("debug", &lv), KILN_OK);
+	assert_int_equal(lv, KILN_LOG_DEBUG);
+	assert_int_equal(kiln_log_level_parse("warning", &lv), KILN_OK);
+	assert_int_equal(lv, KILN_LOG_WARN);
+	assert_int_equal(kiln_log_level_parse("error", &lv), KILN_OK);
+	assert_int_equal(lv, KILN_LOG_ERROR);
+	assert_int_equal(kiln_log_level_parse("loud", &lv), KILN_EINVAL);
+	assert_int_equal(kiln_log_level_parse("", &lv), KILN_EINVAL);
+	assert_int_equal(kiln_log_level_parse(NULL, &lv), KILN_EINVAL);
+	assert_int_equal(lv, KILN_LOG_ERROR); /* untouched on failure */
+	assert_int_equal(kiln_log_format_parse("json", &f), KILN_OK);
+	assert_int_equal(f, KILN_LOG_JSON);
+	assert_int_equal(kiln_log_format_parse("none", &f), KILN_OK);
+	assert_int_equal(f, KILN_LOG_SILENT);
+	assert_int_equal(kiln_log_format_parse("xml", &f), KILN_EINVAL);
+	assert_string_equal(kiln_log_level_name(KILN_LOG_INFO), "info");
+	assert_string_equal(kiln_log_level_name((enum kiln_log_level)9),
+			    "unknown");
+
+	handle_log_tag("src/lib/sandbox_store.c", tag, sizeof(tag));
+	assert_string_equal(tag, "sandbox");
+	handle_log_tag("state.c", tag, sizeof(tag));
+	assert_string_equal(tag, "state");
+	handle_log_tag("/x/_odd.c", tag, sizeof(tag));
+	assert_string_equal(tag, "kiln");
+	handle_log_tag("a/snapshotting.c", tag, sizeof(tag));
+	assert_string_equal(tag, "snapsho"); /* cut to fit */
+}
+
+static void test_log_lines(void **state)
+{
+	char buf[256];
+	size_t n;
+
+	n = kiln_log_format_line(KILN_LOG_TEXT, KILN_LOG_WARN, "sandbox",
+				 "two\nlines\033[2J", buf, sizeof(buf));
+	assert_string_equal(buf, "kiln: warning: [sandbox] two lines?[2J\n");
+	assert_int_equal(n, strlen(buf));
+	kiln_log_format_line(KILN_LOG_TEXT, KILN_LOG_DEBUG, NULL, "m", buf,
+			     sizeof(buf));
+	assert_string_equal(buf, "kiln: debug: [kiln] m\n");
+
+	n = kiln_log_format_line(KILN_LOG_JSON, KILN_LOG_INFO, "state",
+				 "a \"q\"\n\x01", buf, sizeof(buf));
+	assert_int_equal(n, strlen(buf));
+	assert_int_equal(buf[n - 1], '\n');
+	assert_non_null(strstr(buf, "\"level\":\"info\""));
+	assert_non_null(strstr(buf, "\"tag\":\"state\""));
+	assert_non_null(strstr(buf, "\"msg\":\"a \\\"q\\\"\\n\\u0001\""));
+	assert_non_null(strstr(buf, "\"time\":\"20"));
+	assert_non_null(strstr(buf, "\"pid\":"));
+	assert_ptr_equal(strchr(buf, '\n'), buf + n - 1); /* one line */
+	/* invalid UTF-8 still gives a line */
+	n = kiln_log_format_line(KILN_LOG_JSON, KILN_LOG_ERROR, "x", "bad \xff",
+				 buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "not valid UTF-8"));
+
+	/* too small: cut, still one terminated line */
+	n = kiln_log_format_line(KILN_LOG_TEXT, KILN_LOG_ERROR, "t",
+				 "0123456789abcdef", buf, 16);
+	assert_int_equal(n, 15);
+	assert_int_equal(buf[14], '\n');
+	assert_int_equal(buf[15], '\0');
+	n = kiln_log_format_line(KILN_LOG_JSON, KILN_LOG_ERROR, "t",
+				 "0123456789abcdef", buf, 16);
+	assert_int_equal(n, 15);
+	assert_int_equal(buf[14], '\n');
+	assert_int_equal(
+		kiln_log_format_line(KILN_LOG_TEXT, 0, "t", "m", buf, 0), 0);
+}
+
+/* The built-in stderr logger, with stderr redirected to a pipe. */
+static void test_log_stderr(void **state)
+{
+	struct kiln_options o;
+	struct kiln *k;
+	char buf[512];
+	int p[2], saved;
+	ssize_t n;
+
+	assert_int_equal(pipe(p), 0);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(p[1], STDERR_FILENO) >= 0);
+	kiln_options_init(&o);
+	o.cache_dir = o.state_dir = o.runtime_dir = "/x";
+	o.log_format = KILN_LOG_JSON;
+	o.log_level = KILN_LOG_INFO;
+	assert_int_equal(kiln_open(&o, &k), KILN_OK);
+	handle_log(k, KILN_LOG_DEBUG, "hidden");
+	handle_log(k, KILN_LOG_INFO, "seen %d", 1);
+	kiln_close(k);
+	/* silent: the default */
+	o.log_format = KILN_LOG_SILENT;
+	assert_int_equal(kiln_open(&o, &k), KILN_OK);
+	handle_log(k, KILN_LOG_ERROR, "dropped");
+	kiln_close(k);
+	/* a bad format is refused, and said nowhere (silent) */
+	o.log_format = (enum kiln_log_format)5;
+	assert_int_equal(kiln_open(&o, &k), KILN_EINVAL);
+	/* text */
+	o.log_format = KILN_LOG_TEXT;
+	assert_int_equal(kiln_open(&o, &k), KILN_OK);
+	handle_log(k, KILN_LOG_WARN, "plain");
+	kiln_close(k);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	close(p[1]);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_null(strstr(buf, "hidden"));
+	assert_null(strstr(buf, "dropped"));
+	assert_non_null(strstr(buf, "\"msg\":\"seen 1\""));
+	assert_non_null(strstr(buf, "\"tag\":\"test\""));
+	assert_non_null(strstr(buf, "kiln: warning: [test] plain\n"));
+	assert_int_equal(strchr(buf, '\n')[1], 'k'); /* JSON line, then text */
 }
 
 static void test_strstatus(void **state)
@@ -215,6 +350,9 @@ int main(void)
 		cmocka_unit_test(test_env_overrides),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_open_errors_and_messages),
+		cmocka_unit_test(test_log_names),
+		cmocka_unit_test(test_log_lines),
+		cmocka_unit_test(test_log_stderr),
 		cmocka_unit_test(test_strstatus),
 	};
 

@@ -193,12 +193,12 @@ static void test_create_and_reopen(void **state)
 	}
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema "
 					  "WHERE type = 'table'"),
-			 3);
+			 4);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM "
 					  "pragma_table_list WHERE strict = 1 "
 					  "AND name IN ('sandboxes', 'images', "
-					  "'snapshots')"),
-			 3);
+					  "'snapshots', 'checkpoints')"),
+			 4);
 	state_sandbox_clear(&sb);
 }
 
@@ -508,7 +508,8 @@ static void test_migrate_from_v1(void **state)
 		 STATE_APPLICATION_ID);
 	raw_exec(f->path, sql);
 	assert_int_equal(state_open(f->path, &s, f->err, sizeof(f->err)), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"),
+			 STATE_SCHEMA_VERSION);
 	assert_int_equal(
 		state_sandbox_get(s, "old", &got, f->err, sizeof(f->err)), 0);
 	assert_string_equal(got.id, "0123456789ab");
@@ -526,6 +527,115 @@ static void test_migrate_from_v1(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sandboxes "
 					  "WHERE state = 'dead'"),
 			 1);
+}
+
+/* Schema 3: checkpoint rows, names, uniqueness, removal with the sandbox. */
+static void test_checkpoints(void **state)
+{
+	struct fixture *f = *state;
+	struct state_checkpoint cp = {.created_at = 1000, .size = 4096}, got,
+				*list;
+	struct state_sandbox a, b;
+	struct state *s;
+	size_t n;
+
+	/* a v2 file gains the table */
+	raw_exec(f->path, "PRAGMA user_version = 0");
+	assert_int_equal(state_open(f->path, &s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema "
+					  "WHERE name = 'checkpoints'"),
+			 1);
+	assert_int_equal(state_sandbox_insert(s, "a", NULL, NULL, &a, f->err,
+					      sizeof(f->err)),
+			 0);
+	assert_int_equal(state_sandbox_insert(s, "b", NULL, NULL, &b, f->err,
+					      sizeof(f->err)),
+			 0);
+	memcpy(cp.sandbox, a.id, sizeof(cp.sandbox));
+	strcpy(cp.name, "one");
+	cp.dir = "/x/one";
+	assert_int_equal(
+		state_checkpoint_insert(s, &cp, f->err, sizeof(f->err)), 0);
+	/* duplicate name of the same sandbox: refused, naming it */
+	cp.dir = "/x/other";
+	assert_int_equal(
+		state_checkpoint_insert(s, &cp, f->err, sizeof(f->err)),
+		KILN_EINVAL);
+	assert_non_null(strstr(f->err, "already has a checkpoint named 'one'"));
+	/* the same name on another sandbox is fine */
+	memcpy(cp.sandbox, b.id, sizeof(cp.sandbox));
+	assert_int_equal(
+		state_checkpoint_insert(s, &cp, f->err, sizeof(f->err)), 0);
+	/* bad names */
+	strcpy(cp.name, ".hidden");
+	assert_int_equal(
+		state_checkpoint_insert(s, &cp, f->err, sizeof(f->err)),
+		KILN_EINVAL);
+	assert_non_null(strstr(f->err, "invalid checkpoint name"));
+	strcpy(cp.name, "a/b");
+	assert_int_equal(
+		state_checkpoint_insert(s, &cp, f->err, sizeof(f->err)),
+		KILN_EINVAL);
+	memcpy(cp.sandbox, a.id, sizeof(cp.sandbox));
+	strcpy(cp.name, "two");
+	cp.created_at = 2000;
+	cp.dir = "/x/two";
+	assert_int_equal(
+		state_checkpoint_insert(s, &cp, f->err, sizeof(f->err)), 0);
+
+	assert_int_equal(state_checkpoint_get(s, a.id, "one", &got, f->err,
+					      sizeof(f->err)),
+			 0);
+	assert_string_equal(got.dir, "/x/one");
+	assert_int_equal(got.size, 4096);
+	assert_int_equal(got.created_at, 1000);
+	state_checkpoint_clear(&got);
+	assert_int_equal(state_checkpoint_get(s, a.id, "nope", &got, f->err,
+					      sizeof(f->err)),
+			 KILN_ENOTFOUND);
+	assert_non_null(strstr(f->err, "no checkpoint named 'nope'"));
+
+	assert_int_equal(state_checkpoint_list(s, a.id, &list, &n, f->err,
+					       sizeof(f->err)),
+			 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "one");
+	assert_string_equal(list[1].name, "two");
+	state_checkpoint_list_free(list, n);
+	assert_int_equal(state_checkpoint_list(s, NULL, &list, &n, f->err,
+					       sizeof(f->err)),
+			 0);
+	assert_int_equal(n, 3);
+	state_checkpoint_list_free(list, n);
+
+	/* remove one, then one that is not there */
+	assert_int_equal(
+		state_checkpoint_delete(s, a.id, "two", f->err, sizeof(f->err)),
+		0);
+	assert_int_equal(
+		state_checkpoint_delete(s, a.id, "two", f->err, sizeof(f->err)),
+		KILN_ENOTFOUND);
+	/* removing sandbox a removes its checkpoints, not b's */
+	assert_int_equal(state_sandbox_delete(s, a.id, f->err, sizeof(f->err)),
+			 0);
+	assert_int_equal(state_checkpoint_list(s, NULL, &list, &n, f->err,
+					       sizeof(f->err)),
+			 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].sandbox, b.id);
+	state_checkpoint_list_free(list, n);
+	/* all of b's */
+	assert_int_equal(
+		state_checkpoint_delete(s, b.id, NULL, f->err, sizeof(f->err)),
+		0);
+	assert_int_equal(state_checkpoint_list(s, b.id, &list, &n, f->err,
+					       sizeof(f->err)),
+			 0);
+	assert_int_equal(n, 0);
+	assert_null(list);
+	state_sandbox_clear(&a);
+	state_sandbox_clear(&b);
+	state_close(s);
 }
 
 static void raw_row(const char *path, const char *id, const char *name, int cid)
@@ -765,6 +875,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_find, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoints, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_create_owner_transition,
 						setup, teardown),
 	};

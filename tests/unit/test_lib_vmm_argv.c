@@ -114,12 +114,67 @@ static void test_argv_rejects(void **state)
 	vmm_argv_free(&a);
 }
 
+/* A disk overlay: the root is writable, the image stays the base. */
+static void test_argv_overlay(void **state)
+{
+	struct vmm_launch l = launch();
+	struct vmm_argv a;
+	char err[256];
+
+	l.overlay = "/run/kiln/abc/root.ovl";
+	assert_int_equal(vmm_argv_build(&l, &a, err, sizeof(err)), 0);
+	assert_string_equal(a.argv[4],
+			    "console=ttyS0 panic=-1 reboot=t "
+			    "root=/dev/vda rw init=/sbin/kiln-agent");
+	assert_string_equal(a.argv[9], "--drive");
+	assert_string_equal(
+		a.argv[10],
+		"/c/images/base.ext4,overlay=/run/kiln/abc/root.ovl");
+	vmm_argv_free(&a);
+
+	l.overlay = "/run/kiln/a,b/root.ovl";
+	assert_int_equal(vmm_argv_build(&l, &a, err, sizeof(err)), KILN_EINVAL);
+	vmm_argv_free(&a);
+}
+
+/* A restore with the root overlay replaced. */
+static void test_argv_restore_override(void **state)
+{
+	static const char *const want[] = {
+		"/opt/kiln/kiln-vmm",
+		"--restore",
+		"/s/state",
+		"--restore-mem",
+		"/s/mem",
+		"--vsock-uds",
+		"/run/kiln/abc/vsock.sock",
+		"--console",
+		"/run/kiln/abc/console.log",
+		"--drive-override",
+		"drive0=/run/kiln/abc/root.ovl",
+	};
+	struct vmm_launch l = launch();
+	struct vmm_argv a;
+	char err[256];
+
+	l.restore_state = "/s/state";
+	l.restore_mem = "/s/mem";
+	l.overlay_override = "/run/kiln/abc/root.ovl";
+	assert_int_equal(vmm_argv_build(&l, &a, err, sizeof(err)), 0);
+	assert_int_equal(a.argc, (int)(sizeof(want) / sizeof(want[0])));
+	for (int i = 0; i < a.argc; i++)
+		assert_string_equal(a.argv[i], want[i]);
+	vmm_argv_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_argv_exact),
 		cmocka_unit_test(test_argv_cmdline_extra),
 		cmocka_unit_test(test_argv_rejects),
+		cmocka_unit_test(test_argv_overlay),
+		cmocka_unit_test(test_argv_restore_override),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

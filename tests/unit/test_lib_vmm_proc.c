@@ -84,13 +84,14 @@ static void test_child_environment(void **state)
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, &old);
 
-	assert_int_equal(spawn_sh(&p,
-				  "ls /proc/$$/fd | tr '\\n' ' '; echo;"
-				  "readlink /proc/$$/fd/0;"
-				  "grep -E '^Sig(Blk|Ign)' /proc/$$/status;"
-				  "cut -d' ' -f5 /proc/$$/stat",
-				  fd),
-			 0);
+	assert_int_equal(
+		spawn_sh(&p,
+			 "ls -1 /proc/$$/fd;"
+			 "readlink /proc/$$/fd/0;"
+			 "cut -d' ' -f5 /proc/$$/stat;"
+			 "exec grep -E '^Sig(Blk|Ign)' /proc/self/status",
+			 fd),
+		0);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	signal(SIGINT, SIG_DFL);
 	assert_int_equal(vmm_proc_stop(&p, 10000, 1000), 1);
@@ -106,8 +107,8 @@ static void test_child_environment(void **state)
 		char want[512];
 
 		snprintf(want, sizeof(want),
-			 "0 1 2 \n/dev/null\nSigBlk:\t0000000000000000\n"
-			 "SigIgn:\t0000000000000000\n%d\n",
+			 "0\n1\n2\n/dev/null\n%d\nSigBlk:\t0000000000000000\n"
+			 "SigIgn:\t0000000000000000\n",
 			 (int)p.pid);
 		assert_string_equal(buf, want);
 	}

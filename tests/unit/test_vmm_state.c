@@ -115,10 +115,20 @@ static void sample_config(struct vmm_config *c)
 	c->mem_mib = 512;
 	c->cpu_template = CPU_TEMPLATE_BASELINE;
 	c->ndrives = 2;
-	c->drives[0] = (struct config_drive){
-		strdup("rootfs"), strdup("/img/base.ext4"), true, true};
-	c->drives[1] = (struct config_drive){strdup("data"), strdup("/d"),
-					     false, false};
+	c->drives[0] = (struct config_drive){.id = strdup("rootfs"),
+					     .path = strdup("/img/base.ext4"),
+					     .read_only = true,
+					     .is_root = true};
+	c->drives[1] = (struct config_drive){.id = strdup("data"),
+					     .path = strdup("/d")};
+	c->drives[1].overlay_path = strdup("/run/data.ovl");
+	c->nnets = 2;
+	c->nets[0] = (struct config_net){.id = strdup("eth0"),
+					 .tap = strdup("tap0")};
+	c->nets[1] = (struct config_net){.id = strdup("up"),
+					 .tap = strdup("kiln-up"),
+					 .has_mac = true,
+					 .mac = {2, 0, 0, 0, 0, 9}};
 	c->vsock = true;
 	c->vsock_cid = 7;
 	c->vsock_uds = strdup("/run/v.sock");
@@ -150,6 +160,14 @@ static void test_config_codec(void **state)
 	assert_string_equal(d.drives[0].path, "/img/base.ext4");
 	assert_true(d.drives[0].read_only && d.drives[0].is_root);
 	assert_false(d.drives[1].read_only || d.drives[1].is_root);
+	assert_null(d.drives[0].overlay_path);
+	assert_string_equal(d.drives[1].overlay_path, "/run/data.ovl");
+	assert_int_equal(d.nnets, 2);
+	assert_string_equal(d.nets[0].tap, "tap0");
+	assert_false(d.nets[0].has_mac);
+	assert_string_equal(d.nets[1].id, "up");
+	assert_true(d.nets[1].has_mac);
+	assert_int_equal(d.nets[1].mac[5], 9);
 	assert_true(d.vsock && d.vsock_cid == 7 && d.rng);
 	assert_string_equal(d.vsock_uds, "/run/v.sock");
 	assert_int_equal(d.console, CONSOLE_FILE);

@@ -18,6 +18,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,10 +385,38 @@ int blk_create_overlay(struct vm *vm, const char *base, const char *overlay,
 	return blk_attach(vm, disk, base, read_only, out);
 }
 
+/*
+ * Finish every request the guest has made available.  Requests run on the
+ * event loop (or on a vCPU thread when KVM_IOEVENTFD is missing), and a
+ * kick may still sit in the queue's eventfd, or work be deferred, when the
+ * vCPUs pause: without this, such a request could write the image after a
+ * checkpoint's blk_sync, while the caller copies the files.  With the
+ * vCPUs paused nothing new can arrive, so once the ring is empty the disk
+ * stays as it is until they resume; a kick handled later finds no work.
+ * Bounded: each pass takes up to BLK_REQUESTS_PER_NOTIFY requests and the
+ * ring holds at most BLK_QUEUE_SIZE.  Called with d->lock held.
+ */
+static void blk_drain(struct virtio_dev *d)
+{
+	struct virtq *q = &d->vqs[0];
+
+	for (int pass = 0; pass <= BLK_QUEUE_SIZE / BLK_REQUESTS_PER_NOTIFY;
+	     pass++) {
+		if (!virtio_dev_live(d) || !q->ready || !virtq_has_avail(q))
+			return;
+		blk_queue_notify(d, 0);
+	}
+}
+
 int blk_sync(struct virtio_dev *d)
 {
 	struct blk *b = d->priv;
-	int err = blk_disk_flush(b->disk);
+	int err;
+
+	pthread_mutex_lock(&d->lock);
+	blk_drain(d);
+	err = blk_disk_flush(b->disk);
+	pthread_mutex_unlock(&d->lock);
 
 	if (err)
 		virtio_dev_warn(d, "flush for a checkpoint failed: %s",

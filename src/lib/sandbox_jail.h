@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Jailing a sandbox's kiln-vmm (sandbox_jail.c, docs/SECURITY.md).
+ */
+#ifndef KILN_LIB_SANDBOX_JAIL_H
+#define KILN_LIB_SANDBOX_JAIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/jail.h"
+#include "lib/vmm_argv.h"
+
+#define SANDBOX_JAIL_MAX_STR (2 * JAIL_MAX_MOUNTS)
+#define SANDBOX_JAIL_MAX_DEV 8
+
+struct kiln;
+struct kiln_sandbox;
+
+struct sandbox_jail {
+	struct jail_config cfg;
+	struct jail_mount mounts[JAIL_MAX_MOUNTS];
+	size_t nmounts;
+	const char *devices[SANDBOX_JAIL_MAX_DEV];
+	size_t ndevices;
+	char *str[SANDBOX_JAIL_MAX_STR]; /* copies the mounts point into */
+	size_t nstr;
+};
+
+/* Jail VMMs of k: running as root and not disabled (kiln_options.jail,
+ * $KILN_JAIL=0). */
+bool sandbox_jail_wanted(const struct kiln *k);
+
+/*
+ * Build and prepare (jail_prepare()) the jail for the VMM l of sb: its
+ * mounts, devices, uid, cgroup limits from l's cpus and memory; the
+ * socket symlinks in sb->dir; the note <dir>/jail that `kiln inspect`
+ * shows.  0, or a kiln status with err.  Free j with sandbox_jail_free()
+ * once the VMM was spawned.
+ */
+int sandbox_jail_setup(struct kiln_sandbox *sb, const struct vmm_launch *l,
+		       struct sandbox_jail *j, char *err, size_t errlen);
+
+void sandbox_jail_free(struct sandbox_jail *j);
+
+/*
+ * Snapshots of a jailed VMM (checkpoints, forks): it can only write where
+ * its root lets it, so it writes into <state>/checkpoints/.jail-<id>
+ * (mounted writable in its root, on the checkpoints' file system) and
+ * the host renames the files into place (a rename keeps the memory file's
+ * identity, which a restore checks).  *out: that directory if the sandbox
+ * whose runtime directory is rundir is jailed, else NULL.  Free *out.
+ */
+int sandbox_jail_staging(struct kiln *k, const char *id, const char *rundir,
+			 char **out);
+
+/* Remove sandbox id's staging directory (the sandbox is being removed). */
+void sandbox_jail_staging_remove(struct kiln *k, const char *id);
+
+/*
+ * Move <staging>/<name>, written by the jailed VMM, to dst: it must be a
+ * regular file with one link (never a symlink into the host); it becomes
+ * root's, mode 0600.  0, or a kiln status with err.
+ */
+int sandbox_jail_collect(const char *staging, const char *name, const char *dst,
+			 char *err, size_t errlen);
+
+/* Record in <dir>/jail, and warn, that sb's VMM runs unjailed, and why. */
+void sandbox_jail_note_off(struct kiln_sandbox *sb, const char *why);
+
+#endif
