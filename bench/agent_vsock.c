@@ -163,11 +163,13 @@ static int wait_reply(struct agent_vsock *a, uint32_t id, int64_t deadline_ns,
 		if (n > 0) {
 			a->in_off = 0;
 			a->in_len = (size_t)n;
+			a->heard = true;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n == 0 || errno != EAGAIN) {
+			a->closed = n == 0 || errno == ECONNRESET;
 			snprintf(err, errlen, "vsock recv: %s",
 				 n == 0 ? "connection closed by the guest"
 					: strerror(errno));
@@ -259,6 +261,10 @@ int agent_vsock_connect(struct agent_vsock *a, uint32_t cid, uint32_t port,
 			 PROTO_VERSION);
 		rc = call(a, req, deadline_ns, &reply, err, errlen);
 		json_decref(reply);
+		/* Reset before the agent said a word: right after a restore the
+		 * guest's vsock transport reset drops fresh connections. */
+		if (rc == AGENT_VSOCK_ERROR && a->closed && !a->heard)
+			rc = AGENT_VSOCK_NOT_READY;
 	}
 	if (rc != AGENT_VSOCK_OK)
 		agent_vsock_close(a);

@@ -12,6 +12,7 @@
 #ifndef KILN_BENCH_AGENT_VSOCK_H
 #define KILN_BENCH_AGENT_VSOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,8 @@ struct agent_vsock {
 	uint32_t next_id;
 	uint8_t in[4096]; /* received, not yet fed to rd */
 	size_t in_off, in_len;
+	bool heard; /* any byte came from the agent */
+	bool closed; /* the guest closed or reset the connection */
 };
 
 enum {
