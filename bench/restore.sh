@@ -135,7 +135,8 @@ if [ "$inner" = 0 ]; then
 		{ [ ! -e /sys/module/kvm_pvm ] || [ "${KILN_BENCH_KVM:-}" = host ]; }; then
 		exec "$HERE/restore.sh" "$@"
 	fi
-	say "no usable /dev/kvm here: running inside the nested-KVM harness (L1 under QEMU TCG)"
+	say "no usable /dev/kvm here (missing, or PVM): running inside the nested-KVM harness" \
+		"(L1 under QEMU TCG)"
 	share=()
 	case "$out/" in "$TOP"/*) ;; *) share=(--rw "$out") ;; esac
 	cd "$TOP"
