@@ -32,10 +32,9 @@ report() { # NAME STATUS WHY
 	[ -s "$WORK/err" ] && head -40 "$WORK/err" | sed 's/^/  | /'
 }
 
-# A base snapshot of its own, made by this run: on this KVM a guest restored
-# minutes after its snapshot first spends about that long catching up in
-# its kernel (under investigation, docs/TESTING-HARNESS.md), so a snapshot
-# cached by an earlier run would make the test's time depend on its age.
+# A base snapshot of its own, made by this run, so that the cold boot and
+# the snapshot are tested on this KVM too, not only restores of a snapshot
+# an earlier run (or the harness) left in the cache.
 mkdir -p "$WORK/cache/snapshots"
 ln -s "$CACHE/kernel" "$WORK/cache/kernel"
 ln -s "$CACHE/images" "$WORK/cache/images"
