@@ -272,22 +272,29 @@ static bool api_drive_id_ok(const char *id)
 	return true;
 }
 
-void api_put_drive(struct api_call *c)
+/*
+ * PUT /drives/{id} and /network-interfaces/{id}: the id in the path must
+ * be well formed and match the body's (idkey) if it has one; then the
+ * body is applied as a one-element list under key, like a config file's.
+ */
+static void api_put_item(struct api_call *c, const char *what,
+			 const char *idkey, enum api_put_kind op,
+			 const char *key)
 {
-	json_t *id = json_object_get(c->body, "drive_id"), *list;
+	json_t *id = json_object_get(c->body, idkey), *list;
 
 	if (!api_drive_id_ok(c->param)) {
 		api_reply_fault(c->reply, 400,
-				"invalid drive id \"%.64s\": use 1 to %d "
+				"invalid %s id \"%.64s\": use 1 to %d "
 				"letters, digits, '_' or '-'",
-				c->param, API_MAX_DRIVE_ID);
+				what, c->param, API_MAX_DRIVE_ID);
 		return;
 	}
 	if (json_is_string(id) && strcmp(json_string_value(id), c->param)) {
 		api_reply_fault(c->reply, 400,
-				"drive_id \"%.64s\" in the body does not match "
+				"%s \"%.64s\" in the body does not match "
 				"the path's \"%s\"",
-				json_string_value(id), c->param);
+				idkey, json_string_value(id), c->param);
 		return;
 	}
 	list = json_pack("[O]", c->body);
@@ -295,37 +302,20 @@ void api_put_drive(struct api_call *c)
 		api_reply_fault(c->reply, 500, "out of memory");
 		return;
 	}
-	api_config_put(c, API_PUT_DRIVE, "drives", list);
+	api_config_put(c, op, key, list);
 	json_decref(list);
 }
 
-/* PUT /network-interfaces/{iface_id}: Firecracker's shape (its rate
- * limiters are refused as unknown keys). */
+void api_put_drive(struct api_call *c)
+{
+	api_put_item(c, "drive", "drive_id", API_PUT_DRIVE, "drives");
+}
+
+/* Firecracker's shape (its rate limiters are refused as unknown keys). */
 void api_put_net(struct api_call *c)
 {
-	json_t *id = json_object_get(c->body, "iface_id"), *list;
-
-	if (!api_drive_id_ok(c->param)) {
-		api_reply_fault(c->reply, 400,
-				"invalid interface id \"%.64s\": use 1 to %d "
-				"letters, digits, '_' or '-'",
-				c->param, API_MAX_DRIVE_ID);
-		return;
-	}
-	if (json_is_string(id) && strcmp(json_string_value(id), c->param)) {
-		api_reply_fault(c->reply, 400,
-				"iface_id \"%.64s\" in the body does not match "
-				"the path's \"%s\"",
-				json_string_value(id), c->param);
-		return;
-	}
-	list = json_pack("[O]", c->body);
-	if (!list) {
-		api_reply_fault(c->reply, 500, "out of memory");
-		return;
-	}
-	api_config_put(c, API_PUT_NET, "network-interfaces", list);
-	json_decref(list);
+	api_put_item(c, "interface", "iface_id", API_PUT_NET,
+		     "network-interfaces");
 }
 
 static json_t *api_nets_json(const struct vmm_config *cfg)
