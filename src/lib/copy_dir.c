@@ -273,6 +273,19 @@ static int unpack_entries(struct archive *a, struct archive *w,
 			(*skipped)++;
 			continue;
 		}
+		/* The guest writes this archive: the destination itself may
+		 * only be a directory, and no set-id, sticky or world-writable
+		 * bit is taken.  Symlinks are kept as they are (like docker
+		 * cp); SECURE_SYMLINKS stops later members going through one.
+		 */
+		if (!rel[0] && type != AE_IFDIR) {
+			seterr(err, errlen,
+			       "archive member '%s' would replace the "
+			       "destination with a non-directory; refusing it",
+			       name ? name : "");
+			return -1;
+		}
+		archive_entry_set_perm(e, archive_entry_perm(e) & 0775);
 		if (asprintf(&full, "%s%s%s", root, rel[0] ? "/" : "", rel) <
 		    0) {
 			seterr(err, errlen, "out of memory");
