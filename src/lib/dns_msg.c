@@ -302,6 +302,8 @@ size_t dns_build_reply(const struct dns_query *q, const struct dns_answer *a,
 		off += 10 + rr->rdlen;
 	}
 	wr16(out + 6, (uint16_t)n);
+	if (n < a->n)
+		out[2] |= 0x02; /* TC: a resolver asks again over TCP */
 	*n_used = n;
 	return off;
 }
