@@ -9,7 +9,7 @@ PKGS=(
 	libcmocka-dev libmnl-dev libnftables-dev
 	busybox-static e2fsprogs cpio xz-utils
 	linux-source-6.1 flex bison bc libelf-dev libssl-dev
-	qemu-system-x86 iproute2 nftables kmod
+	qemu-system-x86 iproute2 nftables kmod curl jq
 	dnsmasq-base bind9-dnsutils
 )
 

@@ -26,10 +26,14 @@ skip_all() {
 	for t in $TESTS; do echo "SKIP: $t: $1"; done
 	exit 0
 }
+fail_all() { # something make test provides is missing or broken
+	for t in $TESTS; do echo "FAIL: $t: $1"; done
+	exit 1
+}
 
 [ "$(id -u)" = 0 ] || skip_all "needs root"
 [ -c /dev/kvm ] || skip_all "no /dev/kvm to put in the jail"
-[ -x "$VMM" ] || skip_all "$VMM not built"
+[ -x "$VMM" ] || fail_all "$VMM not built; run make"
 
 WORK=$(mktemp -d /tmp/kiln-jail-test.XXXXXX)
 RT=$WORK/run
@@ -90,6 +94,9 @@ for ((i = 0; i < 200; i++)); do
 	[ -S "$DIR/vm/api.sock" ] && break
 	sleep 0.05
 done
+if [ -z "$C" ] || [ ! -S "$DIR/vm/api.sock" ]; then
+	fail_all "the jailed kiln-vmm (child '${C:-none}' of $PROXY) did not come up with its seccomp filter and api.sock within 10 s"
+fi
 ST=/proc/$C/status
 field() { awk -v f="$1:" '$1 == f {print $2}' "$ST"; }
 
@@ -190,7 +197,7 @@ done
 
 # jail_host_connects: the host reaches the API socket the jailed VMM made.
 if ! command -v curl >/dev/null; then
-	echo "SKIP: jail_host_connects: curl not installed"
+	fail jail_host_connects "curl not installed (scripts/deps.sh installs it)"
 elif code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --unix-socket "$DIR/api.sock" http://kiln/ 2>&1) &&
 	[ "$code" -ge 200 ] && [ "$code" -lt 500 ]; then
 	pass jail_host_connects
@@ -243,7 +250,7 @@ fi
 # jail_tap: a networked sandbox's VMM is in its namespace kiln-<id>, whose
 # TAP was handed to the jail uid (without CAP_NET_ADMIN it could not attach).
 if ! command -v ip >/dev/null; then
-	echo "SKIP: jail_tap: ip(8) not installed"
+	fail jail_tap "ip(8) not installed (scripts/deps.sh installs iproute2)"
 else
 	rm -f "$WORK/hold4"
 	mkfifo "$WORK/hold4"
@@ -260,7 +267,8 @@ else
 			[ -n "$c" ] && break
 			sleep 0.05
 		done
-		tns=$( [ "$(stat -L -c %i "/proc/$c/ns/net" 2>/dev/null)" = "$(stat -L -c %i "/run/netns/kiln-$tid" 2>/dev/null)" ] && echo same)
+		[ -n "$c" ] || echo "no VMM child of $p within 10 s" >>"$WORK/tap"
+		tns=$( [ -n "$c" ] && [ "$(stat -L -c %i "/proc/$c/ns/net" 2>/dev/null)" = "$(stat -L -c %i "/run/netns/kiln-$tid" 2>/dev/null)" ] && echo same)
 		towner=$(ip netns exec "kiln-$tid" cat /sys/class/net/tap0/owner 2>&1)
 		tuid=$(awk '$1 == "Uid:" {print $2}' "/proc/$c/status")
 	fi
