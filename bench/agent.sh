@@ -20,38 +20,23 @@
 # Exit status: 0 if everything was measured, 1 if an operation failed, 2 on a setup error.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-TOP=$(cd "$HERE/.." && pwd)
 PROG=bench/agent.sh
-KILN=$TOP/build/kiln
-RTT=$TOP/build/bench/agent_rtt
 runs=200
 mib=64
 memory=256
+out=$(cd "$(dirname "$0")/.." && pwd)/build/bench/agent
 
-die() {
-	echo "$PROG: error: $*" >&2
-	exit 2
-}
-
-usage() {
-	sed -n '3,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
-	exit 2
-}
-
-num() {
-	[[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, got '$2'"
-}
-
-while [ $# -gt 0 ]; do
-	case $1 in
-	-n) num "$1" "${2:-}"; runs=$2; shift 2 ;;
-	--mib) num "$1" "${2:-}"; mib=$2; shift 2 ;;
-	--memory) num "$1" "${2:-}"; memory=$2; shift 2 ;;
-	-h | --help) usage ;;
-	*) die "unknown argument '$1' (see --help)" ;;
+bench_option() {
+	case "$1" in
+	--mib) num "$1" "${2:-}"; mib=$2; NSHIFT=2 ;;
 	esac
-done
+}
+
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_parse "$@"
+KILN=$TOP/build/kiln
+RTT=$TOP/build/bench/agent_rtt
 
 [ -c /dev/kvm ] || die "no /dev/kvm here; run: tests/harness/run-in-l1.sh --cpus 1 -- $PROG"
 [ -x "$KILN" ] && [ -x "$RTT" ] || die "build first: make all build/bench/agent_rtt"

@@ -23,8 +23,6 @@
 # /dev/kvm it runs here; without one it runs itself inside tests/harness/run-in-l1.sh.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-TOP=$(cd "$HERE/.." && pwd)
 PROG=bench/boot.sh
 
 runs=5
@@ -33,120 +31,33 @@ warmup=1
 rng=1
 timeout=300
 l1_cpus=2
-l1_timeout=
-out=$TOP/build/bench/boot
-inner=0
-kernel=
-image=
+out=$(cd "$(dirname "$0")/.." && pwd)/build/bench/boot
 cid=3
 
-die() {
-	echo "$PROG: error: $*" >&2
-	exit 2
-}
-
-say() {
-	echo "$PROG: $*" >&2
-}
-
-usage() {
-	sed -n '3,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
-	exit 2
-}
-
-num() {
-	[[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, got '$2'"
-}
-
-args=("$@")
-while [ $# -gt 0 ]; do
+bench_option() {
 	case "$1" in
-	-n) num "$1" "${2:-}"; runs=$2; shift 2 ;;
-	--memory) num "$1" "${2:-}"; memory=$2; shift 2 ;;
-	--no-warmup) warmup=0; shift ;;
-	--no-rng) rng=0; shift ;;
-	--timeout) num "$1" "${2:-}"; timeout=$2; shift 2 ;;
-	--l1-cpus) num "$1" "${2:-}"; l1_cpus=$2; shift 2 ;;
-	--l1-timeout) num "$1" "${2:-}"; l1_timeout=$2; shift 2 ;;
-	--out) [ -n "${2:-}" ] || die "--out needs a directory"; out=$2; shift 2 ;;
-	# Internal: the measuring half, run where /dev/kvm works.
-	--inner) inner=1; shift ;;
-	--kernel) kernel=$2; shift 2 ;;
-	--image) image=$2; shift 2 ;;
-	-h | --help) usage ;;
-	*) die "unknown argument '$1' (see --help)" ;;
+	--no-warmup) warmup=0; NSHIFT=1 ;;
+	--no-rng) rng=0; NSHIFT=1 ;;
 	esac
-done
-mkdir -p "$out" || die "cannot create $out"
-out=$(cd "$out" && pwd -P)
+}
 
-TIMER=$TOP/build/bench/boot_timer
-REPORT=$TOP/build/bench/boot_report
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_parse "$@"
 
 # ---- host half: build, then run the inner half where KVM is -------------------------------
-
-build_tools() {
-	local cflags="-O2 -g -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-		-Wstrict-prototypes -Wmissing-prototypes -D_GNU_SOURCE -I$TOP/include -I$TOP/src"
-	mkdir -p "$TOP/build/bench"
-	# shellcheck disable=SC2086
-	cc $cflags -o "$TIMER" "$HERE/boot_timer.c" "$HERE/console_watch.c" \
-		"$HERE/agent_vsock.c" "$TOP/build/libkiln.a" -ljansson -lpthread ||
-		die "cannot build $TIMER"
-	# shellcheck disable=SC2086
-	cc $cflags -o "$REPORT" "$HERE/boot_report.c" -ljansson || die "cannot build $REPORT"
-}
 
 if [ "$inner" = 0 ]; then
 	command -v qemu-system-x86_64 >/dev/null ||
 		die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
-	say "building (make, guest kernel, base image, bench tools)"
-	make -C "$TOP" --no-print-directory -s all >&2 || die "make failed"
-	kernel=$("$TOP/guest/kernel/build.sh") || die "guest kernel build failed"
-	image=$("$TOP/guest/images/base/build.sh") || die "base image build failed"
-	build_tools
-	# The load on the machine itself (L1 only sees its own); recorded in the env line.
-	KILN_BENCH_HOST_LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
-	KILN_BENCH_HOST_CPU="$(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-	export KILN_BENCH_HOST_LOADAVG KILN_BENCH_HOST_CPU
-	set -- --inner --kernel "$(readlink -f "$kernel")" --image "$(readlink -f "$image")" \
-		"${args[@]}"
-	# A KVM that emulates guest kernel mode (the PVM backend of the development machines,
-	# docs/TESTING-HARNESS.md) cannot run QEMU's -cpu host and makes every guest kernel
-	# path seconds long: measure in the harness's nested KVM there (KILN_BENCH_KVM=host
-	# insists on this host's).
-	if [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
-		{ [ ! -e /sys/module/kvm_pvm ] || [ "${KILN_BENCH_KVM:-}" = host ]; }; then
-		exec "$HERE/boot.sh" "$@"
-	fi
-	say "no usable /dev/kvm here: running inside the nested-KVM harness (L1 under QEMU TCG)"
-	# The harness makes the current git tree writable in L1: run from ours, and share an
-	# output directory outside it too.
-	share=()
-	case "$out/" in "$TOP"/*) ;; *) share=(--rw "$out") ;; esac
-	cd "$TOP"
 	# A boot takes 5-20 s in L1; the deadline only matters if L1 itself hangs.
 	[ -n "$l1_timeout" ] || l1_timeout=$((600 + 2 * (runs + 1) * 120))
-	rc=0
-	"$TOP/tests/harness/run-in-l1.sh" --cpus "$l1_cpus" --timeout "$l1_timeout" \
-		"${share[@]}" -- \
-		"$HERE/boot.sh" "$@" || rc=$?
-	if [ "$rc" = 125 ]; then
-		die "the nested-KVM harness failed (see above); the boots completed so far are" \
-			"in $out/results.jsonl"
-	fi
-	exit "$rc"
+	bench_host_half "$HERE/boot.sh" timer report
 fi
 
 # ---- inner half: measure -------------------------------------------------------------------
 
-[ -c /dev/kvm ] || die "/dev/kvm missing"
-if [ ! -x "$TIMER" ] || [ ! -x "$REPORT" ]; then
-	die "bench tools not built (run without --inner)"
-fi
-if [ ! -f "$kernel" ] || [ ! -f "$image" ]; then
-	die "--kernel/--image missing"
-fi
+bench_inner_check "$TIMER" "$REPORT"
 
 # Everything the VMMs read lives in RAM (in L1 the repo and cache are 9p shares that would
 # charge both VMMs for network file reads), and sockets need a local file system.
@@ -192,11 +103,6 @@ qemu_cmd+=("${qemu_vsock[@]}" -serial "file:$W/console-qemu.log")
 	echo "qemu: $(printf '%q ' "${qemu_cmd[@]}")"
 	echo "timer: $TIMER --agent uds:$W/kiln.vsock | $qemu_ready --console ... -- VMM..."
 } >"$out/commands.txt"
-
-json_str() { # a JSON string from $1 (control characters are not expected here)
-	local s=${1//\\/\\\\}
-	printf '"%s"' "${s//\"/\\\"}"
-}
 
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 qemu_version=$(qemu-system-x86_64 --version | head -1)

@@ -30,86 +30,33 @@
 # succeeded, 1 if any failed, 2 on a setup error.
 set -euo pipefail
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-TOP=$(cd "$HERE/.." && pwd)
 PROG=bench/restore.sh
 
 runs=50
 clones="1 10 50"
 memory=256
 timeout=120
+l1_cpus=1 # with two, L1 (QEMU TCG) was seen to lock up under load
 l1_mem=12288
-l1_timeout=
-out=$TOP/build/bench/restore
-inner=0
+out=$(cd "$(dirname "$0")/.." && pwd)/build/bench/restore
 qemu=1
-kernel=
-image=
 cid=3
 
-die() {
-	echo "$PROG: error: $*" >&2
-	exit 2
-}
-
-say() {
-	echo "$PROG: $*" >&2
-}
-
-usage() {
-	sed -n '3,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
-	exit 2
-}
-
-num() {
-	[[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 needs a positive integer, got '$2'"
-}
-
-args=("$@")
-while [ $# -gt 0 ]; do
+bench_option() {
 	case "$1" in
-	-n) num "$1" "${2:-}"; runs=$2; shift 2 ;;
 	--clones)
 		[[ "${2:-}" =~ ^[1-9][0-9]*( [1-9][0-9]*)*$ ]] ||
 			die "--clones needs a list of positive integers like \"1 10 50\""
-		clones=$2; shift 2 ;;
-	--memory) num "$1" "${2:-}"; memory=$2; shift 2 ;;
-	--timeout) num "$1" "${2:-}"; timeout=$2; shift 2 ;;
-	--l1-mem) num "$1" "${2:-}"; l1_mem=$2; shift 2 ;;
-	--l1-timeout) num "$1" "${2:-}"; l1_timeout=$2; shift 2 ;;
-	--out) [ -n "${2:-}" ] || die "--out needs a directory"; out=$2; shift 2 ;;
-	--no-qemu) qemu=0; shift ;;
-	# Internal: the measuring half, run where /dev/kvm works.
-	--inner) inner=1; shift ;;
-	--kernel) kernel=$2; shift 2 ;;
-	--image) image=$2; shift 2 ;;
-	-h | --help) usage ;;
-	*) die "unknown argument '$1' (see --help)" ;;
+		clones=$2; NSHIFT=2 ;;
+	--no-qemu) qemu=0; NSHIFT=1 ;;
 	esac
-done
-mkdir -p "$out" || die "cannot create $out"
-out=$(cd "$out" && pwd -P)
+}
 
-TIMER=$TOP/build/bench/boot_timer
-REPORT=$TOP/build/bench/boot_report
-VX=$TOP/build/bench/vsock_exec
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_parse "$@"
 
 # ---- host half: build, then run the inner half where KVM is -------------------------------
-
-build_tools() {
-	local cflags="-O2 -g -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
-		-Wstrict-prototypes -Wmissing-prototypes -D_GNU_SOURCE -I$TOP/include -I$TOP/src"
-	mkdir -p "$TOP/build/bench"
-	# shellcheck disable=SC2086
-	cc $cflags -o "$TIMER" "$HERE/boot_timer.c" "$HERE/console_watch.c" \
-		"$HERE/agent_vsock.c" "$TOP/build/libkiln.a" -ljansson -lpthread ||
-		die "cannot build $TIMER"
-	# shellcheck disable=SC2086
-	cc $cflags -o "$REPORT" "$HERE/boot_report.c" -ljansson || die "cannot build $REPORT"
-	# shellcheck disable=SC2086
-	cc $cflags -o "$VX" "$TOP/tests/integration/vsock_exec.c" "$TOP/build/libkiln.a" \
-		-ljansson -lsqlite3 -larchive -lmnl -lnftables -lpthread -ldl || die "cannot build $VX"
-}
 
 if [ "$inner" = 0 ]; then
 	if [ "$qemu" = 1 ]; then
@@ -117,47 +64,15 @@ if [ "$inner" = 0 ]; then
 			die "qemu-system-x86_64 not found (apt-get install qemu-system-x86, or --no-qemu)"
 	fi
 	command -v curl >/dev/null || die "curl not found (apt-get install curl)"
-	say "building (make, guest kernel, base image, bench tools)"
-	make -C "$TOP" --no-print-directory -s all >&2 || die "make failed"
-	kernel=$("$TOP/guest/kernel/build.sh") || die "guest kernel build failed"
-	image=$("$TOP/guest/images/base/build.sh") || die "base image build failed"
-	build_tools
-	KILN_BENCH_HOST_LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
-	KILN_BENCH_HOST_CPU="$(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-	export KILN_BENCH_HOST_LOADAVG KILN_BENCH_HOST_CPU
-	set -- --inner --kernel "$(readlink -f "$kernel")" --image "$(readlink -f "$image")" \
-		"${args[@]}"
-	# A KVM that emulates guest kernel mode (the PVM backend of the development machines,
-	# docs/TESTING-HARNESS.md) cannot run QEMU's -cpu host and makes every guest kernel
-	# path seconds long: measure in the harness's nested KVM there (KILN_BENCH_KVM=host
-	# insists on this host's).
-	if [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
-		{ [ ! -e /sys/module/kvm_pvm ] || [ "${KILN_BENCH_KVM:-}" = host ]; }; then
-		exec "$HERE/restore.sh" "$@"
-	fi
-	say "no usable /dev/kvm here (missing, or PVM): running inside the nested-KVM harness" \
-		"(L1 under QEMU TCG)"
-	share=()
-	case "$out/" in "$TOP"/*) ;; *) share=(--rw "$out") ;; esac
-	cd "$TOP"
 	maxc=0
 	for c in $clones; do [ "$c" -gt "$maxc" ] && maxc=$c; done
 	[ -n "$l1_timeout" ] || l1_timeout=$((1800 + 30 * 2 * (runs + 1) + 60 * 2 * maxc))
-	rc=0
-	# One L1 vCPU: with two, L1 (QEMU TCG) was seen to lock up under load.
-	"$TOP/tests/harness/run-in-l1.sh" --cpus 1 --mem "$l1_mem" --timeout "$l1_timeout" \
-		"${share[@]}" -- "$HERE/restore.sh" "$@" || rc=$?
-	[ "$rc" = 125 ] && die "the nested-KVM harness failed (see above); results so far are in $out"
-	exit "$rc"
+	bench_host_half "$HERE/restore.sh" timer report vsock_exec
 fi
 
 # ---- inner half: measure -------------------------------------------------------------------
 
-[ -c /dev/kvm ] || die "/dev/kvm missing"
-for t in "$TIMER" "$REPORT" "$VX"; do
-	[ -x "$t" ] || die "bench tools not built (run without --inner)"
-done
-[ -f "$kernel" ] && [ -f "$image" ] || die "--kernel/--image missing"
+bench_inner_check "$TIMER" "$REPORT" "$VX"
 
 # The VMMs' files live in RAM (in L1 the repo and cache are 9p shares), sockets need a local
 # file system, and the snapshots must be in the page cache for clones to share them.
@@ -179,11 +94,6 @@ if [ "$qemu" = 1 ] && [ ! -c /dev/vhost-vsock ]; then
 	modprobe vhost_vsock 2>/dev/null || true
 	[ -c /dev/vhost-vsock ] || die "/dev/vhost-vsock missing: QEMU's restored agent cannot be reached (--no-qemu)"
 fi
-
-json_str() {
-	local s=${1//\\/\\\\}
-	printf '"%s"' "${s//\"/\\\"}"
-}
 
 # ---- the snapshots ----
 

@@ -42,6 +42,8 @@ int main(int argc, char **argv)
 	}
 	kiln_options_init(&opts);
 	opts.log = log_line;
+	/* it keeps no sandboxes: a private in-memory store, no state file */
+	opts.state_store = KILN_STATE_MEMORY;
 	if (kiln_open(&opts, &k) != KILN_OK)
 		return 1; /* the logger said why */
 

@@ -112,6 +112,10 @@ size_t kiln_log_format_line(enum kiln_log_format fmt, enum kiln_log_level level,
  * state_change: a persistent sandbox's recorded state changed (by this
  * process, including reconciliation finding a VMM dead).  net_*: a
  * sandbox's network was set up, torn down, or its policy changed.
+ * before/after_pause and _resume: kiln_sandbox_pause()/_resume() (not
+ * the pauses inside stop, checkpoint and fork).  Events may be added at
+ * the end (without a KILN_PLUGIN_ABI change): ignore ones you do not
+ * know.
  */
 enum kiln_event {
 	KILN_EV_BEFORE_CREATE = 0,
@@ -127,8 +131,12 @@ enum kiln_event {
 	KILN_EV_NET_SETUP = 10,
 	KILN_EV_NET_TEARDOWN = 11,
 	KILN_EV_NET_POLICY = 12,
+	KILN_EV_BEFORE_PAUSE = 13,
+	KILN_EV_AFTER_PAUSE = 14,
+	KILN_EV_BEFORE_RESUME = 15,
+	KILN_EV_AFTER_RESUME = 16,
 };
-#define KILN_EV_COUNT 13
+#define KILN_EV_COUNT 17
 
 /* "before_create", "state_change", ...; "unknown" for a bad value. */
 const char *kiln_event_name(enum kiln_event ev);
@@ -141,8 +149,8 @@ int kiln_event_parse(const char *name, enum kiln_event *out);
  *   seq          1, 2, ... per handle: the order events happened in
  *   sandbox_id   "" for before_create (no id is allocated yet)
  *   phase        error: the operation that failed ("create", "start",
- *                "stop", "remove", "net_setup", "net_teardown",
- *                "net_policy")
+ *                "stop", "remove", "pause", "resume", "net_setup",
+ *                "net_teardown", "net_policy")
  *   error_code   error: its kiln_status; error_msg its message
  *   old_state,   state_change: kiln_sandbox_state_name()-style names
  *   new_state    ("" for old_state when the sandbox was just recorded)
@@ -179,6 +187,30 @@ struct kiln_event_info {
 typedef int (*kiln_hook_fn)(void *ctx, const struct kiln_event_info *ev);
 
 /*
+ * The state store (kiln_options.state_store):
+ *
+ *   KILN_STATE_FILE    <state_dir>/state.db, a SQLite file shared by every
+ *                      kiln process and handle using that state directory
+ *                      (the default).
+ *   KILN_STATE_MEMORY  an in-memory SQLite database private to this handle,
+ *                      for embedding and tests: the same schema, CID and
+ *                      network slot allocation (unique among the
+ *                      sandboxes it records), but nothing is written to
+ *                      <state_dir>/state.db and no other handle or process
+ *                      sees its sandboxes (CIDs and slots are not
+ *                      coordinated with them either: do not mix it with
+ *                      networked sandboxes of a file store on one host).
+ *                      kiln_close() removes the persistent sandboxes it
+ *                      still records (as kiln_sandbox_remove() with
+ *                      force), since nothing could find them afterwards.
+ *                      state_dir still holds the hook file and checkpoints.
+ */
+enum kiln_state_store {
+	KILN_STATE_FILE = 0,
+	KILN_STATE_MEMORY = 1,
+};
+
+/*
  * Options for kiln_open().  Initialise with kiln_options_init(), then set
  * what you need.  NULL paths mean "use the default":
  *
@@ -186,9 +218,10 @@ typedef int (*kiln_hook_fn)(void *ctx, const struct kiln_event_info *ev);
  *                Holds kernel/vmlinux and images/base.ext4 (built by
  *                `make kernel` and `make image`).
  *   state_dir    $KILN_STATE, else ${XDG_STATE_HOME:-$HOME/.local/state}/kiln.
- *                Holds state.db, the database of persistent sandboxes;
- *                created (0700) when a persistent sandbox function is
- *                first called, never by kiln_open().
+ *                Holds state.db, the database of persistent sandboxes
+ *                (unless state_store is KILN_STATE_MEMORY); created
+ *                (0700) when a persistent sandbox function is first
+ *                called, never by kiln_open().
  *   runtime_dir  $KILN_RUNTIME_DIR, else $XDG_RUNTIME_DIR/kiln, else
  *                /run/kiln for root, else /tmp/kiln-<uid>.  Each sandbox
  *                gets a private 0700 directory <runtime_dir>/<id> holding
@@ -236,15 +269,22 @@ struct kiln_options {
 	 * jail: 1 (kiln_options_init()'s default): when running as root,
 	 * every sandbox's kiln-vmm runs in the jail (docs/SECURITY.md); 0:
 	 * never (debugging only: `kiln inspect` says JAIL DISABLED).
-	 * $KILN_JAIL=0 also turns it off.
+	 * $KILN_JAIL=0 also turns it off.  A persistent sandbox created
+	 * with the jail off is recorded so: its later starts, rollbacks
+	 * and forks (by any handle) are unjailed too.
 	 */
 	int jail;
+	/*
+	 * state_store: where persistent sandboxes are recorded (see enum
+	 * kiln_state_store).  kiln_options_init(): KILN_STATE_FILE.
+	 */
+	enum kiln_state_store state_store;
 };
 
 /*
  * Fill opts with defaults: all paths NULL, boot timeout 0 (see above),
  * cancel_fd -1, no logger (log NULL, log_format KILN_LOG_SILENT), log
- * level KILN_LOG_WARN.
+ * level KILN_LOG_WARN, jail 1, state_store KILN_STATE_FILE.
  */
 void kiln_options_init(struct kiln_options *opts);
 
@@ -718,6 +758,19 @@ int kiln_sandbox_set_network(struct kiln *k, const char *ref,
 			     const struct kiln_net_policy *p);
 
 /*
+ * The recorded network policy of a persistent sandbox (what the next
+ * start applies, and what runs now), into out: CIDRs as "a.b.c.d/len"
+ * (host bits cleared), domains lowercase, publish in order.  Free with
+ * kiln_net_policy_clear().  KILN_ESTATE if it has no network namespace
+ * (created without root: no network at all, as policy none).
+ */
+int kiln_sandbox_get_network(struct kiln *k, const char *ref,
+			     struct kiln_net_policy *out);
+
+/* Free what kiln_sandbox_get_network() allocated in p; p is reset. */
+void kiln_net_policy_clear(struct kiln_net_policy *p);
+
+/*
  * Copy a file into the guest: src_fd's content up to EOF becomes
  * guest_path (absolute), written atomically (a temporary file renamed into
  * place, so it is never seen half-written) with permission bits mode (0:
@@ -781,6 +834,30 @@ int kiln_sandbox_copy_dir_from_guest(struct kiln_sandbox *sb,
 				     const char *guest_dir,
 				     const char *host_dir,
 				     struct kiln_copy_stats *stats);
+
+/*
+ * Caps on a copy from the guest (whose archive is untrusted): the sum of
+ * the regular files' sizes and the number of entries (skipped ones
+ * included).  0 in a field: its default, 64 GiB and 1000000.
+ */
+#define KILN_COPY_MAX_BYTES_DEFAULT (64ull << 30)
+#define KILN_COPY_MAX_ENTRIES_DEFAULT 1000000ull
+struct kiln_copy_limits {
+	uint64_t max_bytes;
+	uint64_t max_entries;
+};
+
+/*
+ * kiln_sandbox_copy_dir_from_guest() with limits (NULL: the defaults,
+ * which kiln_sandbox_copy_dir_from_guest() uses).  A copy over a limit
+ * fails with KILN_EGUEST, naming it.  On any failure what the copy
+ * created on the host is removed again (files and directories that did
+ * not exist before it; never pre-existing ones, though a file of the copy
+ * may have replaced one of the same name).
+ */
+int kiln_sandbox_copy_dir_from_guest_limits(
+	struct kiln_sandbox *sb, const char *guest_dir, const char *host_dir,
+	const struct kiln_copy_limits *limits, struct kiln_copy_stats *stats);
 
 /*
  * The same with the tar archive itself: extract the archive read from
@@ -873,6 +950,69 @@ int kiln_checkpoint_remove(struct kiln *k, const char *ref, const char *name);
 int kiln_sandbox_fork(struct kiln *k, const char *ref, unsigned int count,
 		      char (*ids)[KILN_ID_LEN + 1]);
 
+/* ---- base snapshots ($KILN_CACHE/snapshots) ----------------------------- */
+
+/*
+ * A base snapshot is the cached boot every sandbox restores (one per
+ * kernel, image, kiln-vmm, host, vCPUs, memory and command line).  A
+ * rebuilt input makes a new one; the old ones stay until pruned.
+ */
+enum kiln_base_status {
+	/* what this kiln restores now (its default kernel, image and
+	 * kiln-vmm, with the snapshot's vCPUs/memory/command line) */
+	KILN_BASE_CURRENT = 0,
+	/* still valid, but for inputs that are not this kiln's defaults
+	 * (another kiln-vmm, kernel or image that still exists unchanged) */
+	KILN_BASE_OTHER = 1,
+	/* never used again: an input changed or is gone, another host or
+	 * snapshot layout, or the leftover of an interrupted build/prune */
+	KILN_BASE_STALE = 2,
+};
+
+/* What kiln_base_snapshot_prune() did with one (list: KILN_BASE_KEPT). */
+enum kiln_base_action {
+	KILN_BASE_KEPT = 0, /* not selected */
+	KILN_BASE_REMOVED = 1,
+	KILN_BASE_WOULD_REMOVE = 2, /* KILN_PRUNE_DRY_RUN */
+	KILN_BASE_SKIPPED = 3, /* selected, but in use or busy: see note */
+	KILN_BASE_FAILED = 4, /* removing it failed: see note */
+};
+
+struct kiln_base_snapshot_info {
+	char key[40]; /* directory name: 16 hex digits (or KEY.tmp ...) */
+	enum kiln_base_status status;
+	char reason[256]; /* why stale or other; "" when current */
+	/* > 0: a process (a sandbox's kiln-vmm) maps its memory file;
+	 * -1: unknown (a kiln-vmm whose maps cannot be read: see note) */
+	int in_use_pid;
+	unsigned int cpus, memory_mib; /* 0: not recorded (older kiln) */
+	int64_t created_at; /* seconds since the epoch (directory mtime) */
+	uint64_t size_bytes; /* disk space of its files (sparse) */
+	enum kiln_base_action action;
+	char note[256]; /* why skipped or failed */
+	char *path; /* its directory */
+};
+
+/* Base snapshots in the cache, oldest first; *list NULL when *n is 0. */
+int kiln_base_snapshot_list(struct kiln *k,
+			    struct kiln_base_snapshot_info **list, size_t *n);
+
+#define KILN_PRUNE_ALL 1u /* every unused one, current ones too */
+#define KILN_PRUNE_DRY_RUN 2u /* decide and report, remove nothing */
+
+/*
+ * Remove the stale base snapshots (flags KILN_PRUNE_ALL: every one),
+ * never one whose memory file a running process maps (or when that
+ * cannot be checked).  Checkpoints do not depend on base snapshots (their
+ * files are complete).  *list: every base snapshot with its action
+ * (free with kiln_base_snapshot_info_list_free()); KILN_OK even if some
+ * were skipped or failed (see each action).
+ */
+int kiln_base_snapshot_prune(struct kiln *k, unsigned int flags,
+			     struct kiln_base_snapshot_info **list, size_t *n);
+void kiln_base_snapshot_info_list_free(struct kiln_base_snapshot_info *list,
+				       size_t n);
+
 /* ---- guest status and identity ----------------------------------------- */
 
 /* What the guest agent reports about the guest (kiln_sandbox_status()). */
@@ -923,6 +1063,9 @@ struct kiln_process {
 	uint32_t exec_id; /* in the process group of this exec; 0: none */
 	uint32_t exec_conn; /* the agent connection of that exec */
 	int exec_leader; /* the exec's own process */
+	/* in the process group of a detached command (kiln exec --detach):
+	 * its session id for kiln_sandbox_exec_attach(); 0: none */
+	uint32_t session;
 };
 
 /*

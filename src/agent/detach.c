@@ -106,6 +106,27 @@ uint32_t detach_new_session(struct agent *ag)
 	}
 }
 
+void detach_conn_eof(struct conn *c)
+{
+	struct proc **pp = &c->procs;
+
+	/* Bounded by c's commands. */
+	while (*pp) {
+		struct proc *p = *pp;
+
+		if (!p->session || p->dead) {
+			pp = &p->conn_next;
+			continue;
+		}
+		*pp = p->conn_next;
+		p->conn_next = NULL;
+		log_debug("connection %u: end of input; session %u goes on "
+			  "detached",
+			  c->serial, p->session);
+		proc_detach(p);
+	}
+}
+
 void detach_attach_op(struct conn *c, uint32_t id, json_t *obj)
 {
 	json_t *op, *session;

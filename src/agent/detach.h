@@ -52,4 +52,12 @@ uint32_t detach_new_session(struct agent *ag);
 /* {"op":"attach","session":S}: see docs/PROTOCOL.md. */
 void detach_attach_op(struct conn *c, uint32_t id, json_t *obj);
 
+/*
+ * c's client ended its sending side (EOF).  Through the VMM a closed host
+ * socket looks exactly like that, so the detached commands c is attached
+ * to go on detached at once (else an idle one would stay attached to a
+ * gone client until it writes, and refuse every new attach).
+ */
+void detach_conn_eof(struct conn *c);
+
 #endif

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent/exec.h"
+#include "agent/files_tmp.h"
 #include "agent/identity.h"
 #include "agent/log.h"
 
@@ -374,8 +375,8 @@ void files_op_write(struct conn *c, uint32_t id, json_t *obj)
 	bool parents = false;
 	mode_t mode = 0644;
 	struct file_xfer *x;
+	char err[512], tmpl[NAME_MAX + 1];
 	struct stat st;
-	char err[512];
 	size_t dirlen;
 	int fd, rc;
 
@@ -412,9 +413,11 @@ void files_op_write(struct conn *c, uint32_t id, json_t *obj)
 			return;
 		}
 	}
+	/* the name is cut if needed: a 255-byte name still gets one */
+	files_tmp_template(slash + 1, tmpl);
 	x = xfer_new(c, id, path);
-	if (!x || asprintf(&x->tmp_path, "%.*s/.%s.kiln-XXXXXX", (int)dirlen,
-			   path, slash + 1) < 0) {
+	if (!x ||
+	    asprintf(&x->tmp_path, "%.*s/%s", (int)dirlen, path, tmpl) < 0) {
 		if (x)
 			x->tmp_path = NULL;
 		goto nomem;

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/files_tmp.h"
 #include "agent/tar.h"
 #include "agent/users.h"
 
@@ -37,8 +38,9 @@ struct tar_xfer {
 	/* upload */
 	struct tar_reader *rd;
 	int root_fd;
-	int file_fd, file_dir; /* the regular file being written */
+	int file_fd, file_dir; /* the regular file being written ... */
 	char file_name[NAME_MAX + 1];
+	char file_tmp[NAME_MAX + 1]; /* ... as this, renamed at its end */
 	uint32_t file_mode;
 	struct timespec file_times[2];
 	bool own; /* chown what is created to uid:gid */
@@ -65,9 +67,9 @@ void tarx_free(struct tar_xfer *t)
 	if (!t)
 		return;
 	if (t->file_fd >= 0) {
-		/* an unfinished file is not left behind */
+		/* an unfinished file is not left behind; the old one stays */
 		close(t->file_fd);
-		unlinkat(t->file_dir, t->file_name, 0);
+		unlinkat(t->file_dir, t->file_tmp, 0);
 	}
 	if (t->file_dir >= 0)
 		close(t->file_dir);
@@ -195,8 +197,11 @@ static int open_parent(struct tar_xfer *t, const char *path, char *name)
 	return dfd;
 }
 
-/* Make room for a new non-directory at dfd/name. */
-static int clear_slot(struct tar_xfer *t, int dfd, const char *name,
+/*
+ * A new non-directory may go to dfd/name: nothing is there, or a
+ * non-directory that the rename at its end replaces (never before).
+ */
+static int check_slot(struct tar_xfer *t, int dfd, const char *name,
 		      const char *path)
 {
 	struct stat st;
@@ -205,8 +210,31 @@ static int clear_slot(struct tar_xfer *t, int dfd, const char *name,
 		return errno == ENOENT ? 0 : entry_errno(t, path, errno);
 	if (S_ISDIR(st.st_mode))
 		return entry_errno(t, path, EISDIR);
-	if (unlinkat(dfd, name, 0) < 0)
-		return entry_errno(t, path, errno);
+	return 0;
+}
+
+/* A symlink: created under a temporary name, renamed over name. */
+static int up_symlink(struct tar_xfer *t, int dfd, const char *name,
+		      const struct tar_entry *e, const struct timespec ts[2])
+{
+	char tmp[NAME_MAX + 1];
+	int rc;
+
+	if (!e->linkpath[0])
+		return entry_bad(t, e->path, "symlink without a target");
+	if (check_slot(t, dfd, name, e->path) < 0)
+		return -1;
+	rc = files_tmp_symlinkat(e->linkpath, dfd, name, tmp);
+	if (rc < 0)
+		return entry_errno(t, e->path, -rc);
+	if (t->own)
+		(void)!fchownat(dfd, tmp, t->uid, t->gid, AT_SYMLINK_NOFOLLOW);
+	utimensat(dfd, tmp, ts, AT_SYMLINK_NOFOLLOW);
+	if (renameat(dfd, tmp, dfd, name) < 0) {
+		rc = errno;
+		unlinkat(dfd, tmp, 0);
+		return entry_errno(t, e->path, rc);
+	}
 	return 0;
 }
 
@@ -264,26 +292,15 @@ static int up_entry(void *ctx, const struct tar_entry *e)
 			       "names the target directory but "
 			       "is not a directory");
 	} else if (e->type == TAR_SYMLINK) {
-		if (!e->linkpath[0])
-			rc = entry_bad(t, e->path, "symlink without a target");
-		else if (clear_slot(t, dfd, name, e->path) < 0)
-			rc = -1;
-		else if (symlinkat(e->linkpath, dfd, name) < 0)
-			rc = entry_errno(t, e->path, errno);
-		if (rc == 0 && t->own)
-			(void)!fchownat(dfd, name, t->uid, t->gid,
-					AT_SYMLINK_NOFOLLOW);
-		if (rc == 0)
-			utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
-	} else if (clear_slot(t, dfd, name, e->path) < 0) {
+		rc = up_symlink(t, dfd, name, e, ts);
+	} else if (check_slot(t, dfd, name, e->path) < 0) {
 		rc = -1;
 	} else {
-		t->file_fd = openat(dfd, name,
-				    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-					    O_CLOEXEC,
-				    0600);
+		/* the old file stays until the new one is complete */
+		t->file_fd = files_tmp_openat(dfd, name, t->file_tmp);
 		if (t->file_fd < 0) {
-			rc = entry_errno(t, e->path, errno);
+			rc = entry_errno(t, e->path, -t->file_fd);
+			t->file_fd = -1;
 		} else {
 			t->file_dir = dfd;
 			dfd = -1;
@@ -325,7 +342,7 @@ static int up_data(void *ctx, const uint8_t *buf, size_t len)
 static int up_end(void *ctx)
 {
 	struct tar_xfer *t = ctx;
-	int fd = t->file_fd;
+	int fd = t->file_fd, e = 0;
 
 	if (fd < 0)
 		return 0;
@@ -334,11 +351,17 @@ static int up_end(void *ctx)
 	if (fchmod(fd, t->file_mode) < 0 || futimens(fd, t->file_times) < 0)
 		return entry_errno(t, t->err_entry, errno);
 	t->file_fd = -1;
+	if (close(fd) < 0)
+		e = errno;
+	/* complete: now it replaces the old one, in one step */
+	if (!e &&
+	    renameat(t->file_dir, t->file_tmp, t->file_dir, t->file_name) < 0)
+		e = errno;
+	if (e)
+		unlinkat(t->file_dir, t->file_tmp, 0);
 	close(t->file_dir);
 	t->file_dir = -1;
-	if (close(fd) < 0)
-		return entry_errno(t, t->err_entry, errno);
-	return 0;
+	return e ? entry_errno(t, t->err_entry, e) : 0;
 }
 
 static const struct tar_reader_ops up_ops = {up_entry, up_data, up_end};

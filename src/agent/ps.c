@@ -227,6 +227,15 @@ static struct proc *exec_of_group(struct agent *ag, pid_t pgid)
 	return NULL;
 }
 
+/* The detached command (running) whose process group pgid is, or NULL. */
+static struct proc *session_of_group(struct agent *ag, pid_t pgid)
+{
+	for (struct proc *p = ag->procs; p; p = p->next)
+		if (p->session && !p->reaped && !p->dead && p->pid == pgid)
+			return p;
+	return NULL;
+}
+
 /* Seconds since the epoch at which the guest booted. */
 static double boot_epoch(void)
 {
@@ -243,6 +252,7 @@ static json_t *entry_json(struct agent *ag, const struct ps_entry *e,
 {
 	char state[2] = {e->state, 0};
 	struct proc *x = exec_of_group(ag, e->pgid);
+	struct proc *s = session_of_group(ag, e->pgid);
 	json_t *j;
 
 	j = json_pack("{s:i,s:i,s:i,s:I,s:s,s:I,s:f,s:s,s:s,s:b}", "pid",
@@ -268,6 +278,8 @@ static json_t *entry_json(struct agent *ag, const struct ps_entry *e,
 		json_object_set_new(j, "exec_leader",
 				    json_boolean(x->pid == e->pid));
 	}
+	if (j && s) /* for `kiln attach SB SESSION` */
+		json_object_set_new(j, "session", json_integer(s->session));
 	return j;
 }
 

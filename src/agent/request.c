@@ -21,15 +21,17 @@
 #include "agent/forward.h"
 #include "agent/identity.h"
 #include "agent/log.h"
+#include "agent/net.h"
 #include "agent/ps.h"
 #include "agent/status.h"
 
 /* Ops this agent serves, announced in the hello reply. */
 static const char *const request_ops[] = {
-	"hello",      "ping",	  "exec",     "signal", "shutdown", "read_file",
-	"write_file", "stat",	  "list_dir", "mkdir",	"remove",   "rename",
-	"status",     "identity", "resize",   "ps",	"kill",	    "forward",
-	"attach",     "upload",	  "download"};
+	"hello",     "ping",	   "exec",    "signal",	  "shutdown",
+	"read_file", "write_file", "stat",    "list_dir", "mkdir",
+	"remove",    "rename",	   "status",  "identity", "resize",
+	"ps",	     "kill",	   "forward", "attach",	  "upload",
+	"download",  "net_config"};
 
 /*
  * Fields are unpacked as plain JSON values ("o") so that a wrong type gets
@@ -638,6 +640,7 @@ static void handle_control(struct conn *c, uint32_t id, const uint8_t *buf,
 		{"kill", ps_kill_op},
 		{"forward", forward_op},
 		{"attach", detach_attach_op},
+		{"net_config", netcfg_op},
 	};
 	char err[256];
 	const char *op;

@@ -23,6 +23,7 @@
 
 #include <linux/vm_sockets.h>
 
+#include "agent/detach.h"
 #include "agent/exec.h"
 #include "agent/files.h"
 #include "agent/forward.h"
@@ -521,6 +522,7 @@ static void conn_read(struct conn *c, uint32_t events)
 				"(truncated %s frame of %u bytes)",
 				proto_kind_name(c->rd.hdr.kind), c->rd.hdr.len);
 	c->read_eof = true;
+	detach_conn_eof(c); /* a closed client, through the VMM */
 	if (events & EPOLLHUP)
 		conn_close(c, "peer closed the connection");
 }

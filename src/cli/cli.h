@@ -6,6 +6,8 @@
 #define KILN_CLI_CLI_H
 
 /* kiln's own exit codes (docs/CLI.md); others are the command's. */
+/* usage errors of `kiln network` and of create's network options */
+#define CLI_EXIT_USAGE 2
 #define CLI_EXIT_TIMEOUT 124 /* the command ran into --timeout */
 #define CLI_EXIT_FAILURE 125 /* kiln failed: usage, setup, VM, agent */
 #define CLI_EXIT_CANNOT_EXEC 126 /* the command could not be executed */
@@ -39,6 +41,9 @@ int cli_checkpoint(int argc, char **argv);
 int cli_rollback(int argc, char **argv);
 int cli_fork(int argc, char **argv);
 int cli_snapshot(int argc, char **argv);
+
+/* `kiln network`: show or replace a network policy (cmd_network.c). */
+int cli_network(int argc, char **argv);
 
 /* `kiln doctor`: checks the host (cmd_doctor.c). */
 int cli_doctor(int argc, char **argv);

@@ -22,7 +22,8 @@
 #include "kiln.h"
 
 static const char usage[] =
-	"usage: kiln cp [-r [-u USER]] [--json] SRC DST\n"
+	"usage: kiln cp [-r [-u USER] [--max-bytes SIZE] [--max-entries N]]\n"
+	"               [--json] SRC DST\n"
 	"\n"
 	"Copy a regular file between the host and a running persistent\n"
 	"sandbox.  Exactly one of SRC and DST is SANDBOX:PATH (SANDBOX: id,\n"
@@ -45,9 +46,42 @@ static const char usage[] =
 	"belongs\n"
 	"                       to USER (name or uid in the guest; default\n"
 	"                       root)\n"
+	"  --max-bytes SIZE     with -r out of a sandbox: fail if the files\n"
+	"                       hold more than SIZE bytes (suffix K, M, G, T:\n"
+	"                       powers of 1024; default 64G)\n"
+	"  --max-entries N      with -r out of a sandbox: fail if the tree "
+	"has\n"
+	"                       more than N entries (default 1000000)\n"
 	"\n"
 	"exit status: 0 copied, 125 failed (a file DST unchanged; a tree\n"
-	"may be partly copied).\n";
+	"copied out of a sandbox is removed again, a tree copied into one\n"
+	"may be partly there).\n";
+
+/* "123", "64G": a count of bytes (K, M, G, T: powers of 1024), > 0. */
+static int parse_size(const char *opt, const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	errno = 0;
+	v = s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
+	if (v > 0 && !errno && end[0] && !end[1] && strchr("KMGT", end[0]))
+		shift = 10u *
+			(unsigned int)(strchr("KMGT", end[0]) - "KMGT" + 1);
+	else if (v > 0 && !errno && !end[0])
+		shift = 0;
+	else
+		return cli_usage_error("cp",
+				       "%s: '%s' is not a size > 0 "
+				       "(a number, optionally with K, M, "
+				       "G or T)",
+				       opt, s);
+	if (v > (UINT64_MAX >> shift))
+		return cli_usage_error("cp", "%s: '%s' is too large", opt, s);
+	*out = (uint64_t)v << shift;
+	return 0;
+}
 
 /* SANDBOX:PATH?  Splits it (in place) if so. */
 static bool guest_spec(char *arg, char **ref, char **path)
@@ -130,7 +164,8 @@ static int copy_in(struct cli *c, struct kiln_sandbox *sb, const char *src,
 }
 
 static int copy_out(struct cli *c, struct kiln_sandbox *sb, const char *gpath,
-		    const char *dst, bool recursive)
+		    const char *dst, bool recursive,
+		    const struct kiln_copy_limits *lim)
 {
 	char *target = NULL, *tmp = NULL, *gdup;
 	struct kiln_copy_stats stats = {0};
@@ -143,8 +178,8 @@ static int copy_out(struct cli *c, struct kiln_sandbox *sb, const char *gpath,
 			rc = kiln_sandbox_download_tar(sb, gpath, STDOUT_FILENO,
 						       &stats);
 		else
-			rc = kiln_sandbox_copy_dir_from_guest(sb, gpath, dst,
-							      &stats);
+			rc = kiln_sandbox_copy_dir_from_guest_limits(
+				sb, gpath, dst, lim, &stats);
 		report_tree(c, rc, &stats);
 		return rc;
 	}
@@ -207,6 +242,8 @@ int cli_cp(int argc, char **argv)
 	struct cli c;
 	bool json = false;
 	const char *user = NULL;
+	struct kiln_copy_limits lim = {0};
+	bool limits = false;
 	int rc, code, npos = 0;
 
 	if (argc == 2 &&
@@ -226,7 +263,28 @@ int cli_cp(int argc, char **argv)
 		else if (opts && (!strcmp(a, "-u") || !strcmp(a, "--user")) &&
 			 i + 1 < argc)
 			user = argv[++i];
-		else if (opts && !strcmp(a, "--"))
+		else if (opts && !strcmp(a, "--max-bytes") && i + 1 < argc) {
+			rc = parse_size(a, argv[++i], &lim.max_bytes);
+			if (rc)
+				return rc;
+			limits = true;
+		} else if (opts && !strcmp(a, "--max-entries") &&
+			   i + 1 < argc) {
+			const char *v = argv[++i];
+			char *end;
+
+			errno = 0;
+			lim.max_entries = v[0] >= '0' && v[0] <= '9'
+						  ? strtoull(v, &end, 10)
+						  : 0;
+			if (!lim.max_entries || errno || *end)
+				return cli_usage_error(
+					"cp",
+					"--max-entries: '%s' is not a "
+					"whole number > 0",
+					v);
+			limits = true;
+		} else if (opts && !strcmp(a, "--"))
 			opts = false;
 		else if (opts && a[0] == '-' && a[1])
 			return cli_usage_error("cp", "unknown option %s", a);
@@ -255,6 +313,11 @@ int cli_cp(int argc, char **argv)
 	if (json && !in && !strcmp(dst, "-"))
 		return cli_usage_error("cp", "--json and DST '-' exclude each "
 					     "other (stdout carries the file)");
+	if (limits && (!recursive || in || !strcmp(dst, "-")))
+		return cli_usage_error(
+			"cp", "--max-bytes and --max-entries apply to "
+			      "trees copied out of a sandbox (with -r, "
+			      "DST not -)");
 	if (user && (!recursive || !in))
 		return cli_usage_error("cp",
 				       "-u applies to trees copied into a "
@@ -273,7 +336,7 @@ int cli_cp(int argc, char **argv)
 		return code;
 	}
 	rc = in ? copy_in(&c, sb, src, gpath, recursive, user)
-		: copy_out(&c, sb, gpath, dst, recursive);
+		: copy_out(&c, sb, gpath, dst, recursive, &lim);
 	code = rc ? CLI_EXIT_FAILURE : 0;
 	if (!rc && json)
 		code = cli_json_print(

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_common.h"
+#include "cli/net_args.h"
 #include "kiln.h"
 
 static const char usage[] =
@@ -37,9 +38,14 @@ static const char usage[] =
 	"  --json               print the sandbox as JSON (see docs/CLI.md)\n"
 	"  -q, --quiet          no boot progress on stderr\n"
 	"  -h, --help           show this help\n"
+	"\n";
+
+static const char usage_tail[] =
 	"\n"
-	"exit status: 0 created; 125 failed (nothing is left behind);\n"
-	"128+N stopped by signal N (the sandbox is rolled back).\n";
+	"exit status: 0 created; 2 bad network option (nothing is done);\n"
+	"125 failed (nothing is left behind); 128+N stopped by signal N "
+	"(the\n"
+	"sandbox is rolled back).\n";
 
 static const struct option longopts[] = {
 	{"name", required_argument, NULL, 'N'},
@@ -52,27 +58,56 @@ static const struct option longopts[] = {
 	{"no-jail", no_argument, NULL, 'U'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
+	{"network", required_argument, NULL, NET_OPT_BASE + NET_OPT_NETWORK},
+	{"allow-cidr", required_argument, NULL,
+	 NET_OPT_BASE + NET_OPT_ALLOW_CIDR},
+	{"deny-cidr", required_argument, NULL,
+	 NET_OPT_BASE + NET_OPT_DENY_CIDR},
+	{"allow-domain", required_argument, NULL,
+	 NET_OPT_BASE + NET_OPT_ALLOW_DOMAIN},
+	{"publish", required_argument, NULL, NET_OPT_BASE + NET_OPT_PUBLISH},
+	{"bandwidth", required_argument, NULL,
+	 NET_OPT_BASE + NET_OPT_BANDWIDTH},
+	{"dns-upstream", required_argument, NULL,
+	 NET_OPT_BASE + NET_OPT_DNS_UPSTREAM},
 	{NULL, 0, NULL, 0},
 };
+
+/* A bad network option: exit 2 (docs/CLI.md), unlike other usage errors. */
+static int net_usage_error(const char *msg)
+{
+	fprintf(stderr, "kiln create: %s\nsee 'kiln create --help'\n", msg);
+	return CLI_EXIT_USAGE;
+}
 
 int cli_create(int argc, char **argv)
 {
 	struct kiln_sandbox_config cfg = {.persistent = 1};
+	struct kiln_net_policy pol;
+	struct net_args na;
 	struct kiln_sandbox_info info;
 	struct kiln_sandbox *sb;
 	unsigned int boot_s = 0;
 	bool json = false, quiet = false;
-	char err[256], *image = NULL, seen[128] = {0};
+	char err[512], *image = NULL, seen[128] = {0};
 	const char *image_arg = NULL;
 	struct cli c;
 	int opt, rc, code = 0;
 
+	net_args_init(&na);
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:qh", longopts, NULL)) != -1) {
 		if (opt == '?' || opt == ':')
 			return cli_getopt_error("create", opt, argv, optind,
 						optopt);
+		if (opt >= NET_OPT_BASE) {
+			if (net_args_add(&na,
+					 (enum net_opt)(opt - NET_OPT_BASE),
+					 optarg, err, sizeof(err)))
+				return net_usage_error(err);
+			continue;
+		}
 		if (opt != 'h' && seen[opt & 127]++)
 			return cli_usage_error("create",
 					       "%s given more than once",
@@ -118,6 +153,8 @@ int cli_create(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage, stdout);
+			fputs(net_args_help, stdout);
+			fputs(usage_tail, stdout);
 			return 0;
 		}
 	}
@@ -127,6 +164,11 @@ int cli_create(int argc, char **argv)
 	if ((image_arg && !*image_arg) ||
 	    (cfg.kernel_path && !*cfg.kernel_path))
 		return cli_usage_error("create", "empty path");
+	if (na.given) {
+		if (net_args_finish(&na, &pol, err, sizeof(err)))
+			return net_usage_error(err);
+		cfg.network = &pol;
+	}
 	if (cli_open(&c, boot_s))
 		return CLI_EXIT_FAILURE;
 	/* an image name (no '/') is one of the cache's built images */

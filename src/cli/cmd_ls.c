@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_common.h"
+#include "cli/net_args.h"
 #include "kiln.h"
 
 static const char ls_usage[] =
@@ -187,6 +188,37 @@ static void inspect_text(const struct kiln_sandbox_info *s)
 		printf("exit reason:   %s\n", s->exit_reason);
 }
 
+/*
+ * The sandbox's network policy: into *o as "network" (null without a
+ * namespace), or printed.  0, or the failure's exit code.
+ */
+static int inspect_network(struct cli *c, const struct kiln_sandbox_info *s,
+			   json_t *o)
+{
+	struct kiln_net_policy p;
+	int rc = kiln_sandbox_get_network(c->k, s->id, &p);
+
+	/* a broken network record must not hide the rest: warn */
+	if (rc && rc != KILN_ESTATE)
+		fprintf(stderr, "kiln: warning: %s\n", kiln_errmsg(c->k));
+	if (o && json_object_set_new(o, "network",
+				     rc ? json_null()
+					: net_policy_json(&p, s->net_slot))) {
+		kiln_net_policy_clear(&p);
+		return CLI_EXIT_FAILURE;
+	}
+	if (!o && rc) {
+		printf("network:       %s\n",
+		       rc == KILN_ESTATE ? "none (no network namespace)"
+					 : "unknown (see the warning)");
+	} else if (!o) {
+		printf("network:\n");
+		net_policy_print(&p, s->net_slot, "  ", stdout);
+	}
+	kiln_net_policy_clear(&p);
+	return 0;
+}
+
 static const struct option inspect_opts[] = {
 	{"json", no_argument, NULL, 'j'},
 	{"help", no_argument, NULL, 'h'},
@@ -228,10 +260,18 @@ int cli_inspect(int argc, char **argv)
 	if (rc) {
 		code = cli_fail(&c, rc);
 	} else {
-		if (json)
-			code = json_print(cli_sandbox_json(&info));
-		else
+		if (json) {
+			json_t *o = cli_sandbox_json(&info);
+
+			code = o ? inspect_network(&c, &info, o) : 0;
+			if (code)
+				json_decref(o);
+			else
+				code = json_print(o);
+		} else {
 			inspect_text(&info);
+			code = inspect_network(&c, &info, NULL);
+		}
 		kiln_sandbox_info_clear(&info);
 		if (fflush(stdout) == EOF)
 			code = CLI_EXIT_FAILURE;

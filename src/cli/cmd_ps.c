@@ -22,13 +22,17 @@ static const char usage[] =
 	"usage: kiln ps SANDBOX [--json]\n"
 	"\n"
 	"List the processes in a running persistent sandbox's guest: pid,\n"
-	"parent pid, uid, state, resident memory, start time, the exec they\n"
-	"belong to (ID@CONN: exec request ID on agent connection CONN; for\n"
-	"'kiln kill --exec') and the command line (cut to 256 bytes, marked\n"
-	"with '...').\n"
+	"the session of the detached command (kiln exec --detach) they belong\n"
+	"to (for 'kiln attach SANDBOX SESSION'), parent pid, uid, state,\n"
+	"resident memory, start time, the exec they belong to (ID@CONN: exec\n"
+	"request ID on agent connection CONN; for 'kiln kill --exec') and the\n"
+	"command line (cut to 256 bytes, marked with '...').\n"
 	"\n"
 	"options:\n"
-	"  --json       a JSON array of processes\n"
+	"  --json       a JSON array of processes: {pid, session (null if\n"
+	"               none), ppid, pgid, uid, state, rss_kib, start_time,\n"
+	"               comm, cmdline, cmdline_truncated, exec: {id, conn,\n"
+	"               leader} (only for processes of an attached exec)}\n"
 	"  -h, --help   show this help\n";
 
 static const struct option ps_opts[] = {
@@ -47,6 +51,10 @@ static json_t *proc_json(const struct kiln_process *p)
 		p->start_time, "comm", p->comm, "cmdline", p->cmdline,
 		"cmdline_truncated", p->cmdline_truncated);
 
+	if (o)
+		json_object_set_new(o, "session",
+				    p->session ? json_integer(p->session)
+					       : json_null());
 	if (o && p->exec_id)
 		json_object_set_new(o, "exec",
 				    json_pack("{s:I,s:I,s:b}", "id",
@@ -94,19 +102,22 @@ static void fmt_start(double t, char *buf, size_t len)
 
 static void print_table(const struct kiln_process *list, size_t n)
 {
-	printf("%7s %7s %6s %s %9s %5s %-9s %s\n", "PID", "PPID", "UID", "S",
-	       "RSS(KiB)", "START", "EXEC", "COMMAND");
+	printf("%7s %7s %7s %6s %s %9s %5s %-9s %s\n", "PID", "SESSION", "PPID",
+	       "UID", "S", "RSS(KiB)", "START", "EXEC", "COMMAND");
 	for (size_t i = 0; i < n; i++) {
 		const struct kiln_process *p = &list[i];
-		char start[16], exec[32] = "-";
+		char start[16], exec[32] = "-", session[16] = "-";
 
 		fmt_start(p->start_time, start, sizeof(start));
 		if (p->exec_id)
 			snprintf(exec, sizeof(exec), "%u@%u", p->exec_id,
 				 p->exec_conn);
-		printf("%7d %7d %6u %c %9llu %5s %-9s %s%s\n", p->pid, p->ppid,
-		       p->uid, p->state, (unsigned long long)p->rss_kib, start,
-		       exec, p->cmdline, p->cmdline_truncated ? "..." : "");
+		if (p->session)
+			snprintf(session, sizeof(session), "%u", p->session);
+		printf("%7d %7s %7d %6u %c %9llu %5s %-9s %s%s\n", p->pid,
+		       session, p->ppid, p->uid, p->state,
+		       (unsigned long long)p->rss_kib, start, exec, p->cmdline,
+		       p->cmdline_truncated ? "..." : "");
 	}
 }
 

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `kiln snapshot ls` and `kiln snapshot rm`: the checkpoints of
- * persistent sandboxes (`kiln checkpoint` makes them).
+ * persistent sandboxes (`kiln checkpoint` makes them).  `kiln snapshot ls
+ * --base` and `kiln snapshot prune`: the base snapshots in the cache.
  */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,8 +18,10 @@
 
 static const char snapshot_usage[] =
 	"usage: kiln snapshot ls [--json] [SANDBOX]\n"
+	"       kiln snapshot ls --base [--json]\n"
 	"       kiln snapshot rm SANDBOX NAME...\n"
 	"       kiln snapshot rm --all-of SANDBOX\n"
+	"       kiln snapshot prune [--all] [--dry-run] [--json]\n"
 	"\n"
 	"List or remove the checkpoints of persistent sandboxes (made by\n"
 	"`kiln checkpoint`).  ls: all sandboxes' or SANDBOX's, columns\n"
@@ -26,14 +30,28 @@ static const char snapshot_usage[] =
 	"SANDBOX, or all of its checkpoints with --all-of; prints each "
 	"removed.\n"
 	"\n"
+	"Base snapshots are the cached boots sandboxes restore\n"
+	"($KILN_CACHE/snapshots); each new kiln-vmm, kernel or image makes a\n"
+	"new one.  ls --base: KEY STATUS (current: what kiln restores now;\n"
+	"other: valid for other inputs; stale: never used again) IN-USE\n"
+	"CPUS MEMORY CREATED SIZE WHY.  prune: removes the stale ones (--all:\n"
+	"every one), never one a running sandbox uses; --dry-run only lists.\n"
+	"\n"
 	"options:\n"
-	"  --json             ls: JSON output\n"
+	"  --json             ls, prune: JSON output\n"
+	"  --base             ls: base snapshots instead of checkpoints\n"
 	"  --all-of SANDBOX   rm: every checkpoint of SANDBOX\n"
+	"  --all              prune: current and other ones too (unused)\n"
+	"  --dry-run          prune: say what would be removed, remove "
+	"nothing\n"
 	"  -h, --help         show this help\n";
 
 static const struct option snap_opts[] = {
 	{"json", no_argument, NULL, 'j'},
 	{"all-of", required_argument, NULL, 'A'},
+	{"base", no_argument, NULL, 'b'},
+	{"all", no_argument, NULL, 'a'},
+	{"dry-run", no_argument, NULL, 'n'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -107,10 +125,174 @@ static int snapshot_ls(struct cli *c, const char *ref, bool json)
 	return code;
 }
 
+static const char *const base_status_names[] = {"current", "other", "stale"};
+static const char *const base_action_names[] = {
+	"kept", "removed", "would_remove", "skipped", "failed"};
+
+static const char *base_status_name(enum kiln_base_status s)
+{
+	return (unsigned int)s < 3 ? base_status_names[s] : "?";
+}
+
+static json_t *base_json(const struct kiln_base_snapshot_info *i, bool prune)
+{
+	char created[32];
+	json_t *o;
+
+	time_utc(i->created_at, created, sizeof(created));
+	o = json_pack(
+		"{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:I, s:I, s:s}", "key",
+		i->key, "status", base_status_name(i->status), "reason",
+		i->reason[0] ? json_string(i->reason) : json_null(),
+		"in_use_pid",
+		i->in_use_pid ? json_integer(i->in_use_pid) : json_null(),
+		"cpus", i->cpus ? json_integer(i->cpus) : json_null(),
+		"memory_mib",
+		i->memory_mib ? json_integer(i->memory_mib) : json_null(),
+		"created", created, "created_unix", (json_int_t)i->created_at,
+		"size_bytes", (json_int_t)i->size_bytes, "path", i->path);
+	if (o && prune &&
+	    (json_object_set_new(
+		     o, "action",
+		     json_string((unsigned int)i->action < 5
+					 ? base_action_names[i->action]
+					 : "?")) ||
+	     json_object_set_new(o, "note",
+				 i->note[0] ? json_string(i->note)
+					    : json_null()))) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
+static int base_print_json(const struct kiln_base_snapshot_info *list, size_t n,
+			   bool prune)
+{
+	json_t *arr = json_array();
+	int code = 0;
+
+	for (size_t i = 0; arr && i < n; i++)
+		if (json_array_append_new(arr, base_json(&list[i], prune))) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	if (!arr ||
+	    json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) {
+		fprintf(stderr, "kiln: out of memory\n");
+		code = CLI_EXIT_FAILURE;
+	} else {
+		putchar('\n');
+	}
+	json_decref(arr);
+	return code;
+}
+
+static int base_ls(struct cli *c, bool json)
+{
+	struct kiln_base_snapshot_info *list;
+	size_t n;
+	int rc, code = 0;
+
+	rc = kiln_base_snapshot_list(c->k, &list, &n);
+	if (rc)
+		return cli_fail(c, rc);
+	if (json) {
+		code = base_print_json(list, n, false);
+	} else {
+		printf("%-16s  %-7s  %-7s  %-4s  %-6s  %-20s  %-9s  %s\n",
+		       "KEY", "STATUS", "IN-USE", "CPUS", "MEMORY", "CREATED",
+		       "SIZE", "WHY");
+		for (size_t i = 0; i < n; i++) {
+			const struct kiln_base_snapshot_info *b = &list[i];
+			char created[32], use[16], cpus[16], mem[16];
+
+			time_utc(b->created_at, created, sizeof(created));
+			snprintf(use, sizeof(use), "%s",
+				 b->in_use_pid < 0 ? "?" : "-");
+			if (b->in_use_pid > 0)
+				snprintf(use, sizeof(use), "%d", b->in_use_pid);
+			snprintf(cpus, sizeof(cpus), "%s", "?");
+			if (b->cpus)
+				snprintf(cpus, sizeof(cpus), "%u", b->cpus);
+			snprintf(mem, sizeof(mem), "%s", "?");
+			if (b->memory_mib)
+				snprintf(mem, sizeof(mem), "%u", b->memory_mib);
+			printf("%-16s  %-7s  %-7s  %-4s  %-6s  %-20s  %5.1f "
+			       "MiB  "
+			       "%s\n",
+			       b->key, base_status_name(b->status), use, cpus,
+			       mem, created,
+			       (double)b->size_bytes / (1024.0 * 1024.0),
+			       b->reason[0] ? b->reason : "-");
+		}
+	}
+	kiln_base_snapshot_info_list_free(list, n);
+	return code;
+}
+
+static int base_prune(struct cli *c, bool all, bool dry_run, bool json)
+{
+	struct kiln_base_snapshot_info *list;
+	uint64_t freed = 0;
+	size_t n, removed = 0, skipped = 0, failed = 0;
+	int rc, code = 0;
+
+	rc = kiln_base_snapshot_prune(
+		c->k,
+		(all ? KILN_PRUNE_ALL : 0) | (dry_run ? KILN_PRUNE_DRY_RUN : 0),
+		&list, &n);
+	if (rc)
+		return cli_fail(c, rc);
+	for (size_t i = 0; i < n; i++) {
+		const struct kiln_base_snapshot_info *b = &list[i];
+		double mib = (double)b->size_bytes / (1024.0 * 1024.0);
+
+		switch (b->action) {
+		case KILN_BASE_REMOVED:
+		case KILN_BASE_WOULD_REMOVE:
+			removed++;
+			freed += b->size_bytes;
+			if (!json)
+				printf("%s %s (%s%s%s, %.1f MiB)\n",
+				       b->action == KILN_BASE_REMOVED
+					       ? "removed"
+					       : "would remove",
+				       b->key, base_status_name(b->status),
+				       b->reason[0] ? ": " : "", b->reason,
+				       mib);
+			break;
+		case KILN_BASE_SKIPPED:
+			skipped++;
+			fprintf(stderr, "kiln: kept base snapshot %s: %s\n",
+				b->key, b->note);
+			break;
+		case KILN_BASE_FAILED:
+			failed++;
+			fprintf(stderr,
+				"kiln: cannot remove base snapshot %s: %s\n",
+				b->key, b->note);
+			break;
+		case KILN_BASE_KEPT:
+			break;
+		}
+	}
+	if (json)
+		code = base_print_json(list, n, true);
+	else
+		printf("%s %zu base snapshot%s (%.1f MiB)%s\n",
+		       dry_run ? "would remove" : "removed", removed,
+		       removed == 1 ? "" : "s",
+		       (double)freed / (1024.0 * 1024.0),
+		       skipped ? ", some kept (see above)" : "");
+	kiln_base_snapshot_info_list_free(list, n);
+	return failed ? CLI_EXIT_FAILURE : code;
+}
+
 int cli_snapshot(int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL, *all_of = NULL;
-	bool json = false;
+	bool json = false, base = false, all = false, dry_run = false;
 	struct cli c;
 	int opt, code = 0;
 
@@ -118,8 +300,10 @@ int cli_snapshot(int argc, char **argv)
 		fputs(snapshot_usage, stdout);
 		return 0;
 	}
-	if (!sub || (strcmp(sub, "ls") && strcmp(sub, "rm")))
-		return cli_usage_error("snapshot", "expected 'ls' or 'rm'%s%s",
+	if (!sub ||
+	    (strcmp(sub, "ls") && strcmp(sub, "rm") && strcmp(sub, "prune")))
+		return cli_usage_error("snapshot",
+				       "expected 'ls', 'rm' or 'prune'%s%s",
 				       sub ? ", not " : "", sub ? sub : "");
 	argc--;
 	argv++;
@@ -128,9 +312,24 @@ int cli_snapshot(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, ":h", snap_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
-			if (strcmp(sub, "ls"))
+			if (!strcmp(sub, "rm"))
 				goto unknown;
 			json = true;
+			break;
+		case 'b':
+			if (strcmp(sub, "ls"))
+				goto unknown;
+			base = true;
+			break;
+		case 'a':
+			if (strcmp(sub, "prune"))
+				goto unknown;
+			all = true;
+			break;
+		case 'n':
+			if (strcmp(sub, "prune"))
+				goto unknown;
+			dry_run = true;
 			break;
 		case 'A':
 			if (strcmp(sub, "rm"))
@@ -145,6 +344,9 @@ int cli_snapshot(int argc, char **argv)
 						optopt);
 		}
 	}
+	if ((!strcmp(sub, "prune") || base) && optind < argc)
+		return cli_usage_error("snapshot", "unexpected argument '%s'",
+				       argv[optind]);
 	if (!strcmp(sub, "ls") && argc - optind > 1)
 		return cli_usage_error("snapshot", "unexpected argument '%s'",
 				       argv[optind + 1]);
@@ -157,7 +359,11 @@ int cli_snapshot(int argc, char **argv)
 				       "--all-of SANDBOX");
 	if (cli_open(&c, 0))
 		return CLI_EXIT_FAILURE;
-	if (!strcmp(sub, "ls")) {
+	if (!strcmp(sub, "prune")) {
+		code = base_prune(&c, all, dry_run, json);
+	} else if (base) {
+		code = base_ls(&c, json);
+	} else if (!strcmp(sub, "ls")) {
 		code = snapshot_ls(&c, optind < argc ? argv[optind] : NULL,
 				   json);
 	} else if (all_of) {

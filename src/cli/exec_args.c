@@ -42,6 +42,10 @@ const char exec_args_usage_exec[] =
 	"  --timeout S           kill CMD after S seconds (exit status 124)\n"
 	"  -d, --detach          start CMD, print its session id and return;\n"
 	"                        CMD keeps running ('kiln attach' to it)\n"
+	"  --detach-keys KEYS    with -it on a terminal: the keys that detach\n"
+	"                        (CMD keeps running, kiln exits 0 and prints\n"
+	"                        the session for 'kiln attach'); default\n"
+	"                        ctrl-p,ctrl-q, \"none\" disables\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Without -t, ^C stops kiln and kills CMD; with -t on a terminal ^C\n"
@@ -60,6 +64,8 @@ const char exec_args_usage_shell[] =
 	"  -e, --env NAME=VALUE  set an environment variable (repeatable)\n"
 	"  -w, --workdir DIR     start in DIR (absolute, default: the\n"
 	"                        shell's choice, /)\n"
+	"  --detach-keys KEYS    keys that detach from the shell, leaving it\n"
+	"                        running (default ctrl-p,ctrl-q; \"none\")\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"exit status: the shell's; 125 kiln failed.\n";
@@ -80,10 +86,13 @@ const char exec_args_usage_attach[] =
 	"  -t, --tty             it runs on a terminal: put kiln's terminal "
 	"in\n"
 	"                        raw mode and pass window size changes on\n"
+	"  --detach-keys KEYS    with -it on a terminal: the keys that detach\n"
+	"                        again (kiln exits 0; default ctrl-p,ctrl-q,\n"
+	"                        \"none\" disables)\n"
 	"  -h, --help            show this help\n"
 	"\n" EXIT_STATUS_TEXT;
 
-enum { OPT_TIMEOUT = 256 };
+enum { OPT_TIMEOUT = 256, OPT_DETACH_KEYS };
 
 static const struct option longopts[] = {
 	{"interactive", no_argument, NULL, 'i'},
@@ -93,6 +102,7 @@ static const struct option longopts[] = {
 	{"user", required_argument, NULL, 'u'},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"detach", no_argument, NULL, 'd'},
+	{"detach-keys", required_argument, NULL, OPT_DETACH_KEYS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -104,9 +114,11 @@ static bool opt_allowed(enum exec_args_cmd cmd, int opt)
 	case EXEC_ARGS_EXEC:
 		return true;
 	case EXEC_ARGS_SHELL:
-		return opt == 'e' || opt == 'w' || opt == 'u' || opt == 'h';
+		return opt == 'e' || opt == 'w' || opt == 'u' || opt == 'h' ||
+		       opt == OPT_DETACH_KEYS;
 	case EXEC_ARGS_ATTACH:
-		return opt == 'i' || opt == 't' || opt == 'h';
+		return opt == 'i' || opt == 't' || opt == 'h' ||
+		       opt == OPT_DETACH_KEYS;
 	}
 	return false;
 }
@@ -193,6 +205,9 @@ static int one_opt(enum exec_args_cmd cmd, int opt, struct exec_args *a,
 				       "-u: '%s' is not a user name or uid",
 				       optarg);
 		a->user = optarg;
+		return 0;
+	case OPT_DETACH_KEYS: /* checked by cmd_exec.c (detach_keys.c) */
+		a->detach_keys = optarg;
 		return 0;
 	case OPT_TIMEOUT:
 		if (a->timeout_s)

@@ -29,6 +29,7 @@ struct exec_args {
 	int nenv;
 	char **cmd; /* exec: NULL-terminated, points into argv */
 	uint32_t session; /* attach */
+	const char *detach_keys; /* --detach-keys, NULL: the default */
 };
 
 enum exec_args_result {

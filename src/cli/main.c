@@ -33,6 +33,8 @@ static const char usage[] =
 	"  kill SANDBOX PID|--exec ID[@CONN] [-s SIG]  signal a guest process\n"
 	"  port-forward SANDBOX [HOST:]PORT:GUEST_PORT  forward a host port "
 	"until Ctrl-C\n"
+	"  network SANDBOX [POLICY OPTIONS]  show or replace its network "
+	"policy\n"
 	"  stop SANDBOX...                    stop (keeps the sandbox)\n"
 	"  start SANDBOX...                   boot a stopped sandbox again\n"
 	"  rm [--force] SANDBOX... | --all    stop and remove sandboxes\n"
@@ -44,6 +46,7 @@ static const char usage[] =
 	"one\n"
 	"  snapshot ls [--json] [SANDBOX]     list checkpoints\n"
 	"  snapshot rm SANDBOX NAME... | --all-of SANDBOX  remove checkpoints\n"
+	"  snapshot ls --base | prune [--all] [--dry-run]  base snapshots\n"
 	"\n"
 	"  doctor [--json]                    check that this host can run "
 	"kiln\n"
@@ -65,7 +68,8 @@ static const char usage[] =
 	"  124 CMD timed out, 125 kiln failed (usage, setup, VM or agent "
 	"failure),\n"
 	"  126 CMD could not be executed, 127 CMD not found.  Other commands:\n"
-	"  0 on success, 125 on failure.\n"
+	"  0 on success, 125 on failure (2: a usage error of 'kiln network'\n"
+	"  or a bad network option of 'kiln create').\n"
 	"\n"
 	"environment:\n"
 	"  KILN_CACHE          kernel and image cache (default "
@@ -100,6 +104,7 @@ static const struct {
 	{"ps", cli_ps},
 	{"kill", cli_kill},
 	{"port-forward", cli_port_forward},
+	{"network", cli_network},
 	{"pause", cli_pause},
 	{"resume", cli_resume},
 	{"checkpoint", cli_checkpoint},

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli_common.h"
+#include "cli/net_args.h"
 #include "cli/run_args.h"
 #include "kiln.h"
 
@@ -37,6 +38,9 @@ const char run_args_usage[] =
 	"  --agent unix:PATH    run CMD through an already running kiln-agent\n"
 	"                       instead of booting a microVM\n"
 	"  -h, --help           show this help\n"
+	"\n"
+	"The VM has no network at all (no NIC); the network options of\n"
+	"`kiln create` (--network, --allow-cidr, ...) are refused here.\n"
 	"\n"
 	"Boot progress goes to stderr as lines starting with \"kiln: \" (one\n"
 	"updating line on a terminal); use --quiet to keep stderr for CMD "
@@ -162,6 +166,19 @@ static int opt_apply(const struct opt_def *d, const char *name, const char *val,
 	return 0;
 }
 
+/* Whether arg is a network policy option ("--network", "--publish=..."). */
+static bool net_opt_named(const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+
+	for (size_t i = 0; arg[0] == '-' && arg[1] == '-' && i < NET_OPT_COUNT;
+	     i++)
+		if (strlen(net_opt_names[i]) == n - 2 &&
+		    !strncmp(arg + 2, net_opt_names[i], n - 2))
+			return true;
+	return false;
+}
+
 /* Look arg up; *inline_val gets the part after '=' of --name=value. */
 static const struct opt_def *opt_find(const char *arg, const char **inline_val)
 {
@@ -208,6 +225,15 @@ enum run_args_result run_args_parse(int argc, char **argv, struct run_args *out,
 		if (arg[0] != '-' || !arg[1])
 			break; /* the command starts here */
 		d = opt_find(arg, &val);
+		if (!d && net_opt_named(arg)) {
+			snprintf(err, errlen,
+				 "%.*s: a 'kiln run' sandbox has no network "
+				 "(no namespace, no NIC); for a network use "
+				 "'kiln create %.*s ...' and 'kiln exec'",
+				 (int)strcspn(arg, "="), arg,
+				 (int)strcspn(arg, "="), arg);
+			return RUN_ARGS_ERROR;
+		}
 		if (!d) {
 			snprintf(err, errlen, "unknown option '%s'", arg);
 			return RUN_ARGS_ERROR;

@@ -6,8 +6,11 @@
  *
  * Started by libkiln (dns_proc.c) as root, detached.  It stays in the
  * host's network namespace (upstream and nftables are the host's) and
- * listens on a UDP socket created inside the sandbox's namespace, on the
- * guest's gateway address, port 53.  A query for a name the sandbox's
+ * listens on a UDP and a TCP socket created inside the sandbox's namespace,
+ * on the guest's gateway address, port 53 (TCP: RFC 7766 framing, for the
+ * guest's retry after a reply with TC; at most TCP_CLIENTS_MAX clients,
+ * one query at a time each, closed after TCP_IDLE_MS without a whole
+ * query).  A query for a name the sandbox's
  * policy (DIR/ID.json, reread on SIGHUP) allows is forwarded upstream on
  * a fresh socket (random port and id); the A answers are added to the
  * host set "inet kiln-<slot> allowed_dns4" with a timeout of max(TTL,
@@ -45,13 +48,37 @@
 #define UPSTREAM_MS 3000
 #define PIN_MIN_S 60u
 #define PIN_MAX_S 86400u
+#define TCP_CLIENTS_MAX 16
+#define TCP_IDLE_MS 10000 /* for a whole query, or to take a reply */
+
+/* Who asked: a UDP address, or TCP connection conn of generation gen. */
+struct client {
+	struct sockaddr_in addr;
+	int conn; /* -1: UDP */
+	unsigned int gen;
+};
 
 struct pending {
 	int fd; /* connected to upstream; -1: free */
 	uint16_t up_id;
 	struct dns_query q;
-	struct sockaddr_in client;
+	struct client client;
 	long deadline;
+};
+
+/*
+ * A guest's TCP connection: reading one framed query (never more bytes
+ * than it announced), then waiting for upstream (not reading), then
+ * writing the framed reply; then reading again.
+ */
+struct tcp_conn {
+	int fd; /* -1: free */
+	unsigned int gen; /* bumped on close: late replies are dropped */
+	enum { TCP_READING, TCP_WAITING, TCP_WRITING } st;
+	long deadline; /* reading/writing; waiting has the upstream's */
+	size_t in_len, out_len, out_off;
+	uint8_t in[2 + DNS_TCP_QUERY_MAX];
+	uint8_t out[2 + DNS_TCP_REPLY_MAX];
 };
 
 static struct {
@@ -59,9 +86,10 @@ static struct {
 	uint32_t slot;
 	struct net_policy pol;
 	struct sockaddr_in upstream;
-	int lfd;
+	int lfd, tfd; /* UDP, TCP listening */
 	struct nft_ctx *nft;
 	struct pending pend[PENDING_MAX];
+	struct tcp_conn tcp[TCP_CLIENTS_MAX];
 } R;
 
 static void __attribute__((format(printf, 1, 2))) logf_(const char *fmt, ...)
@@ -151,8 +179,11 @@ static int policy_read(struct net_policy *p, struct sockaddr_in *up, char *err,
 	return rc;
 }
 
-/* A UDP socket on gw:53 made inside the sandbox's namespace. */
-static int listen_open(char *err, size_t errlen)
+/*
+ * The UDP socket on gw:53 made inside the sandbox's namespace (returned),
+ * and the TCP one (*tfd).
+ */
+static int listen_open(int *tfd, char *err, size_t errlen)
 {
 	char ns[256], gw[16];
 	struct net_addrs a;
@@ -171,11 +202,19 @@ static int listen_open(char *err, size_t errlen)
 	}
 	sa.sin_addr.s_addr = htonl(a.ns_tap);
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	*tfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || *tfd < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    setsockopt(*tfd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)) <
+		    0 ||
+	    bind(*tfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(*tfd, TCP_CLIENTS_MAX) < 0) {
 		e = errno;
 		if (fd >= 0)
 			close(fd);
-		fd = -1;
+		if (*tfd >= 0)
+			close(*tfd);
+		fd = *tfd = -1;
 	}
 	/* back home; staying in the wrong namespace is not an option */
 	if (setns(host, CLONE_NEWNET) < 0)
@@ -242,14 +281,63 @@ static int pin(const struct dns_rr *rr, size_t n)
 	return 0;
 }
 
-static void reply(const struct sockaddr_in *to, const uint8_t *m, size_t len)
+static void tcp_close(struct tcp_conn *c)
 {
-	if (len)
-		sendto(R.lfd, m, len, MSG_DONTWAIT, (const struct sockaddr *)to,
-		       sizeof(*to));
+	close(c->fd);
+	c->fd = -1;
+	c->gen++;
 }
 
-static void reply_error(const struct sockaddr_in *to, const struct dns_query *q,
+/* Send what is left of c's reply; done: read the next query. */
+static void tcp_flush(struct tcp_conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off,
+				 c->out_len - c->out_off,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			tcp_close(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	c->st = TCP_READING;
+	c->in_len = 0;
+	c->deadline = now_ms() + TCP_IDLE_MS;
+}
+
+static void reply(const struct client *to, const uint8_t *m, size_t len)
+{
+	struct tcp_conn *c;
+
+	if (to->conn < 0) {
+		if (len)
+			sendto(R.lfd, m, len, MSG_DONTWAIT,
+			       (const struct sockaddr *)&to->addr,
+			       sizeof(to->addr));
+		return;
+	}
+	c = &R.tcp[to->conn];
+	if (c->fd < 0 || c->gen != to->gen)
+		return; /* the guest hung up meanwhile */
+	if (!len || len > DNS_TCP_REPLY_MAX) {
+		tcp_close(c);
+		return;
+	}
+	c->out[0] = (uint8_t)(len >> 8);
+	c->out[1] = (uint8_t)len;
+	memcpy(c->out + 2, m, len);
+	c->out_len = len + 2;
+	c->out_off = 0;
+	c->st = TCP_WRITING;
+	c->deadline = now_ms() + TCP_IDLE_MS;
+	tcp_flush(c);
+}
+
+static void reply_error(const struct client *to, const struct dns_query *q,
 			int rcode)
 {
 	uint8_t out[DNS_UDP_MAX];
@@ -265,38 +353,36 @@ static bool name_allowed(const struct dns_query *q)
 	       dns_name_allowed(q->q.name, R.pol.domains, R.pol.n_domains);
 }
 
-static void on_query(void)
+/*
+ * A query from a guest (UDP or TCP): answered at once (refused, error) or
+ * sent upstream.  false when it is not DNS at all (no reply).
+ */
+static bool query(const uint8_t *m, size_t n, const struct client *from)
 {
-	uint8_t m[1500], out[DNS_UDP_MAX];
-	struct sockaddr_in from;
-	socklen_t fl = sizeof(from);
+	uint8_t out[DNS_UDP_MAX];
 	struct dns_query q;
 	struct pending *p = NULL;
-	ssize_t n;
 	int rc;
 
-	n = recvfrom(R.lfd, m, sizeof(m), 0, (struct sockaddr *)&from, &fl);
-	if (n < 0 || fl != sizeof(from))
-		return;
-	rc = dns_query_parse(m, (size_t)n, &q);
+	rc = dns_query_parse(m, n, &q);
 	if (rc == DNS_EMALFORMED)
-		return;
+		return false;
 	if (rc) {
-		reply_error(&from, &q,
+		reply_error(from, &q,
 			    rc == DNS_ENOTIMP ? DNS_RCODE_NOTIMP
 					      : DNS_RCODE_FORMERR);
-		return;
+		return true;
 	}
 	if (q.q.qclass != DNS_CLASS_IN || !name_allowed(&q)) {
-		reply_error(&from, &q, DNS_RCODE_REFUSED);
-		return;
+		reply_error(from, &q, DNS_RCODE_REFUSED);
+		return true;
 	}
 	for (int i = 0; i < PENDING_MAX && !p; i++)
 		if (R.pend[i].fd < 0)
 			p = &R.pend[i];
 	if (!p) {
-		reply_error(&from, &q, DNS_RCODE_SERVFAIL);
-		return;
+		reply_error(from, &q, DNS_RCODE_SERVFAIL);
+		return true;
 	}
 	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (p->fd < 0 || getrandom(&p->up_id, sizeof(p->up_id), 0) < 0 ||
@@ -309,12 +395,87 @@ static void on_query(void)
 		if (p->fd >= 0)
 			close(p->fd);
 		p->fd = -1;
-		reply_error(&from, &q, DNS_RCODE_SERVFAIL);
-		return;
+		reply_error(from, &q, DNS_RCODE_SERVFAIL);
+		return true;
 	}
 	p->q = q;
-	p->client = from;
+	p->client = *from;
 	p->deadline = now_ms() + UPSTREAM_MS;
+	return true;
+}
+
+static void on_query(void)
+{
+	struct client from = {.conn = -1};
+	socklen_t fl = sizeof(from.addr);
+	uint8_t m[1500];
+	ssize_t n;
+
+	n = recvfrom(R.lfd, m, sizeof(m), 0, (struct sockaddr *)&from.addr,
+		     &fl);
+	if (n >= 0 && fl == sizeof(from.addr))
+		query(m, (size_t)n, &from);
+}
+
+/* A new TCP client; beyond TCP_CLIENTS_MAX it is closed at once. */
+static void on_accept(void)
+{
+	int fd = accept4(R.tfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < TCP_CLIENTS_MAX; i++) {
+		struct tcp_conn *c = &R.tcp[i];
+
+		if (c->fd >= 0)
+			continue;
+		c->fd = fd;
+		c->st = TCP_READING;
+		c->in_len = 0;
+		c->deadline = now_ms() + TCP_IDLE_MS;
+		return;
+	}
+	if (log_ok())
+		logf_("%d TCP clients already: refusing one more",
+		      TCP_CLIENTS_MAX);
+	close(fd);
+}
+
+/*
+ * Read c's query: never past its end (the next one waits until the reply
+ * is out), so the buffer holds at most one framed query.
+ */
+static void on_tcp_read(struct tcp_conn *c, int idx)
+{
+	struct client from = {.conn = idx, .gen = c->gen};
+	size_t want = 2, msg = 0;
+	ssize_t n;
+	int f = dns_tcp_frame(c->in, c->in_len, DNS_TCP_QUERY_MAX, &msg);
+
+	if (f < 0) {
+		tcp_close(c);
+		return;
+	}
+	if (c->in_len >= 2)
+		want = 2 + ((size_t)c->in[0] << 8 | c->in[1]);
+	n = recv(c->fd, c->in + c->in_len, want - c->in_len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		tcp_close(c); /* the guest is done, or the connection broke */
+		return;
+	}
+	c->in_len += (size_t)n;
+	f = dns_tcp_frame(c->in, c->in_len, DNS_TCP_QUERY_MAX, &msg);
+	if (f < 0) {
+		tcp_close(c); /* not DNS, or too big to be a query */
+		return;
+	}
+	if (!f)
+		return;
+	c->st = TCP_WAITING;
+	if (!query(c->in + 2, msg, &from))
+		tcp_close(c);
 }
 
 static void pending_done(struct pending *p)
@@ -326,7 +487,8 @@ static void pending_done(struct pending *p)
 static void on_upstream(struct pending *p)
 {
 	static struct dns_answer a;
-	uint8_t m[4096], out[DNS_UDP_MAX];
+	static uint8_t out[DNS_TCP_REPLY_MAX];
+	uint8_t m[4096];
 	size_t used, len;
 	ssize_t n = recv(p->fd, m, sizeof(m), 0);
 
@@ -346,7 +508,10 @@ static void on_upstream(struct pending *p)
 		pending_done(p);
 		return;
 	}
-	len = dns_build_reply(&p->q, &a, out, sizeof(out), &used);
+	/* over UDP what fits in 512 bytes (TC if not all), over TCP all */
+	len = dns_build_reply(&p->q, &a, out,
+			      p->client.conn < 0 ? DNS_UDP_MAX : sizeof(out),
+			      &used);
 	/* pinned before the guest learns an address, or no address */
 	if (R.pol.mode == KILN_NET_CUSTOM && pin(a.rr, used))
 		reply_error(&p->client, &p->q, DNS_RCODE_SERVFAIL);
@@ -431,7 +596,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	struct pollfd pfd[2 + PENDING_MAX];
+	struct pollfd pfd[3 + TCP_CLIENTS_MAX + PENDING_MAX];
 	int ready = -1, sfd;
 	char err[512] = "", *end;
 	struct stat nst;
@@ -463,6 +628,9 @@ int main(int argc, char **argv)
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	for (int i = 0; i < PENDING_MAX; i++)
 		R.pend[i].fd = -1;
+	for (int i = 0; i < TCP_CLIENTS_MAX; i++)
+		R.tcp[i].fd = -1;
+	R.lfd = R.tfd = -1;
 	snprintf(ns, sizeof(ns), NET_NS_DIR "/" NET_NS_PREFIX "%s", R.id);
 	R.nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (R.nft) {
@@ -474,7 +642,8 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	if (policy_read(&R.pol, &R.upstream, err, sizeof(err)) ||
-	    stat(ns, &nst) < 0 || (R.lfd = listen_open(err, sizeof(err))) < 0) {
+	    stat(ns, &nst) < 0 ||
+	    (R.lfd = listen_open(&R.tfd, err, sizeof(err))) < 0) {
 		if (!err[0])
 			snprintf(err, sizeof(err), "%s: %s", ns,
 				 strerror(errno));
@@ -493,11 +662,12 @@ int main(int argc, char **argv)
 		close(ready);
 	}
 	for (long next_check = now_ms() + 1000;;) {
-		int map[PENDING_MAX], np = 2;
+		int map[TCP_CLIENTS_MAX + PENDING_MAX], np = 3;
 		long now = now_ms(), wait = next_check - now;
 
 		pfd[0] = (struct pollfd){.fd = R.lfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		pfd[2] = (struct pollfd){.fd = R.tfd, .events = POLLIN};
 		for (int i = 0; i < PENDING_MAX; i++) {
 			struct pending *p = &R.pend[i];
 
@@ -511,9 +681,28 @@ int main(int argc, char **argv)
 			}
 			if (p->deadline - now < wait)
 				wait = p->deadline - now;
-			map[np - 2] = i;
+			map[np - 3] = i;
 			pfd[np++] =
 				(struct pollfd){.fd = p->fd, .events = POLLIN};
+		}
+		/* after the pendings: a SERVFAIL above may start a write */
+		for (int i = 0; i < TCP_CLIENTS_MAX; i++) {
+			struct tcp_conn *c = &R.tcp[i];
+
+			if (c->fd < 0 || c->st == TCP_WAITING)
+				continue;
+			if (c->deadline <= now) {
+				tcp_close(
+					c); /* too slow: idle, or not reading */
+				continue;
+			}
+			if (c->deadline - now < wait)
+				wait = c->deadline - now;
+			map[np - 3] = PENDING_MAX + i;
+			pfd[np++] = (struct pollfd){
+				.fd = c->fd,
+				.events = c->st == TCP_READING ? POLLIN
+							       : POLLOUT};
 		}
 		if (poll(pfd, (nfds_t)np, wait < 0 ? 0 : (int)wait) < 0 &&
 		    errno != EINTR)
@@ -528,11 +717,29 @@ int main(int argc, char **argv)
 					goto out;
 			}
 		}
-		for (int i = 2; i < np; i++)
-			if (pfd[i].revents)
-				on_upstream(&R.pend[map[i - 2]]);
+		for (int i = 3; i < np; i++) {
+			int m = map[i - 3];
+			struct tcp_conn *c;
+
+			if (!pfd[i].revents)
+				continue;
+			if (m < PENDING_MAX) {
+				on_upstream(&R.pend[m]);
+				continue;
+			}
+			c = &R.tcp[m - PENDING_MAX];
+			/* an upstream answer above may have changed it */
+			if (c->fd != pfd[i].fd)
+				continue;
+			if (c->st == TCP_READING)
+				on_tcp_read(c, m - PENDING_MAX);
+			else if (c->st == TCP_WRITING)
+				tcp_flush(c);
+		}
 		if (pfd[0].revents & POLLIN)
 			on_query();
+		if (pfd[2].revents & POLLIN)
+			on_accept();
 		if (now_ms() >= next_check) {
 			next_check = now_ms() + 1000;
 			if (!sandbox_alive(nst.st_ino)) {
@@ -546,6 +753,9 @@ out:
 	for (int i = 0; i < PENDING_MAX; i++)
 		if (R.pend[i].fd >= 0)
 			pending_done(&R.pend[i]);
+	for (int i = 0; i < TCP_CLIENTS_MAX; i++)
+		if (R.tcp[i].fd >= 0)
+			tcp_close(&R.tcp[i]);
 	net_policy_free(&R.pol);
 	nft_ctx_free(R.nft);
 	return 0;

@@ -269,6 +269,26 @@ int agent_client_identity(struct agent_client *c,
 			  size_t errlen);
 
 /*
+ * Configure a guest interface (net_config): bring it up with address
+ * "a.b.c.d/len", the default route via gateway and "nameserver X" in its
+ * /etc/resolv.conf (each optional but iface and address).  The agent
+ * validates every field; an error reply is AGENT_ERR_REMOTE with its
+ * message.  *link_up (may be NULL): the agent saw the link come up within
+ * its wait (docs/PROTOCOL.md).  agent_net.c.
+ */
+struct agent_net_config {
+	const char *iface;
+	const char *address; /* "a.b.c.d/len" */
+	const char *gateway; /* NULL: no default route */
+	const char *nameserver; /* NULL: /etc/resolv.conf untouched */
+	const char *mac; /* NULL: keep the interface's */
+};
+
+int agent_client_net_config(struct agent_client *c,
+			    const struct agent_net_config *nc, int timeout_ms,
+			    bool *link_up, char *err, size_t errlen);
+
+/*
  * Ask the agent to power the guest off (PID 1: kill everything, sync,
  * port 0x501; service mode: stop serving and exit).  Returns once the
  * agent acknowledged; the VMM then exits with status 0.
@@ -469,6 +489,7 @@ struct agent_proc_info {
 	uint32_t exec_id; /* in the process group of this exec, 0: none */
 	uint32_t exec_conn; /* on this agent connection (for kill) */
 	bool exec_leader; /* the exec's process itself */
+	uint32_t session; /* of a detached command's process group, 0: none */
 };
 
 /*

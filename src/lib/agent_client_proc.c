@@ -76,6 +76,11 @@ static int parse_proc(json_t *o, struct agent_proc_info *p)
 		p->exec_leader =
 			json_is_true(json_object_get(o, "exec_leader"));
 	}
+	if (json_object_get(o, "session")) {
+		if (get_int(o, "session", 1, UINT32_MAX, &v) < 0)
+			return -1;
+		p->session = (uint32_t)v;
+	}
 	return 0;
 }
 

@@ -6,6 +6,7 @@
  * additionally refuses to extract through symlinks or with "..".
  */
 #include "lib/copy_dir.h"
+#include "lib/copy_dir_undo.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -230,23 +231,58 @@ static const char *member_rel(const char *name)
 	return name;
 }
 
-static void drain(int fd)
+/* After a failure: the writer must not block on a reader that is gone. */
+static void stop_reading(int fd)
 {
 	char buf[65536];
 
+	/* a socket: the writer's next send fails (EPIPE), nothing more */
+	if (shutdown(fd, SHUT_RD) == 0 || errno != ENOTSOCK)
+		return;
 	/* Bounded by the writer, which closes its end when done. */
 	while (read(fd, buf, sizeof(buf)) > 0 || errno == EINTR)
 		;
 }
 
+/* Count e against the limits; -1 with a message when one is passed. */
+static int check_limits(struct archive_entry *e,
+			const struct copy_dir_limits *lim, uint64_t *entries,
+			uint64_t *bytes, char *err, size_t errlen)
+{
+	la_int64_t size = archive_entry_size(e);
+
+	if (++*entries > lim->max_entries) {
+		seterr(err, errlen,
+		       "the archive has more than %llu entries, the copy "
+		       "limit (kiln cp --max-entries N raises it)",
+		       (unsigned long long)lim->max_entries);
+		return -1;
+	}
+	if (archive_entry_filetype(e) == AE_IFREG && size > 0 &&
+	    !archive_entry_hardlink(e)) {
+		*bytes += (uint64_t)size;
+		if (*bytes > lim->max_bytes) {
+			seterr(err, errlen,
+			       "the archive's files hold more than %llu "
+			       "bytes, the copy limit (kiln cp --max-bytes "
+			       "N raises it)",
+			       (unsigned long long)lim->max_bytes);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int unpack_entries(struct archive *a, struct archive *w,
-			  const char *root, uint64_t *skipped, char *err,
+			  const char *root, const struct copy_dir_limits *lim,
+			  struct copy_undo *undo, uint64_t *skipped, char *err,
 			  size_t errlen)
 {
+	uint64_t entries = 0, bytes = 0;
 	struct archive_entry *e;
 	int r;
 
-	/* Bounded by the archive. */
+	/* Bounded by the archive and lim->max_entries. */
 	while ((r = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
 		struct archive *bad = w; /* whose message to report */
 		const char *name, *rel;
@@ -257,6 +293,8 @@ static int unpack_entries(struct archive *a, struct archive *w,
 			seterr(err, errlen, "reading the archive: %s", aerr(a));
 			return -1;
 		}
+		if (check_limits(e, lim, &entries, &bytes, err, errlen) < 0)
+			return -1;
 		name = archive_entry_pathname(e);
 		rel = member_rel(name);
 		if (!rel) {
@@ -286,6 +324,10 @@ static int unpack_entries(struct archive *a, struct archive *w,
 			return -1;
 		}
 		archive_entry_set_perm(e, archive_entry_perm(e) & 0775);
+		if (copy_undo_note(undo, rel) < 0) {
+			seterr(err, errlen, "out of memory");
+			return -1;
+		}
 		if (asprintf(&full, "%s%s%s", root, rel[0] ? "/" : "", rel) <
 		    0) {
 			seterr(err, errlen, "out of memory");
@@ -324,20 +366,30 @@ static int unpack_entries(struct archive *a, struct archive *w,
 	return 0;
 }
 
-int copy_dir_unpack(int in_fd, const char *host_dir, uint64_t *skipped,
+int copy_dir_unpack(int in_fd, const char *host_dir,
+		    const struct copy_dir_limits *lim, uint64_t *skipped,
 		    char *err, size_t errlen)
 {
+	struct copy_dir_limits l = lim ? *lim : (struct copy_dir_limits){0};
 	struct archive *a = archive_read_new();
 	struct archive *w = archive_write_disk_new();
+	struct copy_undo *undo = NULL;
+	bool created = false;
 	char root[PATH_MAX];
 	int rc = -1;
 
 	*skipped = 0;
+	if (!l.max_bytes)
+		l.max_bytes = COPY_DIR_MAX_BYTES_DEFAULT;
+	if (!l.max_entries)
+		l.max_entries = COPY_DIR_MAX_ENTRIES_DEFAULT;
 	if (!a || !w) {
 		seterr(err, errlen, "out of memory");
 		goto out;
 	}
-	if (mkdir(host_dir, 0777) < 0 && errno != EEXIST) {
+	if (mkdir(host_dir, 0777) == 0)
+		created = true;
+	else if (errno != EEXIST) {
 		seterr(err, errlen, "cannot create %s: %s", host_dir,
 		       strerror(errno));
 		goto out;
@@ -345,6 +397,11 @@ int copy_dir_unpack(int in_fd, const char *host_dir, uint64_t *skipped,
 	/* a canonical root: SECURE_SYMLINKS then only sees archive paths */
 	if (!realpath(host_dir, root)) {
 		seterr(err, errlen, "%s: %s", host_dir, strerror(errno));
+		goto out;
+	}
+	undo = copy_undo_new(root, created);
+	if (!undo) {
+		seterr(err, errlen, "out of memory");
 		goto out;
 	}
 	archive_read_support_format_tar(a);
@@ -356,7 +413,7 @@ int copy_dir_unpack(int in_fd, const char *host_dir, uint64_t *skipped,
 		seterr(err, errlen, "reading the archive: %s", aerr(a));
 		goto out;
 	}
-	rc = unpack_entries(a, w, root, skipped, err, errlen);
+	rc = unpack_entries(a, w, root, &l, undo, skipped, err, errlen);
 	if (rc == 0 && archive_write_close(w) != ARCHIVE_OK) {
 		seterr(err, errlen, "finishing %s: %s", root, aerr(w));
 		rc = -1;
@@ -365,8 +422,15 @@ out:
 	if (a)
 		archive_read_free(a);
 	if (w)
-		archive_write_free(w);
-	drain(in_fd);
+		archive_write_free(w); /* its pending modes first, then undo */
+	if (rc) {
+		stop_reading(in_fd);
+		if (undo)
+			copy_undo_run(undo);
+		else if (created)
+			rmdir(host_dir);
+	}
+	copy_undo_free(undo);
 	return rc;
 }
 
@@ -377,6 +441,7 @@ struct worker {
 	pthread_t tid;
 	int fd;
 	const char *dir;
+	const struct copy_dir_limits *lim;
 	uint64_t skipped;
 	int rc;
 	char err[1024];
@@ -396,18 +461,20 @@ static void *unpack_thread(void *arg)
 {
 	struct worker *wk = arg;
 
-	wk->rc = copy_dir_unpack(wk->fd, wk->dir, &wk->skipped, wk->err,
-				 sizeof(wk->err));
+	wk->rc = copy_dir_unpack(wk->fd, wk->dir, wk->lim, &wk->skipped,
+				 wk->err, sizeof(wk->err));
 	return NULL;
 }
 
-static int start(struct worker *wk, const char *dir, void *(*fn)(void *),
+static int start(struct worker *wk, const char *dir,
+		 const struct copy_dir_limits *lim, void *(*fn)(void *),
 		 int *mine, char *err, size_t errlen)
 {
 	int sv[2];
 
 	memset(wk, 0, sizeof(*wk));
 	wk->dir = dir;
+	wk->lim = lim;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		seterr(err, errlen, "socketpair: %s", strerror(errno));
 		return AGENT_ERR_LOCAL;
@@ -443,7 +510,7 @@ int copy_dir_upload(struct agent_client *c, const char *host_dir,
 		seterr(err, errlen, "%s: not a directory", host_dir);
 		return AGENT_ERR_LOCAL;
 	}
-	rc = start(&wk, host_dir, pack_thread, &fd, err, errlen);
+	rc = start(&wk, host_dir, NULL, pack_thread, &fd, err, errlen);
 	if (rc)
 		return rc;
 	o.src_fd = fd;
@@ -482,13 +549,14 @@ static int send_all(void *ctx, const void *buf, size_t len)
 }
 
 int copy_dir_download(struct agent_client *c, const char *guest_dir,
-		      const char *host_dir, int timeout_ms,
-		      struct agent_tar_stats *ts, char *err, size_t errlen)
+		      const char *host_dir, const struct copy_dir_limits *lim,
+		      int timeout_ms, struct agent_tar_stats *ts, char *err,
+		      size_t errlen)
 {
 	struct worker wk;
 	int fd, rc;
 
-	rc = start(&wk, host_dir, unpack_thread, &fd, err, errlen);
+	rc = start(&wk, host_dir, lim, unpack_thread, &fd, err, errlen);
 	if (rc)
 		return rc;
 	rc = agent_client_download_tar(c, guest_dir, -1, send_all, &fd,
@@ -497,7 +565,8 @@ int copy_dir_download(struct agent_client *c, const char *guest_dir,
 	pthread_join(wk.tid, NULL);
 	close(fd);
 	close(wk.fd);
-	if (rc == 0 && wk.rc) {
+	/* the host side's failure is the cause (it stopped the stream) */
+	if ((rc == 0 || rc == AGENT_ERR_CANCELLED) && wk.rc) {
 		seterr(err, errlen, "%s", wk.err);
 		return AGENT_ERR_LOCAL;
 	}

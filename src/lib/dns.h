@@ -24,6 +24,8 @@
 #define DNS_NAME_WIRE_MAX 255 /* RFC 1035 3.1, with the root label */
 #define DNS_NAME_TEXT_MAX 253
 #define DNS_UDP_MAX 512 /* replies to the guest: no EDNS */
+#define DNS_TCP_QUERY_MAX 1024 /* a guest's query over TCP, framing aside */
+#define DNS_TCP_REPLY_MAX 16384 /* the guest's reply over TCP */
 #define DNS_ANSWER_MAX 32
 #define DNS_CHAIN_MAX 8 /* CNAMEs followed in one answer */
 
@@ -106,6 +108,16 @@ int dns_response_parse(const uint8_t *msg, size_t len, uint16_t id,
  */
 size_t dns_build_reply(const struct dns_query *q, const struct dns_answer *a,
 		       uint8_t *out, size_t cap, size_t *n_used);
+
+/*
+ * DNS over TCP (RFC 1035 4.2.2): each message comes after its length, 2
+ * bytes big-endian.  Looks at the len bytes received so far: 1 when buf
+ * starts with a whole message (its length into *msg_len, the message at
+ * buf + 2), 0 when more bytes are needed, -1 when the announced length is
+ * 0 or above max (the connection is to be closed: it is not DNS, or too
+ * big to be a query).
+ */
+int dns_tcp_frame(const uint8_t *buf, size_t len, size_t max, size_t *msg_len);
 
 /*
  * An allow-list entry: "name" or "*.name", labels of letters, digits,

@@ -307,3 +307,19 @@ size_t dns_build_reply(const struct dns_query *q, const struct dns_answer *a,
 	*n_used = n;
 	return off;
 }
+
+int dns_tcp_frame(const uint8_t *buf, size_t len, size_t max, size_t *msg_len)
+{
+	size_t n;
+
+	*msg_len = 0;
+	if (len < 2)
+		return 0;
+	n = (size_t)buf[0] << 8 | buf[1];
+	if (!n || n > max)
+		return -1;
+	if (len - 2 < n)
+		return 0;
+	*msg_len = n;
+	return 1;
+}

@@ -470,6 +470,12 @@ static void check_state(const struct kiln *k, struct doctor_result *r)
 	char *path, verdict[256] = "";
 	struct stat sb;
 
+	if (k->state_memory) {
+		res_set(r, KILN_CHECK_OK, NULL,
+			"in memory (kiln_options.state_store): private to "
+			"this handle, nothing on disk");
+		return;
+	}
 	if (asprintf(&path, "%s/state.db", k->state_dir) < 0) {
 		res_set(r, KILN_CHECK_WARN, "try again", "out of memory");
 		return;

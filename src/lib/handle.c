@@ -18,6 +18,7 @@
 #include "lib/handle.h"
 #include "lib/hooks.h"
 #include "lib/sandbox.h"
+#include "lib/sandbox_store.h"
 #include "lib/state.h"
 
 #define BOOT_TIMEOUT_DEFAULT_MS (300u * 1000u)
@@ -403,6 +404,14 @@ int handle_resolve(struct kiln *k, const struct kiln_options *opts,
 		return KILN_EINVAL;
 	}
 	k->log_format = opts->log_format;
+	if ((unsigned int)opts->state_store > KILN_STATE_MEMORY) {
+		snprintf(errbuf, errlen,
+			 "unknown state store %d (KILN_STATE_FILE or "
+			 "KILN_STATE_MEMORY)",
+			 (int)opts->state_store);
+		return KILN_EINVAL;
+	}
+	k->state_memory = opts->state_store == KILN_STATE_MEMORY;
 
 	rc = dir_resolve(&k->cache_dir, "cache", opts->cache_dir,
 			 env(env_ctx, "KILN_CACHE"),
@@ -569,8 +578,8 @@ void kiln_close(struct kiln *k)
 			   kiln_sandbox_id(k->sandboxes));
 		kiln_sandbox_destroy(k->sandboxes);
 	}
-	state_close(k->state);
-	k->state = NULL;
+	/* an in-memory store's sandboxes go with it (hooks still see it) */
+	store_close(k);
 	hooks_free(k);
 	handle_release(k);
 	free(k);

@@ -40,6 +40,8 @@ struct kiln {
 
 	/* the state database, opened (and reconciled) on first use */
 	struct state *state;
+	/* kiln_options.state_store == KILN_STATE_MEMORY: private to k */
+	bool state_memory;
 
 	/* hooks and plugins (hooks.c); NULL until one is registered */
 	struct hooks *hooks;

@@ -32,6 +32,10 @@ static const char *const event_names[KILN_EV_COUNT] = {
 	[KILN_EV_NET_SETUP] = "net_setup",
 	[KILN_EV_NET_TEARDOWN] = "net_teardown",
 	[KILN_EV_NET_POLICY] = "net_policy",
+	[KILN_EV_BEFORE_PAUSE] = "before_pause",
+	[KILN_EV_AFTER_PAUSE] = "after_pause",
+	[KILN_EV_BEFORE_RESUME] = "before_resume",
+	[KILN_EV_AFTER_RESUME] = "after_resume",
 };
 
 const char *kiln_event_name(enum kiln_event ev)
@@ -55,7 +59,8 @@ int kiln_event_parse(const char *name, enum kiln_event *out)
 static bool event_vetoable(enum kiln_event ev)
 {
 	return ev == KILN_EV_BEFORE_CREATE || ev == KILN_EV_BEFORE_START ||
-	       ev == KILN_EV_BEFORE_STOP || ev == KILN_EV_BEFORE_REMOVE;
+	       ev == KILN_EV_BEFORE_STOP || ev == KILN_EV_BEFORE_REMOVE ||
+	       ev == KILN_EV_BEFORE_PAUSE || ev == KILN_EV_BEFORE_RESUME;
 }
 
 static struct hooks *hooks_get(struct kiln *k)
@@ -124,7 +129,8 @@ int hooks_cmd_add(struct kiln *k, const char *pattern, const char *command,
 			 "%s: event pattern '%.64s' matches no event (events: "
 			 "before_create, after_create, before_start, ..., "
 			 "error, state_change, net_setup, net_teardown, "
-			 "net_policy; globs like 'before_*' or '*')",
+			 "net_policy, before_pause, ..., after_resume; globs "
+			 "like 'before_*' or '*')",
 			 where, pattern);
 		return KILN_EINVAL;
 	}

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
@@ -85,13 +86,64 @@ static int rtnl_talk(struct net_rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb,
 	return ret < 0 ? -errno : 0;
 }
 
-static struct nlmsghdr *msg_new(char *buf, uint16_t type, uint16_t flags)
+/*
+ * A request of type in buf (*nlh), and its family header of extra bytes
+ * (zeroed, returned): every message below starts this way.
+ */
+static void *msg_new(char *buf, uint16_t type, uint16_t flags, size_t extra,
+		     struct nlmsghdr **nlh)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	*nlh = mnl_nlmsg_put_header(buf);
+	(*nlh)->nlmsg_type = type;
+	(*nlh)->nlmsg_flags = NLM_F_REQUEST | flags;
+	return mnl_nlmsg_put_extra_header(*nlh, extra);
+}
 
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+/* A link request naming the link by name (if not NULL) or ifindex. */
+static struct nlmsghdr *link_msg(char *buf, uint16_t type, uint16_t flags,
+				 const char *name, int ifindex,
+				 struct ifinfomsg **ifi_out)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi = msg_new(buf, type, flags, sizeof(*ifi), &nlh);
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	if (name)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (ifi_out)
+		*ifi_out = ifi;
 	return nlh;
+}
+
+/* A root qdisc request on ifindex. */
+static struct nlmsghdr *qdisc_msg(char *buf, uint16_t type, uint16_t flags,
+				  int ifindex, struct tcmsg **tcm_out)
+{
+	struct nlmsghdr *nlh;
+	struct tcmsg *tcm = msg_new(buf, type, flags, sizeof(*tcm), &nlh);
+
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_parent = TC_H_ROOT;
+	if (tcm_out)
+		*tcm_out = tcm;
+	return nlh;
+}
+
+/* "<what>: <the kernel's errno>" into err; KILN_ESYS. */
+static int __attribute__((format(printf, 4, 5)))
+fail(int rc, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < errlen)
+		snprintf(err + n, errlen - (size_t)n, ": %s", strerror(-rc));
+	return KILN_ESYS;
 }
 
 struct index_ctx {
@@ -110,22 +162,15 @@ int rtnl_link_index(struct net_rtnl *r, const char *name, char *err,
 		    size_t errlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = msg_new(buf, RTM_GETLINK, 0);
+	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, 0, name, 0, NULL);
 	struct index_ctx ctx = {0};
-	struct ifinfomsg *ifi;
-	int rc;
+	int rc = rtnl_talk(r, nlh, index_cb, &ctx, false);
 
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	rc = rtnl_talk(r, nlh, index_cb, &ctx, false);
 	if (rc == -ENODEV)
 		return 0;
-	if (rc < 0) {
-		snprintf(err, errlen, "rtnetlink: looking up link %s: %s", name,
-			 strerror(-rc));
-		return KILN_ESYS;
-	}
+	if (rc < 0)
+		return fail(rc, err, errlen, "rtnetlink: looking up link %s",
+			    name);
 	return ctx.index;
 }
 
@@ -135,14 +180,13 @@ int rtnl_veth_add(struct net_rtnl *r, const char *host_name,
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh =
-		msg_new(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+		link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, host_name,
+			 0, NULL);
 	struct nlattr *info, *data, *peer;
-	struct ifinfomsg *ifi, *pifi;
+	struct ifinfomsg *pifi;
+	size_t n;
 	int rc;
 
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, host_name);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -158,11 +202,13 @@ int rtnl_veth_add(struct net_rtnl *r, const char *host_name,
 	mnl_attr_nest_end(nlh, info);
 	rc = rtnl_talk(r, nlh, NULL, NULL, false);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot create veth pair %s/%s: %s%s",
-			 host_name, peer_name, strerror(-rc),
-			 rc == -EEXIST ? " (a leftover: run any kiln command "
-					 "to reconcile, or ip link del it)"
-				       : "");
+		fail(rc, err, errlen, "cannot create veth pair %s/%s",
+		     host_name, peer_name);
+		n = strlen(err);
+		if (rc == -EEXIST && n + 1 < errlen)
+			snprintf(err + n, errlen - n,
+				 " (a leftover: run any kiln command to "
+				 "reconcile, or ip link del it)");
 		return KILN_ESYS;
 	}
 	return 0;
@@ -171,21 +217,16 @@ int rtnl_veth_add(struct net_rtnl *r, const char *host_name,
 int rtnl_link_up(struct net_rtnl *r, int ifindex, char *err, size_t errlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = msg_new(buf, RTM_NEWLINK, 0);
 	struct ifinfomsg *ifi;
+	struct nlmsghdr *nlh =
+		link_msg(buf, RTM_NEWLINK, 0, NULL, ifindex, &ifi);
 	int rc;
 
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = ifindex;
 	ifi->ifi_flags = IFF_UP;
 	ifi->ifi_change = IFF_UP;
 	rc = rtnl_talk(r, nlh, NULL, NULL, false);
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot set link %d up: %s", ifindex,
-			 strerror(-rc));
-		return KILN_ESYS;
-	}
+	if (rc < 0)
+		return fail(rc, err, errlen, "cannot set link %d up", ifindex);
 	return 0;
 }
 
@@ -193,33 +234,25 @@ int rtnl_link_del(struct net_rtnl *r, const char *name, char *err,
 		  size_t errlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = msg_new(buf, RTM_DELLINK, 0);
-	struct ifinfomsg *ifi;
-	int rc;
+	struct nlmsghdr *nlh = link_msg(buf, RTM_DELLINK, 0, name, 0, NULL);
+	int rc = rtnl_talk(r, nlh, NULL, NULL, false);
 
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	rc = rtnl_talk(r, nlh, NULL, NULL, false);
-	if (rc < 0 && rc != -ENODEV) {
-		snprintf(err, errlen, "cannot delete link %s: %s", name,
-			 strerror(-rc));
-		return KILN_ESYS;
-	}
+	if (rc < 0 && rc != -ENODEV)
+		return fail(rc, err, errlen, "cannot delete link %s", name);
 	return 0;
 }
 
 int rtnl_addr_add(struct net_rtnl *r, int ifindex, uint32_t addr,
 		  uint8_t prefix, char *err, size_t errlen)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh =
-		msg_new(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+	char buf[MNL_SOCKET_BUFFER_SIZE], a[16];
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa =
+		msg_new(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE,
+			sizeof(*ifa), &nlh);
 	uint32_t be = htonl(addr);
-	struct ifaddrmsg *ifa;
 	int rc;
 
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = AF_INET;
 	ifa->ifa_prefixlen = prefix;
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
@@ -227,14 +260,10 @@ int rtnl_addr_add(struct net_rtnl *r, int ifindex, uint32_t addr,
 	mnl_attr_put_u32(nlh, IFA_LOCAL, be);
 	mnl_attr_put_u32(nlh, IFA_ADDRESS, be);
 	rc = rtnl_talk(r, nlh, NULL, NULL, false);
-	if (rc < 0) {
-		char a[16];
-
-		snprintf(err, errlen, "cannot add address %s/%u to link %d: %s",
-			 inet_ntop(AF_INET, &be, a, sizeof(a)), prefix, ifindex,
-			 strerror(-rc));
-		return KILN_ESYS;
-	}
+	if (rc < 0)
+		return fail(
+			rc, err, errlen, "cannot add address %s/%u to link %d",
+			inet_ntop(AF_INET, &be, a, sizeof(a)), prefix, ifindex);
 	return 0;
 }
 
@@ -242,12 +271,12 @@ int rtnl_route_add(struct net_rtnl *r, uint32_t dst, uint8_t prefix,
 		   uint32_t gw, int ifindex, char *err, size_t errlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh =
-		msg_new(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
-	struct rtmsg *rtm;
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm =
+		msg_new(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE,
+			sizeof(*rtm), &nlh);
 	int rc;
 
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = AF_INET;
 	rtm->rtm_dst_len = prefix;
 	rtm->rtm_table = RT_TABLE_MAIN;
@@ -260,12 +289,11 @@ int rtnl_route_add(struct net_rtnl *r, uint32_t dst, uint8_t prefix,
 		mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gw));
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	rc = rtnl_talk(r, nlh, NULL, NULL, false);
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot add route to %u.%u.%u.%u/%u: %s",
-			 dst >> 24, (dst >> 16) & 255, (dst >> 8) & 255,
-			 dst & 255, prefix, strerror(-rc));
-		return KILN_ESYS;
-	}
+	if (rc < 0)
+		return fail(rc, err, errlen,
+			    "cannot add route to %u.%u.%u.%u/%u", dst >> 24,
+			    (dst >> 16) & 255, (dst >> 8) & 255, dst & 255,
+			    prefix);
 	return 0;
 }
 
@@ -300,19 +328,16 @@ int rtnl_link_each(struct net_rtnl *r,
 		   void *ctx, char *err, size_t errlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = msg_new(buf, RTM_GETLINK, NLM_F_DUMP);
+	struct nlmsghdr *nlh;
+	struct rtgenmsg *g =
+		msg_new(buf, RTM_GETLINK, NLM_F_DUMP, sizeof(*g), &nlh);
 	struct link_each le = {fn, ctx, 0};
-	struct rtgenmsg *g;
 	int rc;
 
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->rtgen_family = AF_UNSPEC;
 	rc = rtnl_talk(r, nlh, link_each_cb, &le, true);
-	if (rc < 0) {
-		snprintf(err, errlen, "rtnetlink: listing links: %s",
-			 strerror(-rc));
-		return KILN_ESYS;
-	}
+	if (rc < 0)
+		return fail(rc, err, errlen, "rtnetlink: listing links");
 	return le.stop < 0 ? le.stop : 0;
 }
 
@@ -356,19 +381,16 @@ int rtnl_route4_each(struct net_rtnl *r,
 		     void *ctx, char *err, size_t errlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = msg_new(buf, RTM_GETROUTE, NLM_F_DUMP);
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm =
+		msg_new(buf, RTM_GETROUTE, NLM_F_DUMP, sizeof(*rtm), &nlh);
 	struct route_each re = {fn, ctx, 0};
-	struct rtmsg *rtm;
 	int rc;
 
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = AF_INET;
 	rc = rtnl_talk(r, nlh, route_each_cb, &re, true);
-	if (rc < 0) {
-		snprintf(err, errlen, "rtnetlink: listing routes: %s",
-			 strerror(-rc));
-		return KILN_ESYS;
-	}
+	if (rc < 0)
+		return fail(rc, err, errlen, "rtnetlink: listing routes");
 	return re.stop < 0 ? re.stop : 0;
 }
 
@@ -376,18 +398,14 @@ int rtnl_qdisc_tbf(struct net_rtnl *r, int ifindex, uint64_t rate_Bps,
 		   uint32_t burst, uint32_t limit, char *err, size_t errlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh =
-		msg_new(buf, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE);
+	struct tcmsg *tcm;
+	struct nlmsghdr *nlh = qdisc_msg(
+		buf, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, ifindex, &tcm);
 	struct tc_tbf_qopt q = {0};
 	struct nlattr *opts;
-	struct tcmsg *tcm;
 	int rc;
 
-	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
-	tcm->tcm_family = AF_UNSPEC;
-	tcm->tcm_ifindex = ifindex;
 	tcm->tcm_handle = TC_H_MAKE(1u << 16, 0);
-	tcm->tcm_parent = TC_H_ROOT;
 	mnl_attr_put_strz(nlh, TCA_KIND, "tbf");
 	/* ethernet link layer: no rate table needed, the kernel computes */
 	q.rate.linklayer = TC_LINKLAYER_ETHERNET;
@@ -400,12 +418,10 @@ int rtnl_qdisc_tbf(struct net_rtnl *r, int ifindex, uint64_t rate_Bps,
 	mnl_attr_put_u32(nlh, TCA_TBF_BURST, burst);
 	mnl_attr_nest_end(nlh, opts);
 	rc = rtnl_talk(r, nlh, NULL, NULL, false);
-	if (rc < 0) {
-		snprintf(err, errlen,
-			 "cannot set a bandwidth limit (tbf) on link %d: %s",
-			 ifindex, strerror(-rc));
-		return KILN_ESYS;
-	}
+	if (rc < 0)
+		return fail(rc, err, errlen,
+			    "cannot set a bandwidth limit (tbf) on link %d",
+			    ifindex);
 	return 0;
 }
 
@@ -413,21 +429,13 @@ int rtnl_qdisc_del_root(struct net_rtnl *r, int ifindex, char *err,
 			size_t errlen)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = msg_new(buf, RTM_DELQDISC, 0);
-	struct tcmsg *tcm;
-	int rc;
+	struct nlmsghdr *nlh = qdisc_msg(buf, RTM_DELQDISC, 0, ifindex, NULL);
+	int rc = rtnl_talk(r, nlh, NULL, NULL, false);
 
-	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
-	tcm->tcm_family = AF_UNSPEC;
-	tcm->tcm_ifindex = ifindex;
-	tcm->tcm_parent = TC_H_ROOT;
-	rc = rtnl_talk(r, nlh, NULL, NULL, false);
 	/* no root qdisc of ours: nothing to remove */
-	if (rc < 0 && rc != -ENOENT && rc != -EINVAL) {
-		snprintf(err, errlen,
-			 "cannot remove the bandwidth limit on link %d: %s",
-			 ifindex, strerror(-rc));
-		return KILN_ESYS;
-	}
+	if (rc < 0 && rc != -ENOENT && rc != -EINVAL)
+		return fail(rc, err, errlen,
+			    "cannot remove the bandwidth limit on link %d",
+			    ifindex);
 	return 0;
 }

@@ -536,3 +536,126 @@ int kiln_sandbox_set_network(struct kiln *k, const char *ref,
 	state_sandbox_clear(&row);
 	return rc;
 }
+
+void kiln_net_policy_clear(struct kiln_net_policy *p)
+{
+	const char *const *lists[3];
+
+	if (!p)
+		return;
+	lists[0] = p->allow_cidr;
+	lists[1] = p->deny_cidr;
+	lists[2] = p->allow_domain;
+	for (size_t l = 0; l < 3; l++) {
+		for (size_t i = 0; lists[l] && lists[l][i]; i++)
+			free((char *)lists[l][i]);
+		free((void *)lists[l]);
+	}
+	free((void *)p->publish);
+	free((char *)p->dns_upstream);
+	kiln_net_policy_init(p);
+}
+
+/* n CIDRs as a NULL-terminated list of "a.b.c.d/len"; NULL if n is 0. */
+static int cidrs_public(const struct net_cidr *c, size_t n,
+			const char *const **out)
+{
+	char **l, ip[16];
+
+	*out = NULL;
+	if (!n)
+		return 0;
+	l = calloc(n + 1, sizeof(*l));
+	if (!l)
+		return -1;
+	*out = (const char *const *)l;
+	for (size_t i = 0; i < n; i++)
+		if (asprintf(&l[i], "%s/%u", net_ip_str(c[i].addr, ip),
+			     c[i].len) < 0) {
+			l[i] = NULL;
+			return -1;
+		}
+	return 0;
+}
+
+/* The public form of p into out (owned: kiln_net_policy_clear()). */
+static int policy_public(const struct net_policy *p,
+			 struct kiln_net_policy *out)
+{
+	struct kiln_net_publish *pub = NULL;
+	char **doms = NULL;
+
+	kiln_net_policy_init(out);
+	out->mode = p->mode;
+	out->rate_bps = p->rate_bps;
+	if (cidrs_public(p->allow, p->n_allow, &out->allow_cidr) ||
+	    cidrs_public(p->deny, p->n_deny, &out->deny_cidr))
+		return -1;
+	if (p->n_publish) {
+		pub = calloc(p->n_publish, sizeof(*pub));
+		if (!pub)
+			return -1;
+		for (size_t i = 0; i < p->n_publish; i++) {
+			pub[i].host_port = p->publish[i].host_port;
+			pub[i].guest_port = p->publish[i].guest_port;
+			pub[i].udp = p->publish[i].udp;
+		}
+		out->publish = pub;
+		out->n_publish = p->n_publish;
+	}
+	if (p->n_domains) {
+		doms = calloc(p->n_domains + 1, sizeof(*doms));
+		if (!doms)
+			return -1;
+		out->allow_domain = (const char *const *)doms;
+		for (size_t i = 0; i < p->n_domains; i++)
+			if (!(doms[i] = strdup(p->domains[i])))
+				return -1;
+	}
+	if (p->dns_upstream && !(out->dns_upstream = strdup(p->dns_upstream)))
+		return -1;
+	return 0;
+}
+
+int kiln_sandbox_get_network(struct kiln *k, const char *ref,
+			     struct kiln_net_policy *out)
+{
+	struct state_sandbox row = {0};
+	struct net_policy p;
+	struct state *st;
+	char err[ERRLEN];
+	int rc;
+
+	if (out)
+		kiln_net_policy_init(out);
+	if (!k)
+		return KILN_EINVAL;
+	if (!ref || !out)
+		return handle_fail(k, KILN_EINVAL,
+				   "kiln_sandbox_get_network: a sandbox "
+				   "reference and an output are required");
+	rc = store_open(k, &st);
+	if (!rc && (rc = state_sandbox_find(st, ref, &row, err, sizeof(err))))
+		handle_fail(k, rc, "%s", err);
+	if (!rc) {
+		rc = policy_load(k, row.id, NULL, &p);
+		if (rc == KILN_ENOTFOUND)
+			rc = handle_fail(
+				k, KILN_ESTATE,
+				"sandbox %s has no network namespace "
+				"(it was created without root, or the "
+				"host lacks veth/TUN/nftables): it has "
+				"no network at all",
+				row.id);
+		else if (!rc) {
+			if (policy_public(&p, out)) {
+				kiln_net_policy_clear(out);
+				rc = handle_fail(k, KILN_ENOMEM,
+						 "out of memory");
+			}
+			net_policy_free(&p);
+		}
+	}
+	state_sandbox_clear(&row);
+	return rc;
+}

@@ -40,13 +40,18 @@ struct kiln_sandbox {
 	bool opened; /* by kiln_sandbox_open(): the VMM is not in vmm */
 	int opened_pid; /* then: its pid and start time, for liveness */
 	uint64_t opened_start;
-	/* the VMM starts in network namespace kiln-<id> (net.h) */
+	/* the VMM starts in network namespace kiln-<id> (net.h), and the
+	 * guest's eth0 gets the addresses of slot net_slot */
 	bool netns;
+	uint32_t net_slot;
+	/* created with the jail off (its row's no_jail): never jailed,
+	 * whatever the handle says (sandbox_jail_wanted()) */
+	bool no_jail;
 };
 
 struct sandbox_params;
 
-/* ---- shared by sandbox.c and sandbox_store.c ---- */
+/* ---- shared by sandbox.c, sandbox_launch.c and sandbox_store*.c ---- */
 
 struct kiln_sandbox *sandbox_alloc(struct kiln *k);
 
@@ -71,8 +76,9 @@ int sandbox_prepare_dir(struct kiln_sandbox *sb, const char *id,
 			const char *base, int *log_fd);
 
 /*
- * Start sb's VMM.  The only place that decides how a VM comes to life
- * (cold boot today; snapshot restore later).
+ * Start sb's VMM (sandbox_launch.c).  The only place that decides how a VM
+ * comes to life: a restore of the base snapshot or of a checkpoint, or a
+ * cold boot; its NIC eth0 on tap0 when sb->netns, else disconnected.
  */
 int sandbox_launch_vmm(struct kiln_sandbox *sb, const struct sandbox_params *p,
 		       const char *vmm_path, int log_fd, unsigned int cid,
@@ -86,7 +92,8 @@ int sandbox_launch_vmm_api(struct kiln_sandbox *sb,
 			   const char *overlay);
 
 /* Wait for the agent (boot deadline, VMM exit, cancel fd); a restored
- * sandbox then gets its own identity (entropy, clock, hostname). */
+ * sandbox then gets its own identity (entropy, clock, hostname), one with
+ * a network namespace its address (sb->net_slot). */
 int sandbox_wait_agent(struct kiln_sandbox *sb,
 		       const struct kiln_sandbox_config *cfg);
 

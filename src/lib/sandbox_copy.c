@@ -241,6 +241,20 @@ int kiln_sandbox_copy_dir_from_guest(struct kiln_sandbox *sb,
 				     const char *host_dir,
 				     struct kiln_copy_stats *stats)
 {
+	return kiln_sandbox_copy_dir_from_guest_limits(sb, guest_dir, host_dir,
+						       NULL, stats);
+}
+
+_Static_assert(KILN_COPY_MAX_BYTES_DEFAULT == COPY_DIR_MAX_BYTES_DEFAULT &&
+		       KILN_COPY_MAX_ENTRIES_DEFAULT ==
+			       COPY_DIR_MAX_ENTRIES_DEFAULT,
+	       "kiln.h and copy_dir.h name the same defaults");
+
+int kiln_sandbox_copy_dir_from_guest_limits(
+	struct kiln_sandbox *sb, const char *guest_dir, const char *host_dir,
+	const struct kiln_copy_limits *limits, struct kiln_copy_stats *stats)
+{
+	struct copy_dir_limits lim = {0};
 	struct agent_tar_stats ts = {0};
 	char err[ERRLEN], *base = NULL, *target = NULL;
 	struct agent_file_stat gst;
@@ -282,8 +296,12 @@ int kiln_sandbox_copy_dir_from_guest(struct kiln_sandbox *sb,
 		rc = handle_fail(sb->k, KILN_ENOMEM, "out of memory");
 		goto out;
 	}
-	r = copy_dir_download(sb->agent, guest_dir, target, COPY_DATA_MS, &ts,
-			      err, sizeof(err));
+	if (limits) {
+		lim.max_bytes = limits->max_bytes;
+		lim.max_entries = limits->max_entries;
+	}
+	r = copy_dir_download(sb->agent, guest_dir, target, &lim, COPY_DATA_MS,
+			      &ts, err, sizeof(err));
 	if (r == AGENT_ERR_LOCAL) /* a bad archive from the guest, or disk */
 		rc = handle_fail(sb->k, KILN_EGUEST, "%s -> %s: %s", guest_dir,
 				 target, err);

@@ -164,7 +164,9 @@ int kiln_sandbox_fork(struct kiln *k, const char *ref, unsigned int count,
 				break;
 			cfg.name = name;
 		}
-		rc = store_create_from(k, &cfg, state, mem, ovl, &sb);
+		/* a fork of an unjailed sandbox is unjailed too */
+		rc = store_create_from(k, &cfg, state, mem, ovl, row.no_jail,
+				       &sb);
 		if (rc)
 			break;
 		snprintf(ids[made], KILN_ID_LEN + 1, "%s", kiln_sandbox_id(sb));

@@ -27,9 +27,13 @@ struct sandbox_jail {
 	size_t nstr;
 };
 
-/* Jail VMMs of k: running as root and not disabled (kiln_options.jail,
- * $KILN_JAIL=0). */
-bool sandbox_jail_wanted(const struct kiln *k);
+/*
+ * Whether sb's VMM goes into the jail: running as root, not disabled for
+ * the handle (kiln_options.jail, $KILN_JAIL=0) and not for the sandbox (a
+ * persistent sandbox created with the jail off stays so: sb->no_jail,
+ * from its state row, on every start, rollback and fork).
+ */
+bool sandbox_jail_wanted(const struct kiln_sandbox *sb);
 
 /*
  * Build and prepare (jail_prepare()) the jail for the VMM l of sb: its
@@ -65,7 +69,10 @@ void sandbox_jail_staging_remove(struct kiln *k, const char *id);
 int sandbox_jail_collect(const char *staging, const char *name, const char *dst,
 			 char *err, size_t errlen);
 
-/* Record in <dir>/jail, and warn, that sb's VMM runs unjailed, and why. */
+/*
+ * Record in <dir>/jail, and warn, that sb's VMM runs unjailed, and why
+ * (for a sandbox created with the jail off, that is the reason given).
+ */
 void sandbox_jail_note_off(struct kiln_sandbox *sb, const char *why);
 
 #endif

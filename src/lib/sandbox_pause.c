@@ -9,6 +9,11 @@
  * sandbox), the VMM change is undone where that matters (a pause is
  * resumed) and the call fails with KILN_ESTATE.  A paused sandbox whose
  * VMM dies is found dead by the reconciliation like a running one.
+ *
+ * Hooks: before_pause/after_pause and before_resume/after_resume (or
+ * error with phase "pause"/"resume") around kiln_sandbox_pause() and
+ * _resume(); the pauses inside stop, checkpoint and fork are part of
+ * those operations and emit none.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -17,6 +22,7 @@
 
 #include "kiln.h"
 #include "lib/handle.h"
+#include "lib/hooks.h"
 #include "lib/sandbox_store.h"
 #include "lib/vmm_api.h"
 
@@ -88,22 +94,35 @@ static int record_move(struct kiln *k, struct state *st,
 }
 
 static int wrong_state(struct kiln *k, const char *ref,
-		       const struct state_sandbox *row, const char *what)
+		       const struct state_sandbox *row, bool pause)
 {
 	const char *name = state_status_name(row->status);
 
-	return handle_fail(k, KILN_ESTATE,
-			   "sandbox %s is %s; only a running sandbox can be "
-			   "%s%s",
-			   ref, name ? name : "in an unknown state", what,
-			   row->status == STATE_SB_STOPPED ||
-					   row->status == STATE_SB_DEAD
-				   ? " (start it with 'kiln start')"
-				   : "");
+	return handle_fail(
+		k, KILN_ESTATE,
+		"sandbox %s is %s; only a %s sandbox can be %s%s", ref,
+		name ? name : "in an unknown state",
+		pause ? "running" : "paused", pause ? "paused" : "resumed",
+		row->status == STATE_SB_STOPPED || row->status == STATE_SB_DEAD
+			? " (start it with 'kiln start')"
+			: "");
 }
 
-int kiln_sandbox_pause(struct kiln *k, const char *ref)
+/*
+ * Pause (running -> paused) or resume (paused -> running): the same steps
+ * both ways.  Already there: KILN_OK without events, as for stop.  The
+ * VMM is asked first and the record follows (a record saying "running"
+ * for a paused VM would let exec hang on a frozen guest, the other way
+ * round only refuses an exec that could have run).  A pause that could
+ * not be recorded is undone, so no VM stays paused behind its record.
+ */
+static int pause_set(struct kiln *k, const char *ref, bool pause)
 {
+	enum state_sandbox_status from =
+		pause ? STATE_SB_RUNNING : STATE_SB_PAUSED;
+	enum state_sandbox_status to =
+		pause ? STATE_SB_PAUSED : STATE_SB_RUNNING;
+	const char *op = pause ? "pause" : "resume";
 	struct state_sandbox row;
 	struct state *st;
 	int rc;
@@ -111,20 +130,26 @@ int kiln_sandbox_pause(struct kiln *k, const char *ref)
 	rc = store_find(k, ref, &st, &row);
 	if (rc)
 		return rc;
-	if (row.status == STATE_SB_PAUSED) {
+	if (row.status == to) {
 		state_sandbox_clear(&row);
-		return KILN_OK; /* nothing to do, as for stop */
+		return KILN_OK;
 	}
-	if (row.status != STATE_SB_RUNNING) {
-		rc = wrong_state(k, ref, &row, "paused");
+	if (row.status != from) {
+		rc = wrong_state(k, ref, &row, pause);
 		state_sandbox_clear(&row);
 		return rc;
 	}
-	rc = store_vmm_set_paused(k, &row, true);
+	rc = hooks_before(k,
+			  pause ? KILN_EV_BEFORE_PAUSE : KILN_EV_BEFORE_RESUME,
+			  op, row.id, row.name, NULL);
+	if (rc) {
+		state_sandbox_clear(&row);
+		return rc;
+	}
+	rc = store_vmm_set_paused(k, &row, pause);
 	if (!rc) {
-		rc = record_move(k, st, &row, STATE_SB_PAUSED);
-		/* not recorded: do not leave a VM paused behind its record */
-		if (rc) {
+		rc = record_move(k, st, &row, to);
+		if (rc && pause) {
 			char saved[ERRLEN];
 
 			snprintf(saved, sizeof(saved), "%s", kiln_errmsg(k));
@@ -135,41 +160,23 @@ int kiln_sandbox_pause(struct kiln *k, const char *ref)
 		}
 	}
 	if (!rc)
-		handle_log(k, KILN_LOG_INFO, "sandbox %s paused", row.id);
+		handle_log(k, KILN_LOG_INFO, "sandbox %s %s", row.id,
+			   pause ? "paused" : "resumed");
+	rc = hooks_after(k, rc,
+			 pause ? KILN_EV_AFTER_PAUSE : KILN_EV_AFTER_RESUME, op,
+			 row.id, row.name, NULL);
 	state_sandbox_clear(&row);
 	return rc;
 }
 
+int kiln_sandbox_pause(struct kiln *k, const char *ref)
+{
+	return pause_set(k, ref, true);
+}
+
 int kiln_sandbox_resume(struct kiln *k, const char *ref)
 {
-	struct state_sandbox row;
-	struct state *st;
-	int rc;
-
-	rc = store_find(k, ref, &st, &row);
-	if (rc)
-		return rc;
-	if (row.status == STATE_SB_RUNNING) {
-		state_sandbox_clear(&row);
-		return KILN_OK;
-	}
-	if (row.status != STATE_SB_PAUSED) {
-		rc = wrong_state(k, ref, &row, "resumed");
-		state_sandbox_clear(&row);
-		return rc;
-	}
-	/*
-	 * Resume before recording: a record saying "running" for a paused VM
-	 * would let exec hang on a frozen guest, the other way round only
-	 * refuses an exec that could have run.
-	 */
-	rc = store_vmm_set_paused(k, &row, false);
-	if (!rc)
-		rc = record_move(k, st, &row, STATE_SB_RUNNING);
-	if (!rc)
-		handle_log(k, KILN_LOG_INFO, "sandbox %s resumed", row.id);
-	state_sandbox_clear(&row);
-	return rc;
+	return pause_set(k, ref, false);
 }
 
 bool store_unpause_for_stop(struct kiln *k, const struct state_sandbox *row)

@@ -97,6 +97,7 @@ int kiln_sandbox_ps(struct kiln_sandbox *sb, struct kiln_process **list,
 		q->exec_id = p->exec_id;
 		q->exec_conn = p->exec_conn;
 		q->exec_leader = p->exec_leader;
+		q->session = p->session;
 	}
 	free(procs);
 	*list = out;

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Persistent sandboxes: create, open, list, stop, start, remove.
+ * Persistent sandboxes: the store and its records.  Opening the state
+ * database (once per handle, reconciled), looking sandboxes up and
+ * listing them, their stored configuration, and connecting to a running
+ * one (kiln_sandbox_open/close).  Creating and starting them is
+ * sandbox_store_boot.c, stopping and removing sandbox_store_stop.c.
  *
  * The row in the state database is the sandbox; the VMM is what the row
  * says should run.  Every operation that changes a sandbox first moves its
@@ -69,10 +73,15 @@ int store_open(struct kiln *k, struct state **out)
 	int rc;
 
 	if (!k->state) {
-		rc = dir_make(k, k->state_dir);
+		/* in memory: nothing on disk, so no directory is needed */
+		rc = k->state_memory ? KILN_OK : dir_make(k, k->state_dir);
 		if (rc)
 			return rc;
-		if (asprintf(&path, "%s/%s", k->state_dir, STORE_FILE) < 0)
+		if (k->state_memory)
+			path = strdup(STATE_MEMORY);
+		else if (asprintf(&path, "%s/%s", k->state_dir, STORE_FILE) < 0)
+			path = NULL;
+		if (!path)
 			return handle_fail(k, KILN_ENOMEM, "out of memory");
 		rc = state_open(path, &k->state, err, sizeof(err));
 		free(path);
@@ -84,6 +93,37 @@ int store_open(struct kiln *k, struct state **out)
 	}
 	*out = k->state;
 	return KILN_OK;
+}
+
+void store_close(struct kiln *k)
+{
+	struct state_sandbox *rows = NULL;
+	char err[ERRLEN];
+	size_t n = 0;
+
+	if (!k->state)
+		return;
+	/*
+	 * Nothing can find an in-memory store's sandboxes once it is gone:
+	 * remove them (their VMMs, directories, networks) rather than leave
+	 * VMMs running that no record names.
+	 */
+	if (k->state_memory &&
+	    state_sandbox_list(k->state, &rows, &n, err, sizeof(err)))
+		handle_log(k, KILN_LOG_WARN,
+			   "%s; persistent sandboxes of this handle may be "
+			   "left running",
+			   err);
+	for (size_t i = 0; i < n; i++) {
+		if (kiln_sandbox_remove(k, rows[i].id, 1))
+			handle_log(k, KILN_LOG_WARN,
+				   "sandbox %s (VMM pid %d) of an in-memory "
+				   "state store could not be removed: %s",
+				   rows[i].id, rows[i].vmm_pid, kiln_errmsg(k));
+	}
+	state_sandbox_list_free(rows, n);
+	state_close(k->state);
+	k->state = NULL;
 }
 
 const char *kiln_sandbox_state_name(enum kiln_sandbox_state st)
@@ -123,27 +163,6 @@ static enum kiln_sandbox_state state_public(enum state_sandbox_status st)
 		break;
 	}
 	return KILN_SB_DEAD;
-}
-
-/* The configuration a sandbox is (re)started with, as stored. */
-static char *config_to_json(const struct sandbox_params *p)
-{
-	json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "kernel", p->kernel,
-			      "image", p->image, "cpus", (json_int_t)p->cpus,
-			      "memory_mib", (json_int_t)p->memory_mib);
-	char *s;
-
-	if (!o)
-		return NULL;
-	if (p->cmdline_extra &&
-	    json_object_set_new(o, "cmdline_extra",
-				json_string(p->cmdline_extra))) {
-		json_decref(o);
-		return NULL;
-	}
-	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(o);
-	return s;
 }
 
 /*
@@ -334,207 +353,6 @@ static char *path_join(const char *dir, const char *name)
 	return asprintf(&s, "%s/%s", dir, name) < 0 ? NULL : s;
 }
 
-/* The first line of k's error message, for the record. */
-static void errmsg_first_line(struct kiln *k, char *buf, size_t len)
-{
-	const char *m = kiln_errmsg(k);
-
-	snprintf(buf, len, "%.*s", (int)strcspn(m, "\n"), m);
-}
-
-/*
- * Boot sb (a persistent sandbox whose row is in state `during`, owned by
- * us): launch the VMM detached, record its pid and start time, wait for
- * the agent.  On failure the VMM is stopped and sb torn down (*sbp NULL).
- */
-int store_boot(struct kiln *k, struct state *st, struct kiln_sandbox **sbp,
-	       const struct state_sandbox *row,
-	       const struct kiln_sandbox_config *cfg,
-	       enum state_sandbox_status during, const struct state_update *own)
-{
-	struct kiln_sandbox *sb = *sbp;
-	struct state_update u = *own;
-	struct sandbox_params p;
-	char err[ERRLEN], *vmm_path = NULL, *base = NULL;
-	int rc, log_fd = -1;
-
-	rc = sandbox_params_resolve(k->cache_dir, cfg, &p, err, sizeof(err));
-	if (!rc)
-		rc = sandbox_params_check_files(&p, err, sizeof(err));
-	if (rc)
-		handle_fail(k, rc, "%s", err);
-	if (!rc)
-		rc = sandbox_vmm_resolve(k, &vmm_path);
-	if (!rc)
-		rc = sandbox_kvm_check(k);
-	/* where it was recorded, even if the runtime directory changed */
-	if (!rc && row->runtime_dir) {
-		char *slash;
-
-		base = strdup(row->runtime_dir);
-		if (!base)
-			rc = handle_fail(k, KILN_ENOMEM, "out of memory");
-		else if ((slash = strrchr(base, '/')) && slash != base)
-			*slash = '\0';
-	}
-	if (!rc)
-		rc = sandbox_prepare_dir(sb, row->id, base, &log_fd);
-	if (!rc)
-		rc = net_sandbox_prepare(k, row, &sb->netns);
-	if (!rc) {
-		if (cfg->progress)
-			cfg->progress(cfg->progress_ctx, KILN_PHASE_STARTING, 0,
-				      "");
-		rc = sandbox_launch_vmm(sb, &p, vmm_path, log_fd, row->cid,
-					true);
-	}
-	if (!rc) {
-		/* recorded at once: whoever rolls us back must find it */
-		u.status = during;
-		u.vmm_pid = sb->vmm.pid;
-		u.vmm_start = sb->vmm.start_time;
-		rc = state_sandbox_transition(st, row->id, during, &u, err,
-					      sizeof(err));
-		/* only now may it run: a VMM is never unrecorded */
-		if (!rc)
-			rc = vmm_proc_release(&sb->vmm, err, sizeof(err));
-		if (rc)
-			handle_fail(k, rc, "%s", err);
-	}
-	if (!rc)
-		rc = sandbox_wait_agent(sb, cfg);
-	if (!rc) {
-		u.status = STATE_SB_RUNNING;
-		u.owner_pid = 0;
-		u.owner_start = 0;
-		rc = state_sandbox_transition(st, row->id, during, &u, err,
-					      sizeof(err));
-		if (rc)
-			handle_fail(k, rc, "%s", err);
-	}
-	if (log_fd >= 0)
-		close(log_fd);
-	free(vmm_path);
-	free(base);
-	sandbox_params_free(&p);
-	if (rc) {
-		if (sandbox_teardown(sb, false, err, sizeof(err)))
-			handle_fail_append(k, "\nwhile cleaning up: %s", err);
-		*sbp = NULL;
-	}
-	return rc;
-}
-
-int sandbox_store_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
-			 struct kiln_sandbox **out)
-{
-	return store_create_from(k, cfg, NULL, NULL, NULL, out);
-}
-
-int store_create_from(struct kiln *k, const struct kiln_sandbox_config *cfg,
-		      const char *restore_state, const char *restore_mem,
-		      const char *restore_overlay, struct kiln_sandbox **out)
-{
-	struct state_new n = {.name = cfg->name,
-			      .runtime_base = k->runtime_dir};
-	struct state_update own = {0};
-	struct kiln_sandbox *sb;
-	struct state_sandbox row;
-	struct sandbox_params p;
-	struct state *st;
-	char err[ERRLEN], *config;
-	int rc;
-
-	*out = NULL;
-	/* the configuration is checked before anything is recorded */
-	if (cfg->name && (rc = state_name_check(cfg->name, err, sizeof(err))))
-		return handle_fail(k, rc, "%s", err);
-	rc = sandbox_params_resolve(k->cache_dir, cfg, &p, err, sizeof(err));
-	if (!rc)
-		rc = sandbox_params_check_files(&p, err, sizeof(err));
-	if (rc) {
-		sandbox_params_free(&p);
-		return handle_fail(k, rc, "%s", err);
-	}
-	config = config_to_json(&p);
-	sandbox_params_free(&p);
-	if (!config)
-		return handle_fail(k, KILN_ENOMEM, "out of memory");
-	/* before anything is recorded: a veto leaves nothing behind */
-	rc = hooks_before(k, KILN_EV_BEFORE_CREATE, "create", NULL, cfg->name,
-			  json_pack("{s:o?, s:s?}", "config",
-				    json_loads(config, 0, NULL), "checkpoint",
-				    restore_state));
-	if (rc) {
-		free(config);
-		return rc;
-	}
-	/* and what is needed to boot: no record for what cannot start */
-	{
-		char *vmm_path = NULL;
-
-		rc = sandbox_vmm_resolve(k, &vmm_path);
-		free(vmm_path);
-		if (!rc)
-			rc = sandbox_kvm_check(k);
-		if (rc) {
-			free(config);
-			return hooks_after(k, rc, KILN_EV_AFTER_CREATE,
-					   "create", NULL, cfg->name, NULL);
-		}
-	}
-	rc = store_open(k, &st);
-	if (!rc && store_self(&own.owner_pid, &own.owner_start))
-		rc = handle_fail(k, KILN_ESYS, "cannot read /proc/self/stat");
-	if (rc) {
-		free(config);
-		return hooks_after(k, rc, KILN_EV_AFTER_CREATE, "create", NULL,
-				   cfg->name, NULL);
-	}
-	n.config = config;
-	n.owner_pid = own.owner_pid;
-	n.owner_start = own.owner_start;
-	rc = state_sandbox_create(st, &n, &row, err, sizeof(err));
-	free(config);
-	if (rc)
-		return hooks_after(k, handle_fail(k, rc, "%s", err),
-				   KILN_EV_AFTER_CREATE, "create", NULL,
-				   cfg->name, NULL);
-
-	/* its network before its VMM, which starts inside it */
-	rc = net_sandbox_create(k, &row, cfg->network);
-	sb = rc ? NULL : sandbox_alloc(k);
-	if (rc) {
-		/* failed: recorded on k */
-	} else if (!sb) {
-		rc = handle_fail(k, KILN_ENOMEM, "out of memory");
-	} else {
-		sb->persistent = true;
-		sb->restore_state = restore_state;
-		sb->restore_mem = restore_mem;
-		sb->restore_overlay = restore_overlay;
-		rc = store_boot(k, st, &sb, &row, cfg, STATE_SB_CREATING, &own);
-	}
-	if (rc) {
-		/* nothing may remain: the VMM and directory went with sb */
-		if (row.runtime_dir &&
-		    rundir_remove(row.runtime_dir, err, sizeof(err)))
-			handle_fail_append(k, "\nwhile cleaning up: %s", err);
-		net_sandbox_cleanup(k, &row);
-		if (state_sandbox_delete(st, row.id, err, sizeof(err)) &&
-		    !strstr(err, "no sandbox"))
-			handle_fail_append(k, "\nwhile cleaning up: %s", err);
-	}
-	rc = hooks_after(
-		k, rc, KILN_EV_AFTER_CREATE, "create", row.id, row.name,
-		json_pack("{s:I, s:I, s:s?}", "cid", (json_int_t)row.cid,
-			  "net_slot", (json_int_t)row.net_slot, "runtime_dir",
-			  row.runtime_dir));
-	state_sandbox_clear(&row);
-	*out = sb;
-	return rc;
-}
-
 bool sandbox_vmm_gone(struct kiln_sandbox *sb, int wait_ms)
 {
 	int fd = proc_open_verified(sb->opened_pid, sb->opened_start);
@@ -643,26 +461,7 @@ int kiln_sandbox_close(struct kiln_sandbox *sb)
 	return KILN_OK;
 }
 
-/* Move row from RUNNING (or PAUSED) to STOPPING, owned by us. */
-static int claim_running(struct kiln *k, struct state *st,
-			 const struct state_sandbox *row)
-{
-	struct state_update u = {
-		.status = STATE_SB_STOPPING,
-		.vmm_pid = row->vmm_pid,
-		.vmm_start = row->vmm_start,
-	};
-	char err[ERRLEN];
-	int rc;
-
-	if (store_self(&u.owner_pid, &u.owner_start))
-		return handle_fail(k, KILN_ESYS, "cannot read /proc/self/stat");
-	rc = state_sandbox_transition(st, row->id, row->status, &u, err,
-				      sizeof(err));
-	return rc ? handle_fail(k, rc, "%s", err) : KILN_OK;
-}
-
-static int busy_fail(struct kiln *k, const struct state_sandbox *row)
+int store_busy_fail(struct kiln *k, const struct state_sandbox *row)
 {
 	return handle_fail(k, KILN_ESTATE,
 			   "sandbox %s is %s by another kiln process (pid "
@@ -673,214 +472,4 @@ static int busy_fail(struct kiln *k, const struct state_sandbox *row)
 			   : row->status == STATE_SB_STARTING ? "being started"
 							      : "being stopped",
 			   row->owner_pid);
-}
-
-int kiln_sandbox_stop(struct kiln *k, const char *ref, int force)
-{
-	struct state_update u = {.status = STATE_SB_STOPPED};
-	struct state_sandbox row;
-	struct state *st;
-	char err[ERRLEN];
-	int rc;
-
-	rc = store_find(k, ref, &st, &row);
-	if (rc)
-		return rc;
-	switch (row.status) {
-	case STATE_SB_RUNNING:
-	case STATE_SB_PAUSED:
-		break;
-	case STATE_SB_CREATING:
-	case STATE_SB_STARTING:
-	case STATE_SB_STOPPING:
-		rc = busy_fail(k, &row);
-		state_sandbox_clear(&row);
-		return rc;
-	default: /* stopped or dead already */
-		state_sandbox_clear(&row);
-		return KILN_OK;
-	}
-	rc = hooks_before(k, KILN_EV_BEFORE_STOP, "stop", row.id, row.name,
-			  json_pack("{s:b}", "force", force));
-	if (rc) {
-		state_sandbox_clear(&row);
-		return rc;
-	}
-	rc = claim_running(k, st, &row);
-	if (!rc && !force && !store_unpause_for_stop(k, &row))
-		force = 1;
-	if (!rc) {
-		rc = store_vmm_stop(&row, !force, err, sizeof(err));
-		if (rc) {
-			handle_fail(k, rc, "%s", err);
-			/* still running: give the record back (paused
-			 * unless store_unpause_for_stop() resumed it) */
-			u.status = row.status == STATE_SB_PAUSED && force
-					   ? STATE_SB_PAUSED
-					   : STATE_SB_RUNNING;
-			u.vmm_pid = row.vmm_pid;
-			u.vmm_start = row.vmm_start;
-		}
-		if (state_sandbox_transition(st, row.id, STATE_SB_STOPPING, &u,
-					     err, sizeof(err)) &&
-		    !rc)
-			rc = handle_fail(k, KILN_ESYS, "%s", err);
-	}
-	rc = hooks_after(k, rc, KILN_EV_AFTER_STOP, "stop", row.id, row.name,
-			 NULL);
-	state_sandbox_clear(&row);
-	return rc;
-}
-
-int kiln_sandbox_start(struct kiln *k, const char *ref,
-		       kiln_progress_fn progress, void *progress_ctx)
-{
-	struct kiln_sandbox_config cfg;
-	struct state_update own = {.status = STATE_SB_STARTING};
-	struct kiln_sandbox *sb;
-	struct state_sandbox row;
-	struct state *st;
-	json_t *root = NULL;
-	char err[ERRLEN], reason[STORE_REASON_MAX];
-	int rc;
-
-	rc = store_find(k, ref, &st, &row);
-	if (rc)
-		return rc;
-	if (row.status != STATE_SB_STOPPED && row.status != STATE_SB_DEAD &&
-	    row.status != STATE_SB_FAILED) {
-		if (row.status == STATE_SB_RUNNING)
-			rc = handle_fail(k, KILN_ESTATE,
-					 "sandbox %s is running already",
-					 row.id);
-		else if (row.status == STATE_SB_PAUSED)
-			rc = handle_fail(k, KILN_ESTATE,
-					 "sandbox %s is paused; resume it with "
-					 "'kiln resume %s'",
-					 ref, ref);
-		else
-			rc = busy_fail(k, &row);
-		state_sandbox_clear(&row);
-		return rc;
-	}
-	rc = hooks_before(
-		k, KILN_EV_BEFORE_START, "start", row.id, row.name,
-		json_pack("{s:o?}", "config",
-			  row.config ? json_loads(row.config, 0, NULL) : NULL));
-	if (rc) {
-		state_sandbox_clear(&row);
-		return rc;
-	}
-	rc = store_config_parse(k, row.id, row.config, &cfg, &root);
-	cfg.persistent = 1;
-	cfg.progress = progress;
-	cfg.progress_ctx = progress_ctx;
-	if (!rc && store_self(&own.owner_pid, &own.owner_start))
-		rc = handle_fail(k, KILN_ESYS, "cannot read /proc/self/stat");
-	if (!rc) {
-		rc = state_sandbox_transition(st, row.id, row.status, &own, err,
-					      sizeof(err));
-		if (rc)
-			handle_fail(k, rc, "%s", err);
-	}
-	if (rc) {
-		json_decref(root);
-		rc = hooks_after(k, rc, KILN_EV_AFTER_START, "start", row.id,
-				 row.name, NULL);
-		state_sandbox_clear(&row);
-		return rc;
-	}
-	/* a fresh directory: the last run's logs and socket go */
-	if (row.runtime_dir && rundir_remove(row.runtime_dir, err, sizeof(err)))
-		handle_log(k, KILN_LOG_WARN, "%s", err);
-	sb = sandbox_alloc(k);
-	if (!sb) {
-		rc = handle_fail(k, KILN_ENOMEM, "out of memory");
-	} else {
-		sb->persistent = true;
-		rc = store_boot(k, st, &sb, &row, &cfg, STATE_SB_STARTING,
-				&own);
-	}
-	if (rc) {
-		struct state_update u = {.status = STATE_SB_STOPPED};
-
-		errmsg_first_line(k, reason, sizeof(reason));
-		u.exit_reason = reason;
-		state_sandbox_transition(st, row.id, STATE_SB_STARTING, &u, err,
-					 sizeof(err));
-	}
-	kiln_sandbox_close(sb);
-	json_decref(root);
-	rc = hooks_after(k, rc, KILN_EV_AFTER_START, "start", row.id, row.name,
-			 NULL);
-	state_sandbox_clear(&row);
-	return rc;
-}
-
-int kiln_sandbox_remove(struct kiln *k, const char *ref, int force)
-{
-	struct state_sandbox row;
-	struct state *st;
-	char err[ERRLEN];
-	int rc;
-
-	rc = store_find(k, ref, &st, &row);
-	if (!rc)
-		rc = hooks_before(k, KILN_EV_BEFORE_REMOVE, "remove", row.id,
-				  row.name, json_pack("{s:b}", "force", force));
-	if (rc) {
-		state_sandbox_clear(&row);
-		return rc;
-	}
-	switch (row.status) {
-	case STATE_SB_RUNNING:
-	case STATE_SB_PAUSED:
-		rc = claim_running(k, st, &row);
-		if (rc)
-			break;
-		if (!force && !store_unpause_for_stop(k, &row))
-			force = 1;
-		rc = store_vmm_stop(&row, !force, err, sizeof(err));
-		if (rc)
-			handle_fail(k, rc, "%s", err);
-		break;
-	case STATE_SB_CREATING:
-	case STATE_SB_STARTING:
-	case STATE_SB_STOPPING:
-		if (!force) {
-			rc = busy_fail(k, &row);
-			break;
-		}
-		/* its owner finds the row gone and gives up */
-		rc = store_vmm_stop(&row, false, err, sizeof(err));
-		if (rc)
-			handle_fail(k, rc, "%s", err);
-		break;
-	default:
-		break;
-	}
-	if (!rc && row.runtime_dir &&
-	    (rc = rundir_remove(row.runtime_dir, err, sizeof(err))))
-		handle_fail(k, rc, "%s", err);
-	if (!rc)
-		rc = net_sandbox_remove(k, &row);
-	/* its checkpoints' rows go with its row (a trigger) */
-	if (!rc)
-		rc = checkpoint_files_remove(k, row.id, NULL);
-	if (!rc && (rc = state_sandbox_delete(st, row.id, err, sizeof(err))))
-		handle_fail(k, rc, "%s", err);
-	rc = hooks_after(k, rc, KILN_EV_AFTER_REMOVE, "remove", row.id,
-			 row.name, NULL);
-	state_sandbox_clear(&row);
-	return rc;
-}
-
-int sandbox_store_destroy(struct kiln_sandbox *sb)
-{
-	struct kiln *k = sb->k;
-	char id[KILN_ID_LEN + 1];
-
-	memcpy(id, sb->id, sizeof(id));
-	kiln_sandbox_close(sb);
-	return kiln_sandbox_remove(k, id, 0);
 }

@@ -23,10 +23,17 @@
 
 /*
  * The state database of k, opened on first use (creating the state
- * directory, 0700) and reconciled once per handle.  Failures are recorded
- * on k.
+ * directory, 0700; in memory for KILN_STATE_MEMORY) and reconciled once
+ * per handle.  Failures are recorded on k.
  */
 int store_open(struct kiln *k, struct state **out);
+
+/*
+ * Close k's state database (kiln_close()).  An in-memory one first has
+ * every sandbox it records removed, as by kiln_sandbox_remove() with
+ * force: nothing could find them afterwards.
+ */
+void store_close(struct kiln *k);
 
 /* This process as an owner of an operation: pid and start time. */
 int store_self(int *pid, uint64_t *start);
@@ -67,6 +74,12 @@ void reconcile_all(struct kiln *k, struct state *st);
 int store_find(struct kiln *k, const char *ref, struct state **st,
 	       struct state_sandbox *row);
 
+/*
+ * KILN_ESTATE: row is being created, started or stopped by another kiln
+ * process (its owner), with what to do.
+ */
+int store_busy_fail(struct kiln *k, const struct state_sandbox *row);
+
 /* ---- sandbox_pause.c ---- */
 
 /* Ask row's VMM (PATCH /vm on its api.sock) to pause or resume its vCPUs. */
@@ -103,10 +116,13 @@ int store_boot(struct kiln *k, struct state *st, struct kiln_sandbox **sbp,
 
 /* sandbox_store_create() restoring the snapshot restore_state +
  * restore_mem (a checkpoint) instead of the base snapshot, with a copy of
- * restore_overlay (NULL: none) as its root disk's overlay. */
+ * restore_overlay (NULL: none) as its root disk's overlay.  no_jail: the
+ * new sandbox runs without the jail for good (a fork of such a sandbox);
+ * it also does when k's jail is off. */
 int store_create_from(struct kiln *k, const struct kiln_sandbox_config *cfg,
 		      const char *restore_state, const char *restore_mem,
-		      const char *restore_overlay, struct kiln_sandbox **out);
+		      const char *restore_overlay, bool no_jail,
+		      struct kiln_sandbox **out);
 
 /*
  * Remove the files of sandbox id's checkpoint name (NULL: all of them,

@@ -23,12 +23,16 @@
 #include "lib/sandbox.h"
 #include "lib/sandbox_config.h"
 #include "lib/snapshot_base.h"
+#include "lib/snapshot_prune.h"
 #include "lib/vmm_api.h"
 #include "lib/vmm_argv.h"
 
 #define ERRLEN 1024
 /* Bumped when what goes into a base snapshot changes (e.g. its devices). */
-#define SNAPSHOT_BASE_LAYOUT 2 /* 2: the root disk has an overlay */
+/* 2: the root disk has an overlay.  3: a disconnected NIC "eth0" (kiln-vmm
+ * --net none), so that a sandbox with a network can connect it to its TAP
+ * on restore; a snapshot without one could never get a NIC. */
+#define SNAPSHOT_BASE_LAYOUT 3
 #define API_PAUSE_MS 30000
 #define API_SNAPSHOT_MS 300000 /* writes the guest's memory */
 
@@ -334,6 +338,9 @@ int snapshot_base_ensure(struct kiln *k, const struct kiln_sandbox_config *cfg,
 		goto out;
 	}
 	rc = snapshot_base_build(k, cfg, p, vmm_path, tmp);
+	/* its inputs, for `kiln snapshot prune` (stale or not); optional */
+	if (!rc && snapshot_prune_record(tmp, p, vmm_path, err, sizeof(err)))
+		handle_log(k, KILN_LOG_WARN, "base snapshot %s: %s", key, err);
 	if (!rc && rename(tmp, out->dir) < 0)
 		rc = handle_fail(k, KILN_ESYS, "cannot rename %s to %s: %s",
 				 tmp, out->dir, strerror(errno));
@@ -342,4 +349,20 @@ int snapshot_base_ensure(struct kiln *k, const struct kiln_sandbox_config *cfg,
 out:
 	close(fd); /* releases the lock */
 	return rc;
+}
+
+int snapshot_base_identity(const char *what, const char *path, char *buf,
+			   size_t len, char *err, size_t errlen)
+{
+	return file_identity(what, path, buf, len, err, errlen);
+}
+
+void snapshot_base_host(char *buf, size_t len)
+{
+	host_identity(buf, len);
+}
+
+int snapshot_base_layout(void)
+{
+	return SNAPSHOT_BASE_LAYOUT;
 }

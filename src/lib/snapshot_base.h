@@ -51,4 +51,11 @@ int snapshot_base_ensure(struct kiln *k, const struct kiln_sandbox_config *cfg,
 
 void snapshot_base_free(struct snapshot_base *b);
 
+/* For snapshot_prune.c: the identities the key hashes ("<realpath>:<size>:
+ * <mtime>:<dev>:<ino>" of a file, the host's), and the layout number. */
+int snapshot_base_identity(const char *what, const char *path, char *buf,
+			   size_t len, char *err, size_t errlen);
+void snapshot_base_host(char *buf, size_t len);
+int snapshot_base_layout(void);
+
 #endif

@@ -122,6 +122,15 @@ static const char *const migrations[] = {
 	") STRICT;"
 	"CREATE TRIGGER sandboxes_drop_checkpoints AFTER DELETE ON sandboxes"
 	" BEGIN DELETE FROM checkpoints WHERE sandbox = OLD.id; END;",
+	/*
+	 * 3 -> 4: whether the sandbox's VMM runs in the jail.  0 when it
+	 * was created with the jail turned off (--no-jail, $KILN_JAIL=0), so
+	 * that later starts, rollbacks and forks keep it off; existing rows
+	 * (and the default) are 1: a later start as root jails them.  ADD
+	 * COLUMN does not rebuild the table (the trigger of 2 -> 3 stays).
+	 */
+	"ALTER TABLE sandboxes ADD COLUMN jail INTEGER NOT NULL DEFAULT 1"
+	" CHECK (jail IN (0, 1));",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

@@ -12,12 +12,13 @@
 #ifndef KILN_LIB_STATE_H
 #define KILN_LIB_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "lib/rundir.h"
 
-#define STATE_SCHEMA_VERSION 3
+#define STATE_SCHEMA_VERSION 4
 /* PRAGMA application_id of a kiln state database: "kiln" in ASCII. */
 #define STATE_APPLICATION_ID 0x6b696c6e
 #define STATE_MEMORY ":memory:"
@@ -59,6 +60,9 @@ struct state_sandbox {
 	int owner_pid; /* process creating/starting/stopping it; 0: none */
 	uint64_t owner_start; /* that process's start time */
 	char *exit_reason; /* why the VMM ended; NULL when unknown/none */
+	/* schema 4: created with the jail turned off (--no-jail,
+	 * $KILN_JAIL=0): every later start of its VMM is unjailed too */
+	bool no_jail;
 };
 
 /* Free the strings in sb (not sb itself) and zero it. */
@@ -110,6 +114,7 @@ struct state_new {
 	const char *config; /* JSON text or NULL */
 	int owner_pid; /* the creating process, 0: none */
 	uint64_t owner_start; /* its start time */
+	bool no_jail; /* the jail is off for this sandbox, for good */
 };
 
 /*

@@ -29,7 +29,7 @@ static const char *const status_names[] = {
 
 #define SB_COLUMNS                                                           \
 	"id, name, state, vmm_pid, cid, net_slot, runtime_dir, created_at, " \
-	"config, vmm_start, owner_pid, owner_start, exit_reason"
+	"config, vmm_start, owner_pid, owner_start, exit_reason, jail"
 
 const char *state_status_name(enum state_sandbox_status st)
 {
@@ -104,6 +104,7 @@ static int sandbox_from_row(struct state *s, sqlite3_stmt *st,
 	sb->owner_pid = sqlite3_column_int(st, 10);
 	sb->owner_start = (uint64_t)sqlite3_column_int64(st, 11);
 	sb->exit_reason = column_strdup(st, 12, &oom);
+	sb->no_jail = sqlite3_column_int(st, 13) == 0;
 	if (oom) {
 		state_sandbox_clear(sb);
 		return state_fail(err, errlen, KILN_ENOMEM, "out of memory");
@@ -170,6 +171,7 @@ struct insert_args {
 	const char *config;
 	int owner_pid;
 	uint64_t owner_start;
+	bool no_jail;
 	struct state_sandbox *out;
 };
 
@@ -187,7 +189,7 @@ static int insert_row(struct state *s, const struct insert_args *a,
 		s,
 		"INSERT INTO sandboxes (" SB_COLUMNS ") VALUES "
 		"(?, ?, 'creating', NULL, ?, ?, ?, ?, ?, NULL, ?, ?, "
-		"NULL)",
+		"NULL, ?)",
 		&st, err, errlen);
 	if (rc) {
 		free(dir);
@@ -207,6 +209,7 @@ static int insert_row(struct state *s, const struct insert_args *a,
 		sqlite3_bind_int(st, 8, a->owner_pid);
 		sqlite3_bind_int64(st, 9, (int64_t)a->owner_start);
 	}
+	sqlite3_bind_int(st, 10, a->no_jail ? 0 : 1);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = state_db_fail(s, err, errlen, "adding a sandbox");
 	sqlite3_finalize(st);
@@ -301,6 +304,7 @@ int state_sandbox_create(struct state *s, const struct state_new *n,
 		.config = n->config,
 		.owner_pid = n->owner_pid,
 		.owner_start = n->owner_start,
+		.no_jail = n->no_jail,
 		.out = out,
 	};
 	int rc;

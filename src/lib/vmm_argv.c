@@ -101,6 +101,10 @@ static int vmm_argv_build_restore(const struct vmm_launch *l,
 		bad |= argv_push(out, "%s=%s", VMM_ROOT_DRIVE_ID,
 				 l->overlay_override);
 	}
+	if (l->net_tap) {
+		bad |= argv_push(out, "--net-override");
+		bad |= argv_push(out, "%s=%s", VMM_NET_ID, l->net_tap);
+	}
 	if (bad) {
 		snprintf(err, errlen, "out of memory building the VMM command");
 		return KILN_ENOMEM;
@@ -158,6 +162,10 @@ int vmm_argv_build(const struct vmm_launch *l, struct vmm_argv *out, char *err,
 	if (l->api_sock) {
 		bad |= argv_push(out, "--api-sock");
 		bad |= argv_push(out, "%s", l->api_sock);
+	}
+	if (l->net_tap) {
+		bad |= argv_push(out, "--net");
+		bad |= argv_push(out, "%s,id=%s", l->net_tap, VMM_NET_ID);
 	}
 	if (bad) {
 		snprintf(err, errlen, "out of memory building the VMM command");

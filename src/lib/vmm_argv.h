@@ -19,6 +19,10 @@
 #define VMM_ROOT_DRIVE_ID "drive0"
 #define VMM_CMDLINE_EXTRA_MAX 1024
 #define VMM_GUEST_CID 3
+/* kiln-vmm's id of the sandbox's one NIC, and its TAP name when it has no
+ * backend (kiln-vmm --net none). */
+#define VMM_NET_ID "eth0"
+#define VMM_NET_NONE "none"
 #define VMM_ARGV_MAX 32
 
 struct vmm_launch {
@@ -42,6 +46,10 @@ struct vmm_launch {
 	const char *restore_mem;
 	/* restore: the root disk's overlay instead of the saved one */
 	const char *overlay_override;
+	/* The NIC VMM_NET_ID.  Boot: on this TAP (VMM_NET_NONE:
+	 * disconnected), NULL: none.  Restore: connected to this TAP
+	 * (--net-override), NULL: as saved. */
+	const char *net_tap;
 };
 
 struct vmm_argv {

@@ -17,6 +17,9 @@
 #define CONFIG_MAX_NETS 4
 /* Linux interface names: IFNAMSIZ - 1. */
 #define CONFIG_IFNAME_MAX 15
+/* The TAP name of a disconnected interface (--net none, --net-override
+ * ID=none, "host_dev_name": "none"). */
+#define CONFIG_NET_NONE "none"
 #define CONFIG_DEFAULT_CPUS 1
 #define CONFIG_DEFAULT_MEM_MIB 256
 #define CONFIG_DEFAULT_CMDLINE "console=ttyS0 reboot=t panic=-1"
@@ -37,7 +40,7 @@ struct config_drive {
 
 struct config_net {
 	char *id; /* iface_id, "eth<N>" for --net */
-	char *tap; /* host_dev_name: the host TAP interface */
+	char *tap; /* host_dev_name: the host TAP, or "none" (disconnected) */
 	bool has_mac; /* false: the guest picks its own address */
 	uint8_t mac[6];
 };
@@ -143,6 +146,8 @@ int config_validate(struct vmm_config *c, char *err, size_t errlen);
 /* "AA:BB:CC:DD:EE:FF" (hex, any case) to mac: 0, or -1 if malformed,
  * multicast or all zeros. */
 int config_parse_mac(const char *s, uint8_t mac[6]);
+/* True if tap is CONFIG_NET_NONE: a disconnected interface. */
+bool config_net_is_none(const char *tap);
 /* Free one interface's strings (config_free does all of them). */
 void config_free_net(struct config_net *n);
 /* mac as "aa:bb:cc:dd:ee:ff" (18 bytes with the NUL). */

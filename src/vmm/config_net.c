@@ -2,7 +2,10 @@
 /*
  * Network interfaces in the configuration: adding one (from --net or the
  * JSON "network-interfaces"), --net TAP[,mac=MAC][,id=ID], --net-override
- * ID=TAP and MAC addresses.  The TAP itself is opened by the device
+ * ID=TAP and MAC addresses.  The TAP name "none" (CONFIG_NET_NONE) means a
+ * disconnected interface: no backend, so that a snapshot can have a NIC
+ * that a restore connects to a TAP, and the other way round.  A host TAP
+ * really called "none" cannot be used.  The TAP itself is opened by the device
  * (dev/tap.c) when the VM is built; here only the shapes are checked.
  */
 #include <stdio.h>
@@ -109,8 +112,8 @@ int config_add_net(struct vmm_config *c, const char *id, const char *tap,
 					  id);
 		/* One TAP queue per device: a second open would get its own
 		 * queue only with IFF_MULTI_QUEUE, which tap_open does not
-		 * ask for. */
-		if (!strcmp(c->nets[i].tap, tap))
+		 * ask for.  Disconnected ones share nothing. */
+		if (!strcmp(c->nets[i].tap, tap) && !config_net_is_none(tap))
 			return config_err(err, errlen,
 					  "TAP %s is used by two network "
 					  "interfaces (%s and %s)",
@@ -138,6 +141,11 @@ int config_add_net(struct vmm_config *c, const char *id, const char *tap,
 	return 0;
 }
 
+bool config_net_is_none(const char *tap)
+{
+	return tap && !strcmp(tap, CONFIG_NET_NONE);
+}
+
 void config_free_net(struct config_net *n)
 {
 	free(n->id);
@@ -147,8 +155,8 @@ void config_free_net(struct config_net *n)
 
 /*
  * --net TAP[,mac=MAC][,id=ID]: options in any order after the TAP name
- * (which has no commas); the id defaults to "eth<N>", N counting the
- * interfaces so far.
+ * (which has no commas; "none": disconnected); the id defaults to
+ * "eth<N>", N counting the interfaces so far.
  */
 int config_parse_net(struct vmm_config *c, const char *arg, char *err,
 		     size_t errlen)
@@ -203,7 +211,9 @@ int config_net_override(struct vmm_launch *l, const char *val, char *err,
 
 	if (!eq || eq == val || !eq[1])
 		return config_err(err, errlen,
-				  "--net-override %s: expected ID=TAP", val);
+				  "--net-override %s: expected ID=TAP (or "
+				  "ID=none to disconnect it)",
+				  val);
 	if (!ifname_ok(eq + 1))
 		return config_err(err, errlen,
 				  "--net-override %s: \"%s\" is not a valid "

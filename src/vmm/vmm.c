@@ -218,8 +218,9 @@ static int vmm_create_devices(struct vmm *v, char *err, size_t errlen)
 	for (int i = 0; i < cfg->nnets; i++) {
 		const struct config_net *n = &cfg->nets[i];
 
-		rc = net_create(&v->vm, n->tap, n->has_mac ? n->mac : NULL,
-				&v->net[v->nnet]);
+		rc = net_create(&v->vm,
+				config_net_is_none(n->tap) ? NULL : n->tap,
+				n->has_mac ? n->mac : NULL, &v->net[v->nnet]);
 		if (rc) {
 			snprintf(err, errlen,
 				 "network interface %s on TAP %s: %s", n->id,

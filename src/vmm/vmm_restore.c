@@ -95,6 +95,10 @@ static int apply_overrides(struct restore_ctx *c, const struct vmm *v,
 		       !config_override_matches(&req->nets[i],
 						c->cfg.nets[n].id))
 			n++;
+		/* "disconnect it" of an interface the snapshot lacks: done
+		 * (a client need not know which snapshots have one) */
+		if (n == c->cfg.nnets && config_net_is_none(req->nets[i].path))
+			continue;
 		if (n == c->cfg.nnets) {
 			snprintf(err, errlen,
 				 "network override %s: the snapshot has no "

@@ -65,6 +65,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!dns_response_parse(data, size, fq.id, &fq.q, &a))
 		check_reply(&fq, &a);
 
+	/* as a TCP stream: frames back to back, each parsed as a query */
+	for (size_t off = 0, n; off < size;) {
+		int f = dns_tcp_frame(data + off, size - off, DNS_TCP_QUERY_MAX,
+				      &n);
+
+		if (f <= 0)
+			break;
+		if (!n || n > DNS_TCP_QUERY_MAX || n + 2 > size - off)
+			abort();
+		(void)dns_query_parse(data + off + 2, n, &q);
+		off += 2 + n;
+	}
+
 	int rc = dns_query_parse(data, size, &q);
 
 	if (rc != DNS_EMALFORMED && dns_build_error(&q, DNS_RCODE_REFUSED, out,

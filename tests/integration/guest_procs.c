@@ -560,6 +560,21 @@ static void test_detach_attach(struct kiln_sandbox *sb)
 		      pid > 1,
 	      "rc %d/%d sessions %u/%u: %s", rc, rc2, s1, s2,
 	      kiln_errmsg(sb->k));
+	/* ps names the session of the waiting one (for kiln attach) */
+	{
+		struct kiln_process *list = NULL;
+		uint32_t seen = 0;
+		size_t n = 0;
+
+		rc = kiln_sandbox_ps(sb, &list, &n);
+		for (size_t i = 0; rc == KILN_OK && i < n; i++)
+			if (list[i].pid == pid)
+				seen = list[i].session;
+		check("ps_session", rc == KILN_OK && seen == s2,
+		      "rc %d: pid %d has session %u in ps, want %u (%s)", rc,
+		      pid, seen, s2, kiln_errmsg(sb->k));
+		free(list);
+	}
 	/* the second: attach with its stdin, get everything */
 	if (pipe(in) || write(in[1], "x\n", 2) != 2)
 		return;

@@ -73,16 +73,24 @@ report run_nproc $? "rc=$RC stdout='$(head -c 200 "$WORK/out")'"
 # hostnames and distinct bytes from /dev/urandom (the snapshot's random
 # pool was reseeded with host entropy).
 for i in $(seq 1 20); do
-	KILN_RUNTIME_DIR=$RT timeout -k 10 $((BOOT + 600)) "$KILN" run -q -- \
-		sh -c 'echo "$(hostname) $(head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n")"' \
-		>"$WORK/clone$i.out" 2>"$WORK/clone$i.err" </dev/null &
+	(
+		KILN_RUNTIME_DIR=$RT timeout -k 10 $((BOOT + 600)) "$KILN" run -q -- \
+			sh -c 'echo "$(hostname) $(head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n")"' \
+			>"$WORK/clone$i.out" 2>"$WORK/clone$i.err" </dev/null
+		echo $? >"$WORK/clone$i.rc"
+	) &
 done
 wait
 ok=$(cat "$WORK"/clone*.out | grep -c '^kiln-[0-9a-f]* [0-9a-f]\{32\}$')
 hosts=$(cat "$WORK"/clone*.out | cut -d' ' -f1 | sort -u | wc -l)
 bytes=$(cat "$WORK"/clone*.out | cut -d' ' -f2 | sort -u | wc -l)
+# what each clone that did not answer as expected said, for the report
+bad=$(for i in $(seq 1 20); do
+	grep -q '^kiln-[0-9a-f]* [0-9a-f]\{32\}$' "$WORK/clone$i.out" ||
+		echo "[clone $i rc=$(cat "$WORK/clone$i.rc") out='$(head -c 200 "$WORK/clone$i.out")' err='$(head -c 300 "$WORK/clone$i.err")']"
+done | head -5)
 [ "$ok" = 20 ] && [ "$hosts" = 20 ] && [ "$bytes" = 20 ]
-report clones_distinct $? "answered $ok/20, distinct hostnames $hosts, distinct random bytes $bytes; $(cat "$WORK"/clone*.err | head -5)"
+report clones_distinct $? "answered $ok/20, distinct hostnames $hosts, distinct random bytes $bytes; $bad"
 
 # The failure paths of a boot: KILN_COLD_BOOT=1 boots instead of restoring.
 # A boot deadline that passes: a clear error, the VM stopped, nothing left.

@@ -33,6 +33,7 @@
 #include "lib/net_sandbox.h"
 #include "lib/sandbox_store.h"
 #include "lib/state.h"
+#include "net_test.h"
 
 #define UP_NS "ktest-dnsup"
 #define G_NS "ktest-dnsg"
@@ -44,139 +45,23 @@
 #define HOST_C "10.199.67.3" /* www.wild.test */
 #define HOST_D "10.199.67.4" /* new.test */
 
-static int failures;
-static pid_t kids[16];
-static int n_kids;
-
-static void __attribute__((format(printf, 3, 4)))
-report(const char *name, bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		printf("PASS: %s\n", name);
-	} else {
-		printf("FAIL: %s: ", name);
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-		printf("\n");
-		failures++;
-	}
-	fflush(stdout);
-}
-
-static int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static void enter_ns(const char *ns)
-{
-	char path[128];
-	int fd;
-
-	snprintf(path, sizeof(path), "/run/netns/%s", ns);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
-		_exit(99);
-	close(fd);
-}
-
-/* A TCP server in ns on ip:port answering tag; false if it cannot. */
-static bool listen_in(const char *ns, const char *ip, int port, char tag)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port)};
-	int p[2], one = 1;
-	char c = 0;
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return false;
-	pid = fork();
-	if (pid == 0) {
-		int s;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		enter_ns(ns);
-		s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		inet_pton(AF_INET, ip, &sa.sin_addr);
-		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-		    listen(s, 16) < 0 || write(p[1], "k", 1) != 1)
-			_exit(98);
-		for (;;) {
-			int c2 = accept(s, NULL, NULL);
-
-			if (c2 >= 0) {
-				if (write(c2, &tag, 1) != 1)
-					_exit(96);
-				close(c2);
-			}
-		}
-	}
-	close(p[1]);
-	if (pid > 0)
-		kids[n_kids++] = pid;
-	if (pid < 0 || read(p[0], &c, 1) != 1)
-		c = 0;
-	close(p[0]);
-	return c == 'k';
-}
-
-/* What ip:port answers to a TCP client in ns; 0: nothing within 1 s. */
-static char probe(const char *ns, const char *ip, int port)
-{
-	pid_t pid = fork();
-	int st;
-
-	if (pid == 0) {
-		struct sockaddr_in sa = {.sin_family = AF_INET,
-					 .sin_port = htons((uint16_t)port)};
-		struct pollfd pfd;
-		char c = 0;
-		int s;
-
-		enter_ns(ns);
-		s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		inet_pton(AF_INET, ip, &sa.sin_addr);
-		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
-		    errno != EINPROGRESS)
-			_exit(0);
-		pfd = (struct pollfd){.fd = s, .events = POLLIN};
-		if (poll(&pfd, 1, 1000) != 1 || read(s, &c, 1) != 1)
-			_exit(0);
-		_exit((unsigned char)c);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
-		return 0;
-	return (char)WEXITSTATUS(st);
-}
-
 /*
  * dig from the guest namespace: the first address of name from server
  * into addr ("" if none), the status (NOERROR, REFUSED, ...) into status
  * ("" if no answer came within 1 s).
  */
-static void dig(const char *server, const char *name, char *addr, char *status)
+static void dig_opt(const char *server, const char *name, const char *opt,
+		    char *addr, char *status)
 {
 	char cmd[512], line[512];
 	FILE *f;
 
 	addr[0] = status[0] = '\0';
 	snprintf(cmd, sizeof(cmd),
-		 "ip netns exec " G_NS " dig +time=1 +tries=1 +noedns @%s %s A "
+		 "ip netns exec " G_NS
+		 " dig +time=1 +tries=1 +noedns %s @%s %s A "
 		 "2>&1",
-		 server, name);
+		 opt, server, name);
 	f = popen(cmd, "r");
 	while (f && fgets(line, sizeof(line), f)) {
 		char *s = strstr(line, "status: "), a[64];
@@ -189,6 +74,63 @@ static void dig(const char *server, const char *name, char *addr, char *status)
 	}
 	if (f)
 		pclose(f);
+}
+
+static void dig(const char *server, const char *name, char *addr, char *status)
+{
+	dig_opt(server, name, "", addr, status);
+}
+
+/*
+ * In the guest namespace: open TCP_CLIENTS_MAX (16) connections to gw:53
+ * and keep them; one more must be closed by the resolver at once (EOF
+ * within 1 s); so must a connection announcing a 65535-byte query.
+ * Returns 0 if so, else which step failed.
+ */
+static int tcp_limits(const char *gw)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+					 .sin_port = htons(53)};
+		struct pollfd pfd;
+		int fds[17], s;
+		char c;
+
+		enter_ns(G_NS);
+		inet_pton(AF_INET, gw, &sa.sin_addr);
+		/* a query announced too big: closed at once */
+		s = socket(AF_INET, SOCK_STREAM, 0);
+		pfd = (struct pollfd){.fd = s, .events = POLLIN};
+		if (s < 0 ||
+		    connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    write(s, "\xff\xff\x00\x01", 4) != 4 ||
+		    poll(&pfd, 1, 1000) != 1 || read(s, &c, 1) > 0)
+			_exit(2);
+		close(s);
+		for (int i = 0; i < 17; i++) {
+			fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+			if (fds[i] < 0 ||
+			    connect(fds[i], (struct sockaddr *)&sa,
+				    sizeof(sa)) < 0)
+				_exit(10 + i);
+		}
+		/* the 17th is closed by the resolver, the 16 others stay */
+		pfd = (struct pollfd){.fd = fds[16], .events = POLLIN};
+		if (poll(&pfd, 1, 1000) != 1 || read(fds[16], &c, 1) > 0)
+			_exit(3);
+		for (int i = 0; i < 16; i++) {
+			pfd = (struct pollfd){.fd = fds[i], .events = POLLIN};
+			if (poll(&pfd, 1, 0) != 0)
+				_exit(40 + i);
+		}
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return 1;
+	return WEXITSTATUS(st);
 }
 
 /* dig until name resolves to want, for up to 3 s (a reload is async). */
@@ -229,13 +171,129 @@ static bool set_has(uint32_t slot, const char *ip)
 		  slot, ip) == 0;
 }
 
+/*
+ * Run the kiln CLI ($KILN_BIN) on state directory dir with args (shell
+ * words); its stdout and stderr into out.  Its exit status, or -1.
+ */
+static int kiln_cli(const char *dir, char *out, size_t len, const char *fmt,
+		    ...)
+{
+	const char *bin = getenv("KILN_BIN");
+	char args[1024], cmd[1400];
+	size_t n = 0;
+	va_list ap;
+	FILE *f;
+	int st;
+
+	out[0] = '\0';
+	if (!bin)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd),
+		 "KILN_STATE=%s KILN_RUNTIME_DIR=%s timeout 20 %s %s 2>&1", dir,
+		 dir, bin, args);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * `kiln network` and `kiln inspect` on the sandbox (its row is ours,
+ * "creating" by this live process, so the CLI leaves it alone): show,
+ * replace (checked through the resolver, the rules and tc), usage errors
+ * (exit 2, policy unchanged).
+ */
+static void cli_checks(const char *dir, const struct state_sandbox *row,
+		       const char *gw)
+{
+	char out[8192], addr[64], status[32];
+	int rc;
+
+	rc = kiln_cli(dir, out, sizeof(out), "network %s --json", row->id);
+	report("net_cli_show",
+	       rc == 0 && strstr(out, "\"mode\": \"allow-all\"") &&
+		       strstr(out, "\"dns_upstream\": \"" UP_ADDR ":53\"") &&
+		       strstr(out, "\"allow_cidr\": []") &&
+		       kiln_cli(dir, out + 4096, 4096, "network %s", row->id) ==
+			       0 &&
+		       strstr(out + 4096, "mode:         allow-all\n"),
+	       "exit %d: %.600s", rc, out);
+
+	rc = kiln_cli(
+		dir, out, sizeof(out),
+		"network %s --allow-domain allowed.test --allow-cidr " UP_ADDR
+		" --dns-upstream " UP_ADDR
+		" --bandwidth 1mbit --publish 18080:7000 --json",
+		row->id);
+	{
+		bool json_ok = rc == 0 && strstr(out, "\"mode\": \"custom\"") &&
+			       strstr(out, "\"rate_bps\": 1000000") &&
+			       strstr(out, "\"host_port\": 18080");
+		bool tc = sh("tc qdisc show dev kv%u | grep -q tbf",
+			     row->net_slot) == 0;
+		bool a_ok = resolves_within(gw, "allowed.test", HOST_A);
+
+		dig(gw, "denied.test", addr, status);
+		report("net_cli_set",
+		       json_ok && tc && a_ok && !strcmp(status, "REFUSED"),
+		       "exit %d (json %d), tbf %d, allowed.test %d, "
+		       "denied.test %s: %.400s",
+		       rc, json_ok, tc, a_ok, status, out);
+	}
+
+	rc = kiln_cli(dir, out, sizeof(out), "inspect %s --json", row->id);
+	report("net_cli_inspect",
+	       rc == 0 && strstr(out, "\"network\": {") &&
+		       strstr(out,
+			      "\"allow_domain\": [\n      \"allowed.test\"") &&
+		       kiln_cli(dir, out + 4096, 4096, "inspect %s", row->id) ==
+			       0 &&
+		       strstr(out + 4096, "  domains:      allowed.test\n"),
+	       "exit %d: %.600s", rc, out);
+
+	{
+		static const char *const bad[] = {
+			"--network none --allow-cidr 10.0.0.1",
+			"--network allow-all --deny-cidr 10.0.0.0/8",
+			"--network open",
+			"--allow-cidr 10.0.0.300",
+			"--bandwidth 10",
+			"--bandwidth 2g --bandwidth 1g",
+			"--publish 0:80",
+			"--allow-domain 'bad name'",
+			"--dns-upstream 10.0.0.1",
+			"--deny-cidr 10.0.0.0/8",
+		};
+		bool ok = true;
+
+		for (size_t i = 0; ok && i < sizeof(bad) / sizeof(bad[0]);
+		     i++) {
+			rc = kiln_cli(dir, out, sizeof(out), "network %s %s",
+				      row->id, bad[i]);
+			ok = rc == 2 && strstr(out, "kiln network: --");
+			if (!ok)
+				snprintf(addr, sizeof(addr), "%.60s", bad[i]);
+		}
+		rc = ok ? kiln_cli(dir, out, sizeof(out), "network %s --json",
+				   row->id)
+			: rc;
+		report("net_cli_usage",
+		       ok && rc == 0 && strstr(out, "\"mode\": \"custom\"") &&
+			       strstr(out, "\"rate_bps\": 1000000"),
+		       "'%s': exit %d: %.300s", ok ? "(policy after)" : addr,
+		       rc, out);
+	}
+}
+
 static void cleanup(void)
 {
-	for (int i = 0; i < n_kids; i++) {
-		kill(kids[i], SIGKILL);
-		waitpid(kids[i], NULL, 0);
-	}
-	n_kids = 0;
+	listeners_stop();
 	sh("[ -f /tmp/kiln-dnsmasq-test.pid ] && kill $(cat "
 	   "/tmp/kiln-dnsmasq-test.pid) 2>/dev/null; "
 	   "rm -f /tmp/kiln-dnsmasq-test.pid; "
@@ -302,6 +360,7 @@ int main(void)
 	char dir[] = "/tmp/kiln-dnsstore-XXXXXX", netdir[256], gw[16];
 	char addr[64], status[32], why[512] = "";
 	struct state_sandbox row = {0};
+	struct state_new nw = {.name = "dnstest"};
 	struct kiln_net_policy kp;
 	struct kiln_options o;
 	struct kiln *k = NULL;
@@ -332,9 +391,11 @@ int main(void)
 	rc = kiln_open(&o, &k);
 	if (!rc)
 		rc = store_open(k, &st);
+	/* owned by this live process: the CLI's reconciliation keeps it */
+	if (!rc && store_self(&nw.owner_pid, &nw.owner_start))
+		rc = KILN_ESYS;
 	if (!rc)
-		rc = state_sandbox_insert(st, "dnstest", NULL, NULL, &row, why,
-					  sizeof(why));
+		rc = state_sandbox_create(st, &nw, &row, why, sizeof(why));
 	if (!rc)
 		rc = net_addrs_for_slot(row.net_slot, &a, why, sizeof(why));
 	if (!rc && net_exists(row.id)) {
@@ -367,6 +428,26 @@ int main(void)
 		       probe(G_NS, HOST_A, 7000) == 'A',
 	       "reachable before: %s, answer \"%s\" status %s, pinned %d",
 	       ok ? "no" : "yes", addr, status, set_has(row.net_slot, HOST_A));
+
+	/* the same over TCP (the guest's retry after a truncated reply) */
+	{
+		char a2[64], s2[32];
+		int lim;
+
+		dig_opt(gw, "allowed.test", "+tcp", addr, status);
+		dig_opt(gw, "denied.test", "+tcp", a2, s2);
+		lim = tcp_limits(gw);
+		ok = !strcmp(addr, HOST_A) && !strcmp(s2, "REFUSED") &&
+		     !a2[0] && !lim;
+		if (ok) {
+			dig_opt(gw, "www.wild.test", "+tcp", addr, status);
+			ok = !strcmp(addr, HOST_C);
+		}
+		report("net_dns_tcp", ok,
+		       "allowed.test \"%s\", denied.test %s \"%s\", limits "
+		       "step %d, after: \"%s\" %s",
+		       addr, s2, a2, lim, addr, status);
+	}
 
 	dig(gw, "denied.test", addr, status);
 	report("net_dns_denied",
@@ -436,6 +517,9 @@ int main(void)
 	       "rc %d: %s", rc, rc ? kiln_errmsg(k) : "denied.test not served");
 	kp.mode = KILN_NET_CUSTOM;
 	kp.allow_cidr = allow;
+
+	/* the CLI over the same sandbox (it leaves a custom policy) */
+	cli_checks(dir, &row, gw);
 
 	/* a policy without domains stops it; remove leaves nothing */
 	rc = kiln_sandbox_set_network(k, row.id, &kp);

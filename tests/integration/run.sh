@@ -16,9 +16,13 @@
 #   sandbox     - persistent sandboxes: t_sandbox_cli without KVM (usage,
 #                 empty state, a failed create leaves nothing); t_sandbox
 #                 boots real ones (tests/integration/sandbox.sh, like kvm).
+#   prune       - t_snapshot_prune without KVM: `kiln snapshot ls --base`
+#                 and `prune` on a crafted cache (stale snapshots removed).
 #   doctor      - t_doctor without KVM: `kiln doctor` text/JSON format, a
 #                 missing kernel is a failure with its fix (exit 1); the
 #                 global logging options; pause/resume usage errors.
+#   guestnet    - t_guestnet (root, /dev/kvm, on this host's KVM): real
+#                 guests under network policies (tests/integration/guestnet.sh).
 #   guest       - t_guest: identity, status, tty, user exec, ps, kill and port
 #                 forwarding on a real
 #                 microVM (tests/integration/guest_{ops,procs}.c), like kvm.
@@ -59,6 +63,63 @@ kvm_direct() {
 	l1) return 1 ;;
 	esac
 	! { [ -e /sys/module/kvm_pvm ] && [ -x "$HARNESS" ]; }
+}
+
+# kvm_group OUT TESTS WHY WHERE COMMAND...: run one KVM group's script and
+# take its "PASS/FAIL/SKIP: name" lines.  WHY non-empty: a prerequisite is
+# missing, nothing runs.  WHERE "any": on this host's KVM (kvm_direct) or
+# else inside the nested-KVM L1 guest (everything there is emulated: the
+# guest gets much longer to boot; one L1 vCPU: with two, L1 itself (QEMU
+# TCG) was seen to lock up under load, docs/BENCHMARKS.md); "host": this
+# host's /dev/kvm only, PVM included (a group of a handful of guest
+# commands).  When the group reported nothing, every test in TESTS fails
+# with KILN_REQUIRE_KVM_TESTS=1 and is skipped otherwise, with the reason.
+kvm_group() {
+	local out=$WORK/$1 tests=$2 why=$3 where=$4 line n=0 t
+	shift 4
+	if [ -n "$why" ]; then
+		:
+	elif { [ "$where" = any ] && kvm_direct; } ||
+		{ [ "$where" = host ] && [ -c /dev/kvm ]; }; then
+		"$@" >"$out" 2>&1
+	elif [ "$where" = any ] && [ -x "$HARNESS" ]; then
+		KILN_BOOT_TIMEOUT=${KILN_BOOT_TIMEOUT:-600} "$HARNESS" --cpus 1 \
+			--timeout "${KILN_L1_TIMEOUT:-3600}" -- "$@" >"$out" 2>&1
+	elif [ "$where" = any ]; then
+		why="/dev/kvm not available (and no tests/harness/run-in-l1.sh)"
+	else
+		why="/dev/kvm not available"
+	fi
+	RC=$?
+	if [ -z "$why" ]; then
+		while IFS= read -r line; do
+			case "$line" in
+			"PASS: "*) PASSED=$((PASSED + 1)); n=$((n + 1)) ;;
+			"FAIL: "*) FAILED=$((FAILED + 1)); n=$((n + 1)) ;;
+			"SKIP: "*) SKIPPED=$((SKIPPED + 1)); n=$((n + 1)) ;;
+			esac
+			echo "$line"
+		done <"$out"
+		[ $n -gt 0 ] && return
+		why="the group ran no test (exit $RC: $(grep -v '^ ' "$out" | tail -1))"
+	fi
+	for t in $tests; do
+		if [ "${KILN_REQUIRE_KVM_TESTS:-0}" = 1 ]; then
+			fail "$t" "$why"
+		else
+			skip "$t" "$why"
+		fi
+	done
+}
+
+# The guest a KVM group needs, and kiln-vmm: empty, or what is missing.
+kvm_prereq() {
+	local cache=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}
+	if [ ! -e "$cache/kernel/vmlinux" ] || [ ! -e "$cache/images/base.ext4" ]; then
+		echo "guest not built in $cache; run 'make kernel image'"
+	elif [ ! -x "$BUILD_DIR/kiln-vmm" ]; then
+		echo "kiln-vmm not built"
+	fi
 }
 WORK=$(mktemp -d /tmp/kiln-integration-XXXXXX)
 RT=$WORK/run # KILN_RUNTIME_DIR of every kiln started here
@@ -407,60 +468,15 @@ t_agent() {
 }
 
 # ---- real microVMs ---------------------------------------------------------
-# tests/integration/kvm.sh boots them; here we decide where it runs: directly
-# with /dev/kvm, inside the nested-KVM L1 guest without, or not at all.
+# tests/integration/kvm.sh boots them; kvm_group decides where it runs:
+# directly with /dev/kvm, inside the nested-KVM L1 guest without, or not at
+# all.
 
 KVM_TESTS="run_hello run_nproc clones_distinct boot_timeout sigint_during_boot guest_crash"
 
-# `make test` provides everything the KVM tests need (kernel, image, the
-# harness), so there KILN_REQUIRE_KVM_TESTS=1 turns a missing piece into a
-# failure; a bare run.sh reports it as skipped.
-kvm_skip_all() {
-	local t
-	for t in $KVM_TESTS; do
-		if [ "${KILN_REQUIRE_KVM_TESTS:-0}" = 1 ]; then
-			fail "$t" "$1"
-		else
-			skip "$t" "$1"
-		fi
-	done
-}
-
 t_kvm() {
-	local cache=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln} line n=0
-	if [ ! -e "$cache/kernel/vmlinux" ] || [ ! -e "$cache/images/base.ext4" ]; then
-		kvm_skip_all "guest not built in $cache; run 'make kernel image'"
-		return
-	elif [ ! -x "$BUILD_DIR/kiln-vmm" ]; then
-		kvm_skip_all "kiln-vmm not built"
-		return
-	fi
-	if kvm_direct; then
-		"$ROOT/tests/integration/kvm.sh" "$KILN" >"$WORK/kvm.out" 2>&1
-	elif [ -x "$HARNESS" ]; then
-		# everything is emulated in L1: give the guest much longer to boot.
-		# One L1 vCPU: with two, L1 itself (QEMU TCG) was seen to lock up
-		# under load (docs/BENCHMARKS.md); the guest's 2 vCPUs are threads.
-		KILN_BOOT_TIMEOUT=${KILN_BOOT_TIMEOUT:-600} "$HARNESS" --cpus 1 \
-			--timeout "${KILN_L1_TIMEOUT:-3600}" -- \
-			"$ROOT/tests/integration/kvm.sh" "$KILN" >"$WORK/kvm.out" 2>&1
-	else
-		kvm_skip_all "/dev/kvm not available (and no tests/harness/run-in-l1.sh)"
-		return
-	fi
-	RC=$?
-	while IFS= read -r line; do
-		case "$line" in
-		"PASS: "*) PASSED=$((PASSED + 1)); n=$((n + 1)) ;;
-		"FAIL: "*) FAILED=$((FAILED + 1)); n=$((n + 1)) ;;
-		"SKIP: "*) SKIPPED=$((SKIPPED + 1)); n=$((n + 1)) ;;
-		esac
-		echo "$line"
-	done <"$WORK/kvm.out"
-	if [ $n = 0 ]; then
-		# the L1 harness itself failed before the tests ran
-		kvm_skip_all "/dev/kvm not available and the L1 harness failed (exit $RC: $(grep -v '^ ' "$WORK/kvm.out" | tail -1))"
-	fi
+	kvm_group kvm.out "$KVM_TESTS" "$(kvm_prereq)" any \
+		"$ROOT/tests/integration/kvm.sh" "$KILN"
 }
 
 # ---- persistent sandboxes on real microVMs ------------------------------------
@@ -474,44 +490,54 @@ sb_checkpoint sb_rollback sb_rollback_again sb_checkpoint_errors sb_fork
 sb_fork_named sb_snapshot_rm sb_rm_checkpoints sb_hooks sb_hook_veto sb_leftovers"
 
 t_sandbox() {
-	local cache=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln} line n=0 t why=
-	if [ ! -e "$cache/kernel/vmlinux" ] || [ ! -e "$cache/images/base.ext4" ]; then
-		why="guest not built in $cache; run 'make kernel image'"
-	elif [ ! -x "$BUILD_DIR/kiln-vmm" ]; then
-		why="kiln-vmm not built"
-	elif kvm_direct; then
-		"$ROOT/tests/integration/sandbox.sh" "$KILN" >"$WORK/sb.out" 2>&1
-	elif [ -x "$HARNESS" ]; then
-		KILN_BOOT_TIMEOUT=${KILN_BOOT_TIMEOUT:-600} "$HARNESS" --cpus 1 \
-			--timeout "${KILN_L1_TIMEOUT:-3600}" -- \
-			"$ROOT/tests/integration/sandbox.sh" "$KILN" >"$WORK/sb.out" 2>&1
-	else
-		why="/dev/kvm not available (and no tests/harness/run-in-l1.sh)"
-	fi
-	RC=$?
-	if [ -z "$why" ]; then
-		while IFS= read -r line; do
-			case "$line" in
-			"PASS: "*) PASSED=$((PASSED + 1)); n=$((n + 1)) ;;
-			"FAIL: "*) FAILED=$((FAILED + 1)); n=$((n + 1)) ;;
-			"SKIP: "*) SKIPPED=$((SKIPPED + 1)); n=$((n + 1)) ;;
-			esac
-			echo "$line"
-		done <"$WORK/sb.out"
-		[ $n = 0 ] && why="the L1 harness failed (exit $RC: $(grep -v '^ ' "$WORK/sb.out" | tail -1))"
-	fi
-	[ -z "$why" ] && return
-	for t in $SB_TESTS; do
-		if [ "${KILN_REQUIRE_KVM_TESTS:-0}" = 1 ]; then
-			fail "$t" "$why"
-		else
-			skip "$t" "$why"
-		fi
-	done
+	kvm_group sb.out "$SB_TESTS" "$(kvm_prereq)" any \
+		"$ROOT/tests/integration/sandbox.sh" "$KILN"
 }
 
 # Without KVM: the persistent-sandbox commands on an empty or missing state,
 # usage errors, and a create that fails leaves no record and no directory.
+# ---- base snapshot pruning (no KVM: a crafted cache) -----------------------
+# kiln snapshot ls --base / prune on snapshots an older kiln left (no inputs
+# record, not this kiln's key) and a killed build's .tmp directory: both
+# stale; the unit test (test_lib_snapshot_prune) covers current/other/in-use.
+t_snapshot_prune() {
+	local c=$WORK/prune-cache s
+	s=$c/snapshots
+	mkdir -p "$c/kernel" "$c/images" "$s/0123456789abcdef" "$s/0123456789abcdef.tmp"
+	fake_elf_header "$c/kernel/vmlinux"
+	truncate -s 1M "$c/images/base.ext4"
+	echo state >"$s/0123456789abcdef/state"
+	truncate -s 1M "$s/0123456789abcdef/mem"
+	: >"$s/0123456789abcdef.lock"
+	echo keep >"$s/README"
+	KILN_CACHE=$c kiln_run 30 snapshot ls --base --json
+	if [ "$RC" = 0 ] && [ "$(grep -c '"status": "stale"' "$WORK/out")" = 2 ] &&
+		grep -q '"key": "0123456789abcdef"' "$WORK/out" && grep -q 'no record' "$WORK/out"; then
+		pass snapshot_ls_base
+	else
+		fail snapshot_ls_base "exit $RC, output '$(head -c 300 "$WORK/out")'"
+	fi
+	KILN_CACHE=$c kiln_run 30 snapshot prune --dry-run
+	if [ "$RC" = 0 ] && grep -q '^would remove 0123456789abcdef (stale' "$WORK/out" &&
+		grep -q '^would remove 2 base snapshots' "$WORK/out" && [ -d "$s/0123456789abcdef" ]; then
+		pass snapshot_prune_dry_run
+	else
+		fail snapshot_prune_dry_run "exit $RC, output '$(head -c 300 "$WORK/out")'"
+	fi
+	KILN_CACHE=$c kiln_run 30 snapshot prune
+	if [ "$RC" = 0 ] && grep -q '^removed 2 base snapshots' "$WORK/out" &&
+		[ ! -e "$s/0123456789abcdef" ] && [ ! -e "$s/0123456789abcdef.tmp" ] &&
+		[ ! -e "$s/0123456789abcdef.lock" ] && [ -f "$s/README" ] && [ -f "$c/images/base.ext4" ]; then
+		pass snapshot_prune
+	else
+		fail snapshot_prune "exit $RC, output '$(head -c 300 "$WORK/out")', left: $(ls -A "$s" | tr '\n' ' ')"
+	fi
+	kiln_run 10 snapshot prune extra
+	expect snapshot_prune_usage 125 "unexpected argument 'extra'"
+	kiln_run 10 snapshot ls --all
+	expect snapshot_ls_all_usage 125 ""
+}
+
 t_sandbox_cli() {
 	local st=$WORK/state-cli d=$WORK/good
 	KILN_STATE=$st kiln_run 10 ls
@@ -669,7 +695,7 @@ t_doctor() {
 GUEST_TESTS="guest_boot guest_identity guest_status guest_hostname guest_clock
 guest_urandom guest_tty guest_user_nobody guest_destroy procs_boot ps_exec ps_init
 kill_pid1_refused kill_exec kill_no_such_process forward_listen forward_small forward_4mib forward_stop
-exec_sequential_200 exec_concurrent_ready exec_concurrent_32 pty_script detach_start attach_running
+exec_sequential_200 exec_concurrent_ready exec_concurrent_32 pty_script detach_start ps_session attach_running
 attach_ended attach_collected procs_destroy"
 
 # guest_build NAME OUT: build tests/integration/NAME.c against libkiln.a.
@@ -681,47 +707,19 @@ guest_build() {
 }
 
 t_guest() {
-	local cache=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln} line n=0 t why=
-	local bin=$WORK/guest_ops
-	if [ ! -e "$cache/kernel/vmlinux" ] || [ ! -e "$cache/images/base.ext4" ]; then
-		why="guest not built in $cache; run 'make kernel image'"
-	elif [ ! -x "$BUILD_DIR/kiln-vmm" ] || [ ! -e "$BUILD_DIR/libkiln.a" ]; then
-		why="kiln-vmm or libkiln.a not built"
-	elif ! guest_build guest_ops "$bin" || ! guest_build guest_procs "$bin.procs"; then
+	local bin=$WORK/guest_ops why t
+	why=$(kvm_prereq)
+	if [ -z "$why" ] && [ ! -e "$BUILD_DIR/libkiln.a" ]; then
+		why="libkiln.a not built"
+	elif [ -z "$why" ] && { ! guest_build guest_ops "$bin" ||
+		! guest_build guest_procs "$bin.procs"; }; then
 		for t in $GUEST_TESTS; do fail "$t" "tests/integration/guest_{ops,procs}.c do not build"; done
 		return
-	elif kvm_direct; then
-		KILN_VMM=$BUILD_DIR/kiln-vmm KILN_RUNTIME_DIR=$RT \
-			sh -c '"$0"; "$1"' "$bin" "$bin.procs" >"$WORK/guest.out" 2>&1
-	elif [ -x "$HARNESS" ]; then
-		# one L1 boot for both programs
-		KILN_BOOT_TIMEOUT=${KILN_BOOT_TIMEOUT:-600} KILN_VMM=$BUILD_DIR/kiln-vmm \
-			KILN_RUNTIME_DIR=$RT "$HARNESS" --cpus 1 \
-			--timeout "${KILN_L1_TIMEOUT:-3600}" -- \
-			sh -c '"$0"; "$1"' "$bin" "$bin.procs" >"$WORK/guest.out" 2>&1
-	else
-		why="/dev/kvm not available (and no tests/harness/run-in-l1.sh)"
 	fi
-	RC=$?
-	if [ -z "$why" ]; then
-		while IFS= read -r line; do
-			case "$line" in
-			"PASS: "*) PASSED=$((PASSED + 1)); n=$((n + 1)) ;;
-			"FAIL: "*) FAILED=$((FAILED + 1)); n=$((n + 1)) ;;
-			*) continue ;;
-			esac
-			echo "$line"
-		done <"$WORK/guest.out"
-		[ $n = 0 ] && why="guest_ops ran no check (exit $RC: $(tail -1 "$WORK/guest.out"))"
-	fi
-	[ -z "$why" ] && return
-	for t in $GUEST_TESTS; do
-		if [ "${KILN_REQUIRE_KVM_TESTS:-0}" = 1 ]; then
-			fail "$t" "$why"
-		else
-			skip "$t" "$why"
-		fi
-	done
+	# one VM host (or L1 boot) for both programs
+	kvm_group guest.out "$GUEST_TESTS" "$why" any \
+		env KILN_VMM="$BUILD_DIR/kiln-vmm" KILN_RUNTIME_DIR="$RT" \
+		sh -c '"$0"; "$1"' "$bin" "$bin.procs"
 }
 
 # ---- snapshots on real microVMs ---------------------------------------------
@@ -734,48 +732,20 @@ snap_api_load snap_diff_create snap_diff_restore snap_overlay_snapshot snap_over
 snap_corrupt_checksum snap_wrong_mem snap_leftovers"
 
 t_snapshot() {
-	local cache=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln} line n=0 t why=
-	local vx=$WORK/vsock_exec cc=${CC:-cc}
+	local vx=$WORK/vsock_exec cc=${CC:-cc} why
 	case "$BUILD_DIR" in */san) cc="$cc -fsanitize=address,undefined" ;; esac
-	if [ ! -e "$cache/kernel/vmlinux" ] || [ ! -e "$cache/images/base.ext4" ]; then
-		why="guest not built in $cache; run 'make kernel image'"
-	elif [ ! -x "$BUILD_DIR/kiln-vmm" ] || [ ! -f "$BUILD_DIR/libkiln.a" ]; then
-		why="kiln-vmm or libkiln.a not built"
-	elif ! command -v curl >/dev/null; then
+	why=$(kvm_prereq)
+	if [ -z "$why" ] && [ ! -f "$BUILD_DIR/libkiln.a" ]; then
+		why="libkiln.a not built"
+	elif [ -z "$why" ] && ! command -v curl >/dev/null; then
 		why="curl not installed"
-	elif ! $cc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/include" \
+	elif [ -z "$why" ] && ! $cc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/include" \
 		-I"$ROOT/src" "$ROOT/tests/integration/vsock_exec.c" "$BUILD_DIR/libkiln.a" \
 		-ljansson -lsqlite3 -larchive -lmnl -lnftables -lpthread -ldl -o "$vx" 2>"$WORK/err"; then
 		why="cannot build tests/integration/vsock_exec.c: $(head -c 300 "$WORK/err")"
-	elif kvm_direct; then
-		"$ROOT/tests/integration/snapshot.sh" "$BUILD_DIR" "$vx" >"$WORK/snap.out" 2>&1
-	elif [ -x "$HARNESS" ]; then
-		KILN_BOOT_TIMEOUT=${KILN_BOOT_TIMEOUT:-600} "$HARNESS" --cpus 1 \
-			--timeout "${KILN_L1_TIMEOUT:-3600}" -- \
-			"$ROOT/tests/integration/snapshot.sh" "$BUILD_DIR" "$vx" >"$WORK/snap.out" 2>&1
-	else
-		why="/dev/kvm not available (and no tests/harness/run-in-l1.sh)"
 	fi
-	RC=$?
-	if [ -z "$why" ]; then
-		while IFS= read -r line; do
-			case "$line" in
-			"PASS: "*) PASSED=$((PASSED + 1)); n=$((n + 1)) ;;
-			"FAIL: "*) FAILED=$((FAILED + 1)); n=$((n + 1)) ;;
-			"SKIP: "*) SKIPPED=$((SKIPPED + 1)); n=$((n + 1)) ;;
-			esac
-			echo "$line"
-		done <"$WORK/snap.out"
-		[ $n = 0 ] && why="the L1 harness failed (exit $RC: $(grep -v '^ ' "$WORK/snap.out" | tail -1))"
-	fi
-	[ -z "$why" ] && return
-	for t in $SNAP_TESTS; do
-		if [ "${KILN_REQUIRE_KVM_TESTS:-0}" = 1 ]; then
-			fail "$t" "$why"
-		else
-			skip "$t" "$why"
-		fi
-	done
+	kvm_group snap.out "$SNAP_TESTS" "$why" any \
+		"$ROOT/tests/integration/snapshot.sh" "$BUILD_DIR" "$vx"
 }
 
 # ---- per-sandbox networking (no KVM; root) ----------------------------------
@@ -787,7 +757,8 @@ NET_TESTS="net_setup_none net_none_isolated net_custom_allow_one net_deny_wins n
 net_custom_host net_change_to_none net_cross_sandbox net_slot_in_use net_publish net_unpublish
 net_bandwidth net_collision net_teardown net_reconcile_after_kill net_store_lifecycle net_no_leftovers
 net_dns_start net_dns_allowed net_dns_denied net_dns_wildcard net_dns_direct_blocked net_dns_dot_blocked
-net_dns_policy_change net_dns_narrow net_dns_allow_all net_dns_stop"
+net_dns_tcp net_dns_policy_change net_dns_narrow net_dns_allow_all net_cli_show net_cli_set
+net_cli_inspect net_cli_usage net_dns_stop"
 
 t_net() {
 	local line n=0 t why=
@@ -841,6 +812,26 @@ t_pvm() {
 	for t in $PVM_TESTS; do fail "$t" "$why"; done
 }
 
+# ---- a sandbox's guest on its network (root, KVM) -----------------------------
+# tests/integration/guestnet.sh: real guests under network policies, talking
+# to a test host in its own namespace.  A handful of guest commands: on this
+# host's KVM directly, PVM included, never in the L1 harness.
+
+GUESTNET_TESTS="gn_create_none gn_guest_address gn_none_isolated gn_create_allow gn_allow_cidr
+gn_publish gn_policy_change gn_policy_change_applies gn_cross_sandbox gn_policy_narrow gn_teardown"
+
+t_guestnet() {
+	local why t
+	why=$(kvm_prereq)
+	if [ -z "$why" ] && [ "$(id -u)" != 0 ]; then
+		for t in $GUESTNET_TESTS; do skip "$t" "needs root"; done
+		return
+	fi
+	kvm_group guestnet.out "$GUESTNET_TESTS" "$why" host \
+		env KILN_VMM="$BUILD_DIR/kiln-vmm" \
+		"$ROOT/tests/integration/guestnet.sh" "$KILN"
+}
+
 # ---- the kiln-vmm jail (no guest; root) ---------------------------------------
 # tests/integration/jail.sh: a jailed kiln-vmm waiting for its configuration,
 # checked from outside through /proc and from inside by kiln-vmm-jailtest.
@@ -873,7 +864,7 @@ if [ ! -x "$KILN" ]; then
 	exit 1
 fi
 
-ALL="t_usage t_missing_kernel t_bad_files t_ranges t_no_vmm_or_kvm t_vmm_fails_early t_api t_agent t_sandbox_cli t_doctor t_kvm t_sandbox t_guest t_snapshot t_net t_jail t_pvm"
+ALL="t_usage t_missing_kernel t_bad_files t_ranges t_no_vmm_or_kvm t_vmm_fails_early t_api t_agent t_sandbox_cli t_snapshot_prune t_doctor t_kvm t_sandbox t_guest t_snapshot t_net t_jail t_pvm t_guestnet"
 for t in ${*:-$ALL}; do
 	"$t"
 done

@@ -464,7 +464,7 @@ printf '* %s\nbefore_create %s\n' "$WORK/hook.sh" "$WORK/veto.sh" >"$WORK/hooks"
 chmod 600 "$WORK/hooks"
 export KILN_HOOKS=$WORK/hooks
 rcs=""
-for c in "create -q --name hk" "stop hk" "start hk" "rm hk"; do
+for c in "create -q --name hk" "stop hk" "start hk" "pause hk" "resume hk" "rm hk"; do
 	k $c
 	rcs="$rcs $RC"
 done
@@ -475,12 +475,14 @@ got=[e["event"]+("("+e["old_state"]+">"+e["new_state"]+")" if e["event"]=="state
 want=["before_create","state_change(>creating)","state_change(creating>running)","after_create",
  "before_stop","state_change(running>stopping)","state_change(stopping>stopped)","after_stop",
  "before_start","state_change(stopped>starting)","state_change(starting>running)","after_start",
+ "before_pause","state_change(running>paused)","after_pause",
+ "before_resume","state_change(paused>running)","after_resume",
  "before_remove","state_change(running>stopping)","after_remove"]
 assert got==want, got
 ids={e["sandbox_id"] for e in mine if e["event"]!="before_create"}
 assert len(ids)==1 and len(ids.pop())==12, ids
 ' "$WORK/hook-events" 2>"$WORK/py.err"
-[ $? = 0 ] && [ "$rcs" = " 0 0 0 0" ]
+[ $? = 0 ] && [ "$rcs" = " 0 0 0 0 0 0" ]
 report sb_hooks $? "rcs:$rcs events: $(tail -1 "$WORK/py.err")"
 
 : >"$WORK/hook-events"

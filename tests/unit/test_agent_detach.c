@@ -205,6 +205,46 @@ static void test_detach_reattach(void **state)
 	arun_free(&r);
 }
 
+/*
+ * A client that ends its sending side (how a closed host socket reaches
+ * the guest through the VMM) leaves its sessions: an idle command that
+ * wrote nothing can be attached to again at once, and goes on.
+ */
+static void test_detach_on_client_eof(void **state)
+{
+	const char *const argv[] = {"sh", "-c", "read x; echo got $x; exit 4",
+				    NULL};
+	int64_t deadline = now_ms() + DEADLINE_MS;
+	char req[64];
+	struct raw raw;
+	struct arun r;
+	int pid;
+	uint32_t s = detach(argv, false, true, &pid);
+
+	raw_open(&raw, true);
+	snprintf(req, sizeof(req), "{\"op\":\"attach\",\"session\":%u}", s);
+	raw_ctl(&raw, 2, req);
+	json_decref(raw_expect(&raw, 2, "started", NULL));
+	assert_int_equal(shutdown(raw.fd, SHUT_WR), 0);
+	/* the agent then closes the connection: nothing left on it */
+	while (raw_next(&raw))
+		;
+	raw_close(&raw);
+	for (;;) {
+		attach(s, "hi\n", &r);
+		if (r.rc != AGENT_ERR_REMOTE)
+			break;
+		assert_non_null(strstr(r.msg, "attached to another client"));
+		arun_free(&r);
+		assert_true(now_ms() < deadline);
+		pause_ms(10);
+	}
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.res.exit_code, 4);
+	assert_string_equal((char *)r.out.p, "got hi\n");
+	arun_free(&r);
+}
+
 /* More output than the ring holds while detached: the rest, counted. */
 static void test_detach_overflow(void **state)
 {
@@ -345,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_ring_overflow),
 		cmocka_unit_test(test_detach_ended),
 		cmocka_unit_test(test_detach_reattach),
+		cmocka_unit_test(test_detach_on_client_eof),
 		cmocka_unit_test(test_detach_overflow),
 		cmocka_unit_test(test_detach_tty),
 		cmocka_unit_test(test_attach_bad),

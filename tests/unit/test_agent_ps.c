@@ -106,6 +106,67 @@ static void test_ps_lists_exec(void **state)
 	agent_client_close(c);
 }
 
+/* A detached command's processes carry its session (for attach). */
+static void test_ps_detached_session(void **state)
+{
+	struct agent_client *c = client_connect();
+	struct agent_proc_info *procs;
+	const struct agent_proc_info *p;
+	bool truncated;
+	char err[256];
+	struct raw r;
+	json_t *j;
+	uint32_t session;
+	size_t n;
+	int pid;
+
+	raw_open(&r, true);
+	raw_ctl(&r, 3,
+		"{\"op\":\"exec\",\"argv\":[\"sleep\",\"30\"],"
+		"\"detach\":true}");
+	j = raw_expect(&r, 3, "result", NULL);
+	session = (uint32_t)json_integer_value(json_object_get(j, "session"));
+	pid = (int)json_integer_value(json_object_get(j, "pid"));
+	json_decref(j);
+	assert_true(session > 0 && pid > 1);
+	assert_int_equal(agent_client_ps(c, 5000, &procs, &n, &truncated, err,
+					 sizeof(err)),
+			 0);
+	p = find_pid(procs, n, pid);
+	assert_non_null(p);
+	assert_int_equal(p->session, session);
+	assert_int_equal(p->exec_id, 0); /* nobody attached */
+	/* the agent itself belongs to no session */
+	assert_int_equal(find_pid(procs, n, (int)agent_pid)->session, 0);
+	free(procs);
+	/* attached: still the session, and now the attach's exec id */
+	raw_ctl(&r, 4, "{\"op\":\"attach\",\"session\":0}");
+	raw_expect_free(&r, 4, "error", "invalid_request");
+	{
+		char req[64];
+
+		snprintf(req, sizeof(req), "{\"op\":\"attach\",\"session\":%u}",
+			 session);
+		raw_ctl(&r, 5, req);
+	}
+	json_decref(raw_expect(&r, 5, "started", NULL));
+	assert_int_equal(agent_client_ps(c, 5000, &procs, &n, &truncated, err,
+					 sizeof(err)),
+			 0);
+	p = find_pid(procs, n, pid);
+	assert_non_null(p);
+	assert_int_equal(p->session, session);
+	assert_int_equal(p->exec_id, 5);
+	free(procs);
+	assert_int_equal(agent_client_kill(c, pid, 0, 0, SIGKILL, 5000, err,
+					   sizeof(err)),
+			 0);
+	assert_int_equal(raw_wait_exit(&r, 5), SIGKILL);
+	assert_gone(pid);
+	raw_close(&r);
+	agent_client_close(c);
+}
+
 /* A command line over 256 bytes is cut and marked; children are marked. */
 static void test_ps_truncated_and_children(void **state)
 {
@@ -345,6 +406,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ps_lists_exec),
+		cmocka_unit_test(test_ps_detached_session),
 		cmocka_unit_test(test_ps_truncated_and_children),
 		cmocka_unit_test(test_kill_exec_id),
 		cmocka_unit_test(test_kill_refusals),

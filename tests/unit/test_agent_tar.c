@@ -177,8 +177,8 @@ static void test_tree_round_trip(void **state)
 	assert_true(ts.size > BIG);
 	assert_same_tree(path_in("src"), path_in("guest"), 0);
 	/* guest -> host (the agent writes, libarchive extracts) */
-	if (copy_dir_download(c, path_in("guest"), path_in("back"), T_MS, &ts,
-			      err, sizeof(err)) != 0)
+	if (copy_dir_download(c, path_in("guest"), path_in("back"), NULL, T_MS,
+			      &ts, err, sizeof(err)) != 0)
 		fail_msg("download: %s", err);
 	assert_int_equal(ts.entries, 11);
 	assert_same_tree(path_in("guest"), path_in("back"), 0);
@@ -349,8 +349,8 @@ static void test_malicious_download(void **state)
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 		assert_int_equal(write(sv[0], a.p, a.len), (ssize_t)a.len);
 		close(sv[0]);
-		assert_int_equal(copy_dir_unpack(sv[1], path_in("hd"), &skipped,
-						 err, sizeof(err)),
+		assert_int_equal(copy_dir_unpack(sv[1], path_in("hd"), NULL,
+						 &skipped, err, sizeof(err)),
 				 -1);
 		close(sv[1]);
 		free(a.p);
@@ -371,13 +371,125 @@ static void test_malicious_download(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(write(sv[0], a.p, a.len), (ssize_t)a.len);
 	close(sv[0]);
-	copy_dir_unpack(sv[1], path_in("hd2"), &skipped, err, sizeof(err));
+	copy_dir_unpack(sv[1], path_in("hd2"), NULL, &skipped, err,
+			sizeof(err));
 	close(sv[1]);
 	free(a.p);
 	got = read_all(path_in("victim"), &len);
 	assert_int_equal(len, 4);
 	assert_memory_equal(got, "safe", 4);
 	free(got);
+}
+
+/* Feed archive a to copy_dir_unpack() into dir with limits lim. */
+static int unpack_arc(const struct arc *a, const char *dir,
+		      const struct copy_dir_limits *lim, char *err)
+{
+	uint64_t skipped;
+	int sv[2], rc;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(write(sv[0], a->p, a->len), (ssize_t)a->len);
+	close(sv[0]);
+	rc = copy_dir_unpack(sv[1], dir, lim, &skipped, err, 1024);
+	close(sv[1]);
+	return rc;
+}
+
+/* Caps on bytes and entries; a failed copy removes only what it made. */
+static void test_unpack_limits_and_undo(void **state)
+{
+	struct copy_dir_limits lim = {.max_bytes = 10, .max_entries = 4};
+	struct arc a = {0};
+	char err[1024];
+	struct stat st;
+
+	/* into a new directory: over the byte cap, all of it goes again */
+	arc_add(&a, TAR_DIR, "./", NULL, NULL);
+	arc_add(&a, TAR_DIR, "./d", NULL, NULL);
+	arc_add(&a, TAR_FILE, "./d/small", NULL, "0123456789");
+	arc_add(&a, TAR_FILE, "./big", NULL, "one byte too many");
+	arc_end(&a);
+	assert_int_equal(unpack_arc(&a, path_in("lim1"), &lim, err), -1);
+	assert_non_null(strstr(err, "more than 10 bytes"));
+	assert_int_equal(access(path_in("lim1"), F_OK), -1);
+	/* the same with room: all there */
+	lim.max_bytes = 1000;
+	assert_int_equal(unpack_arc(&a, path_in("lim1"), &lim, err), 0);
+	assert_int_equal(access(path_in("lim1/d/small"), F_OK), 0);
+	assert_int_equal(access(path_in("lim1/big"), F_OK), 0);
+	free(a.p);
+
+	/* into an existing tree: over the entry cap; what was there stays */
+	assert_int_equal(mkdir(path_in("lim2"), 0755), 0);
+	assert_int_equal(mkdir(path_in("lim2/old"), 0755), 0);
+	write_file(path_in("lim2/old/keep"), "keep", 4, 0644);
+	write_file(path_in("lim2/top"), "top", 3, 0644);
+	a = (struct arc){0};
+	arc_add(&a, TAR_FILE, "./old/new1", NULL, "n1");
+	arc_add(&a, TAR_FILE, "./fresh/deep/x", NULL, "x"); /* no dir entry */
+	arc_add(&a, TAR_DIR, "./ro", NULL, NULL);
+	arc_add(&a, TAR_FILE, "./ro/y", NULL, "y");
+	arc_add(&a, TAR_FILE, "./fifth", NULL, "5");
+	arc_end(&a);
+	lim.max_entries = 4;
+	assert_int_equal(unpack_arc(&a, path_in("lim2"), &lim, err), -1);
+	assert_non_null(strstr(err, "more than 4 entries"));
+	assert_int_equal(access(path_in("lim2/old/new1"), F_OK), -1);
+	assert_int_equal(access(path_in("lim2/fresh"), F_OK), -1);
+	assert_int_equal(access(path_in("lim2/ro"), F_OK), -1);
+	assert_int_equal(access(path_in("lim2/fifth"), F_OK), -1);
+	assert_int_equal(access(path_in("lim2/old/keep"), F_OK), 0);
+	assert_int_equal(access(path_in("lim2/top"), F_OK), 0);
+	assert_int_equal(lstat(path_in("lim2/old"), &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	free(a.p);
+
+	/* a bad member after good ones (an escape attempt): same cleanup */
+	a = (struct arc){0};
+	arc_add(&a, TAR_FILE, "./made", NULL, "m");
+	arc_add(&a, TAR_SYMLINK, "./esc", path_in("outside3"), NULL);
+	arc_add(&a, TAR_FILE, "./esc/pwned", NULL, "evil");
+	arc_end(&a);
+	assert_int_equal(mkdir(path_in("outside3"), 0755), 0);
+	write_file(path_in("outside3/precious"), "p", 1, 0644);
+	assert_int_equal(unpack_arc(&a, path_in("lim2"), NULL, err), -1);
+	assert_int_equal(access(path_in("lim2/made"), F_OK), -1);
+	assert_int_equal(lstat(path_in("lim2/esc"), &st), -1);
+	assert_int_equal(access(path_in("outside3/precious"), F_OK), 0);
+	assert_int_equal(access(path_in("outside3/pwned"), F_OK), -1);
+	assert_int_equal(access(path_in("lim2/old/keep"), F_OK), 0);
+	free(a.p);
+
+	/* over the agent: the host stops the stream, the guest is told */
+	{
+		struct copy_dir_limits l2 = {.max_entries = 2};
+		struct agent_client *c = client_connect();
+		uint8_t *blob = calloc(1, 4u << 20);
+
+		assert_non_null(blob);
+		assert_int_equal(mkdir(path_in("dlsrc"), 0755), 0);
+		write_file(path_in("dlsrc/a"), "a", 1, 0644);
+		write_file(path_in("dlsrc/b"), blob, 4u << 20, 0644);
+		write_file(path_in("dlsrc/c"), blob, 4u << 20, 0644);
+		free(blob);
+		assert_int_equal(copy_dir_download(c, path_in("dlsrc"),
+						   path_in("dldst"), &l2, T_MS,
+						   NULL, err, sizeof(err)),
+				 AGENT_ERR_LOCAL);
+		assert_non_null(strstr(err, "more than 2 entries"));
+		assert_int_equal(access(path_in("dldst"), F_OK), -1);
+		agent_client_close(c);
+	}
+
+	/* a truncated archive (no end blocks, cut in a file) into a new dir */
+	a = (struct arc){0};
+	arc_add(&a, TAR_DIR, "./sub", NULL, NULL);
+	arc_add(&a, TAR_FILE, "./sub/f", NULL, "content that is cut short");
+	a.len -= TAR_BLOCK; /* the padded content block */
+	assert_int_equal(unpack_arc(&a, path_in("lim3"), NULL, err), -1);
+	assert_int_equal(access(path_in("lim3"), F_OK), -1);
+	free(a.p);
 }
 
 /* Owner by user name or uid, looked up in passwd; unknown users refused. */
@@ -427,13 +539,13 @@ static void test_errors(void **state)
 
 	write_file(path_in("plain"), "x", 1, 0644);
 	assert_int_equal(copy_dir_download(c, path_in("plain"),
-					   path_in("dl-plain"), T_MS, NULL, err,
-					   sizeof(err)),
+					   path_in("dl-plain"), NULL, T_MS,
+					   NULL, err, sizeof(err)),
 			 AGENT_ERR_REMOTE);
 	assert_non_null(strstr(err, "ENOTDIR"));
 	assert_int_equal(copy_dir_download(c, path_in("nope"),
-					   path_in("dl-nope"), T_MS, NULL, err,
-					   sizeof(err)),
+					   path_in("dl-nope"), NULL, T_MS, NULL,
+					   err, sizeof(err)),
 			 AGENT_ERR_NOT_FOUND);
 	assert_int_equal(copy_dir_upload(c, path_in("nope"), path_in("up"),
 					 NULL, T_MS, NULL, err, sizeof(err)),
@@ -518,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_malicious_upload),
 		cmocka_unit_test(test_truncated_upload),
 		cmocka_unit_test(test_malicious_download),
+		cmocka_unit_test(test_unpack_limits_and_undo),
 		cmocka_unit_test(test_upload_user),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_reader_bytewise),

@@ -549,6 +549,73 @@ static void test_net(void **state)
 	config_free(&c);
 }
 
+/* "none": a disconnected interface, in every place a TAP name goes. */
+static void test_net_none(void **state)
+{
+	struct vmm_config c;
+	struct vmm_launch l;
+	char err[256];
+
+	(void)state;
+	config_init(&c);
+	/* two disconnected ones share no TAP: allowed */
+	assert_int_equal(PARSE(&c, err, "--kernel", "/k", "--net",
+			       "none,id=eth0,mac=02:00:00:00:00:01", "--net",
+			       "none"),
+			 CONFIG_OK);
+	assert_int_equal(c.nnets, 2);
+	assert_string_equal(c.nets[0].tap, CONFIG_NET_NONE);
+	assert_true(config_net_is_none(c.nets[0].tap));
+	assert_true(c.nets[0].has_mac);
+	assert_string_equal(c.nets[1].id, "eth1");
+	assert_true(config_net_is_none(c.nets[1].tap));
+	assert_false(config_net_is_none("tap0"));
+	assert_false(config_net_is_none("None"));
+	assert_false(config_net_is_none(NULL));
+	config_free(&c);
+	EXPECT_ERR("id \"eth0\" is used twice", "--kernel", "/k", "--net",
+		   "none", "--net", "none,id=eth0");
+	EXPECT_ERR("MAC \"01:00:00:00:00:01\"", "--kernel", "/k", "--net",
+		   "none,mac=01:00:00:00:00:01");
+	EXPECT_ERR("expected TAP[,mac=MAC][,id=ID]", "--kernel", "/k", "--net",
+		   ",none");
+
+	config_init(&c);
+	assert_int_equal(
+		config_parse_json(&c,
+				  "{\"network-interfaces\": [{\"iface_id\": "
+				  "\"eth0\", \"host_dev_name\": \"none\"}]}",
+				  "vm.json", err, sizeof(err)),
+		0);
+	assert_true(config_net_is_none(c.nets[0].tap));
+	config_free(&c);
+
+	/* --net-override ID=none disconnects; a bare ID= is refused */
+	config_init(&c);
+	assert_int_equal(
+		config_parse_launch(&c, &l,
+				    NARGS("--restore", "/s", "--restore-mem",
+					  "/m", "--net-override", "eth0=none"),
+				    ARGS("--restore", "/s", "--restore-mem",
+					 "/m", "--net-override", "eth0=none"),
+				    err, sizeof(err)),
+		CONFIG_OK);
+	assert_int_equal(l.nnet_overrides, 1);
+	assert_true(config_net_is_none(l.net_overrides[0].path));
+	config_free(&c);
+	config_init(&c);
+	assert_int_equal(
+		config_parse_launch(&c, &l,
+				    NARGS("--restore", "/s", "--restore-mem",
+					  "/m", "--net-override", "eth0="),
+				    ARGS("--restore", "/s", "--restore-mem",
+					 "/m", "--net-override", "eth0="),
+				    err, sizeof(err)),
+		CONFIG_ERROR);
+	assert_non_null(strstr(err, "ID=none to disconnect"));
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -563,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_json_none_template),
 		cmocka_unit_test(test_drive_overlay),
 		cmocka_unit_test(test_net),
+		cmocka_unit_test(test_net_none),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

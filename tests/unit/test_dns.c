@@ -319,6 +319,33 @@ static void test_policy_domains(void **state)
 			 KILN_EINVAL);
 }
 
+/* DNS over TCP framing: whole, partial, empty, too big. */
+static void test_tcp_frame(void **state)
+{
+	static const uint8_t two[] = {0, 3, 'a', 'b', 'c', 0, 1, 'x'};
+	uint8_t big[2] = {0x04, 0x01}; /* 1025 */
+	size_t n = 99;
+
+	(void)state;
+	assert_int_equal(dns_tcp_frame(two, 0, 1024, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(dns_tcp_frame(two, 1, 1024, &n), 0);
+	assert_int_equal(dns_tcp_frame(two, 4, 1024, &n), 0);
+	assert_int_equal(dns_tcp_frame(two, 5, 1024, &n), 1);
+	assert_int_equal(n, 3);
+	/* only the first message counts; the rest waits its turn */
+	assert_int_equal(dns_tcp_frame(two, sizeof(two), 1024, &n), 1);
+	assert_int_equal(n, 3);
+	assert_int_equal(dns_tcp_frame(two + 5, 3, 1024, &n), 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(dns_tcp_frame(two, 5, 2, &n), -1);
+	assert_int_equal(dns_tcp_frame((const uint8_t *)"\0\0", 2, 1024, &n),
+			 -1);
+	assert_int_equal(dns_tcp_frame(big, 2, 1024, &n), -1);
+	big[1] = 0;
+	assert_int_equal(dns_tcp_frame(big, 2, 1024, &n), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_upstream),
 		cmocka_unit_test(test_policy_domains),
+		cmocka_unit_test(test_tcp_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "cli/cli_common.c"
+#include "cli/net_args.c"
 #include "cli/run_args.c"
 
 #define ARGS(...) ((char *[]){__VA_ARGS__, NULL})
@@ -128,6 +129,28 @@ static void test_errors(void **state)
 	    "--agent", "unix:/s", "--cpus", "2", "true");
 }
 
+/* kiln run has no network: its options are refused with a pointer. */
+static void test_network_refused(void **state)
+{
+	struct run_args a;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&a, err, "--network", "none", "true"),
+			 RUN_ARGS_ERROR);
+	assert_non_null(strstr(err, "--network: a 'kiln run' sandbox has no "
+				    "network"));
+	assert_int_equal(PARSE(&a, err, "--publish=80:80", "true"),
+			 RUN_ARGS_ERROR);
+	assert_non_null(strstr(err, "'kiln create --publish ...'"));
+	assert_int_equal(PARSE(&a, err, "--allow-cidrx", "1", "true"),
+			 RUN_ARGS_ERROR);
+	assert_string_equal(err, "unknown option '--allow-cidrx'");
+	/* after the command starts they are the command's */
+	assert_int_equal(PARSE(&a, err, "true", "--network", "none"),
+			 RUN_ARGS_OK);
+}
+
 static void test_help(void **state)
 {
 	struct run_args a;
@@ -149,6 +172,7 @@ int main(void)
 		cmocka_unit_test(test_command_boundaries),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_network_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -410,7 +410,8 @@ static void test_events_in_order(void **state)
 	const char *plugins[] = {f->plugin, NULL};
 	struct seen seen = {0};
 	struct vmm_proc v;
-	char path[256], hook[256], veto[256], text[1024], id[KILN_ID_LEN + 1];
+	char path[256], hook[256], veto[256], text[1024], id[KILN_ID_LEN + 1],
+		id2[KILN_ID_LEN + 1];
 	char *all, *line, *save = NULL;
 	size_t n;
 	int i, rc, nw = 0;
@@ -492,6 +493,36 @@ static void test_events_in_order(void **state)
 	assert_int_equal(kiln_sandbox_remove(f->k, "svc", 0), KILN_OK);
 	w[nw++] = (struct want){"before_remove", "svc", "", true};
 	w[nw++] = (struct want){"after_remove", "svc", "", true};
+	vmm_proc_stop(&v, 0, 0);
+
+	/*
+	 * 5. pause: vetoed by the plugin (no request to the VMM), then one
+	 * that fails (nothing listens on its api.sock); resume of a running
+	 * one has nothing to do (no events).
+	 */
+	row_running(f, "nopause-a", &v, id2);
+	assert_int_equal(kiln_sandbox_pause(f->k, "nopause-a"), KILN_EVETO);
+	assert_string_equal(kiln_errmsg(f->k),
+			    "before_pause hook 'plugin test_plugin' refused: "
+			    "the test plugin keeps nopause-* running");
+	w[nw++] = (struct want){"before_pause", "nopause-a", "", false};
+	w[nw++] = (struct want){"error", "nopause-a", "phase=pause", true};
+	assert_int_equal(kiln_sandbox_remove(f->k, id2, 1), KILN_OK);
+	w[nw++] = (struct want){"before_remove", "nopause-a", "", true};
+	w[nw++] = (struct want){"state_change", "nopause-a",
+				"old=running new=stopping", true};
+	w[nw++] = (struct want){"after_remove", "nopause-a", "", true};
+	vmm_proc_stop(&v, 0, 0);
+	row_running(f, "p2", &v, id2);
+	assert_int_equal(kiln_sandbox_pause(f->k, "p2"), KILN_EVMM);
+	w[nw++] = (struct want){"before_pause", "p2", "", true};
+	w[nw++] = (struct want){"error", "p2", "phase=pause", true};
+	assert_int_equal(kiln_sandbox_resume(f->k, "p2"), KILN_OK);
+	assert_int_equal(kiln_sandbox_remove(f->k, "p2", 1), KILN_OK);
+	w[nw++] = (struct want){"before_remove", "p2", "", true};
+	w[nw++] = (struct want){"state_change", "p2",
+				"old=running new=stopping", true};
+	w[nw++] = (struct want){"after_remove", "p2", "", true};
 	vmm_proc_stop(&v, 0, 0);
 
 	/*

@@ -287,7 +287,8 @@ static void test_pause_wrong_state(void **state)
 			       "sandbox box is stopped; only a running "
 			       "sandbox can be paused (start it"));
 	assert_int_equal(kiln_sandbox_resume(f->k, "box"), KILN_ESTATE);
-	assert_non_null(strstr(kiln_errmsg(f->k), "can be resumed"));
+	assert_non_null(strstr(kiln_errmsg(f->k),
+			       "only a paused sandbox can be resumed"));
 	state_sandbox_clear(&row);
 }
 
@@ -364,6 +365,119 @@ static void test_stop_remove_paused(void **state)
 	state_sandbox_clear(&row);
 }
 
+/* What a hook saw: event names (phase for errors), one string. */
+struct seen {
+	char log[1024];
+	bool veto_resume;
+};
+
+static int remember(void *ctx, const struct kiln_event_info *ev)
+{
+	struct seen *s = ctx;
+	size_t len = strlen(s->log);
+
+	if (*ev->phase)
+		snprintf(s->log + len, sizeof(s->log) - len, "%s:%s ",
+			 kiln_event_name(ev->event), ev->phase);
+	else if (*ev->new_state)
+		snprintf(s->log + len, sizeof(s->log) - len, "%s:%s>%s ",
+			 kiln_event_name(ev->event), ev->old_state,
+			 ev->new_state);
+	else
+		snprintf(s->log + len, sizeof(s->log) - len, "%s ",
+			 kiln_event_name(ev->event));
+	if (ev->event == KILN_EV_BEFORE_RESUME && s->veto_resume)
+		return ev->veto(ev, "not now");
+	return KILN_OK;
+}
+
+/* Pause and resume are announced to hooks, which can refuse them. */
+static void test_pause_hooks(void **state)
+{
+	struct fixture *f = *state;
+	struct state_sandbox row;
+	struct fake_api api;
+	struct seen seen = {0};
+	char cmdlog[256], cmd[512], buf[4096];
+	FILE *fp;
+	size_t n;
+
+	snprintf(cmdlog, sizeof(cmdlog), "%s/cmd.log", f->top);
+	snprintf(cmd, sizeof(cmd), "cat >> '%s'", cmdlog);
+	assert_int_equal(kiln_add_hook(f->k, remember, &seen), KILN_OK);
+	assert_int_equal(kiln_add_hook_command(f->k, "*_resume", cmd), KILN_OK);
+	running_add(f, "box", &row);
+	api_start(&api, row.runtime_dir, 1, reply_ok);
+	assert_int_equal(kiln_sandbox_pause(f->k, "box"), KILN_OK);
+	api_join(&api);
+	assert_string_equal(seen.log,
+			    "before_pause state_change:running>paused "
+			    "after_pause ");
+	/* nothing to do: no events */
+	seen.log[0] = '\0';
+	assert_int_equal(kiln_sandbox_pause(f->k, "box"), KILN_OK);
+	assert_string_equal(seen.log, "");
+
+	/* vetoed: no request (nobody listens), still paused */
+	seen.veto_resume = true;
+	assert_int_equal(kiln_sandbox_resume(f->k, "box"), KILN_EVETO);
+	assert_string_equal(kiln_errmsg(f->k),
+			    "before_resume hook 'callback' refused: not now");
+	assert_string_equal(seen.log, "before_resume error:resume ");
+	assert_int_equal(state_of(f, "box"), KILN_SB_PAUSED);
+
+	seen.veto_resume = false;
+	seen.log[0] = '\0';
+	api_start(&api, row.runtime_dir, 1, reply_ok);
+	assert_int_equal(kiln_sandbox_resume(f->k, "box"), KILN_OK);
+	api_join(&api);
+	assert_string_equal(seen.log,
+			    "before_resume state_change:paused>running "
+			    "after_resume ");
+
+	/* a failure after before_pause: error with its phase */
+	seen.log[0] = '\0';
+	assert_int_equal(kiln_sandbox_pause(f->k, "box"), KILN_EVMM);
+	assert_string_equal(seen.log, "before_pause error:pause ");
+
+	/* the resume inside a stop is the stop's: no resume events */
+	api_start(&api, row.runtime_dir, 1, reply_ok);
+	assert_int_equal(kiln_sandbox_pause(f->k, "box"), KILN_OK);
+	api_join(&api);
+	seen.log[0] = '\0';
+	api_start(&api, row.runtime_dir, 1, reply_ok);
+	assert_int_equal(kiln_sandbox_stop(f->k, "box", 0), KILN_OK);
+	api_join(&api);
+	assert_null(strstr(seen.log, "resume"));
+	assert_true(pid_gone(row.vmm_pid, row.vmm_start));
+
+	/* the command saw the resume events as JSON; not the vetoed one
+	 * (the first veto wins: later hooks do not see that event) */
+	fp = fopen(cmdlog, "r");
+	assert_non_null(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	{
+		const char *p = buf,
+			   *want[] = {"before_resume", "after_resume"};
+
+		for (int i = 0; i < 2; i++) {
+			char ev[64];
+
+			snprintf(ev, sizeof(ev), "{\"event\":\"%s\"", want[i]);
+			if (strncmp(p, ev, strlen(ev)))
+				fail_msg("hook command line %d: %s", i + 1, p);
+			assert_non_null(strstr(p, "\"sandbox_name\":\"box\""));
+			p = strchr(p, '\n');
+			assert_non_null(p);
+			p++;
+		}
+		assert_string_equal(p, "");
+	}
+	state_sandbox_clear(&row);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +488,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_paused_vmm_dies, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stop_remove_paused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_pause_hooks, setup,
 						teardown),
 	};
 

@@ -25,7 +25,10 @@
 #include <cmocka.h>
 
 #include "kiln.h"
+#include "lib/handle.h"
 #include "lib/rundir.h"
+#include "lib/sandbox.h"
+#include "lib/sandbox_jail.h"
 #include "lib/state.h"
 #include "lib/vmm_proc.h"
 
@@ -423,6 +426,112 @@ static void test_lookup(void **state)
 			    "unknown");
 }
 
+/* Log lines at warning level, joined (for what a start said). */
+static void log_keep(void *ctx, enum kiln_log_level level, const char *tag,
+		     const char *msg)
+{
+	char *buf = ctx;
+	size_t len = strlen(buf);
+
+	(void)level;
+	(void)tag;
+	snprintf(buf + len, 4096 - len, "%s\n", msg);
+}
+
+/*
+ * A sandbox created with the jail off stays unjailed: the decision
+ * (sandbox_jail_wanted()) follows its row, and a later start, by a handle
+ * that would jail, says why it does not.
+ */
+static void test_no_jail_kept(void **state)
+{
+	static const unsigned char elf[20] = {0x7f, 'E', 'L', 'F', 2,  1, 1,
+					      0,    0,	 0,   0,   0,  0, 0,
+					      0,    0,	 2,   0,   62, 0};
+	struct fixture *f = *state;
+	struct state_new n = {.name = "nj", .no_jail = true};
+	struct state_sandbox row;
+	struct kiln_sandbox *sb;
+	struct kiln_options o;
+	struct kiln *k;
+	char kernel[256], image[256], vmm[256], config[1024], log[4096] = "";
+	unsigned char ext4[2048] = {0};
+	FILE *fp;
+	int rc;
+
+	/* the decision point */
+	sb = sandbox_alloc(f->k);
+	assert_non_null(sb);
+	assert_int_equal(sandbox_jail_wanted(sb), geteuid() == 0);
+	sb->no_jail = true;
+	assert_false(sandbox_jail_wanted(sb));
+	sb->no_jail = false;
+	f->k->jail = false;
+	assert_false(sandbox_jail_wanted(sb));
+	f->k->jail = true;
+	kiln_sandbox_close(sb);
+
+	/* inputs that pass the checks, and a "VMM" that exits at once */
+	snprintf(kernel, sizeof(kernel), "%s/vmlinux", f->top);
+	fp = fopen(kernel, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(elf, 1, sizeof(elf), fp), sizeof(elf));
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(truncate(kernel, 4096), 0);
+	snprintf(image, sizeof(image), "%s/base.ext4", f->top);
+	ext4[1024 + 4] = 0x04;
+	ext4[1024 + 56] = 0x53;
+	ext4[1024 + 57] = 0xEF;
+	fp = fopen(image, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(ext4, 1, sizeof(ext4), fp), sizeof(ext4));
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(truncate(image, 1 << 20), 0);
+	write_file(f->top, "vmm.sh", "#!/bin/sh\nexit 3\n");
+	snprintf(vmm, sizeof(vmm), "%s/vmm.sh", f->top);
+	assert_int_equal(chmod(vmm, 0700), 0);
+	snprintf(config, sizeof(config),
+		 "{\"kernel\":\"%s\",\"image\":\"%s\",\"cpus\":1,"
+		 "\"memory_mib\":256}",
+		 kernel, image);
+	n.config = config;
+	n.runtime_base = f->run;
+	assert_int_equal(
+		state_sandbox_create(f->st, &n, &row, f->err, sizeof(f->err)),
+		0);
+	assert_true(row.no_jail);
+	assert_int_equal(
+		state_sandbox_transition(
+			f->st, row.id, STATE_SB_CREATING,
+			&(struct state_update){.status = STATE_SB_STOPPED},
+			f->err, sizeof(f->err)),
+		0);
+
+	/* a handle that would jail (jail 1), cold boot: no snapshot */
+	kiln_options_init(&o);
+	o.cache_dir = f->top;
+	o.state_dir = f->state;
+	o.runtime_dir = f->run;
+	o.vmm_path = vmm;
+	o.hooks_file = "";
+	o.log = log_keep;
+	o.log_ctx = log;
+	o.boot_timeout_ms = 20000;
+	assert_int_equal(setenv("KILN_COLD_BOOT", "1", 1), 0);
+	rc = kiln_open(&o, &k);
+	unsetenv("KILN_COLD_BOOT");
+	assert_int_equal(rc, KILN_OK);
+	rc = kiln_sandbox_start(k, "nj", NULL, NULL);
+	if (rc != KILN_EVMM && rc != KILN_EKVM)
+		fail_msg("start: %d %s", rc, kiln_errmsg(k));
+	if (rc == KILN_EVMM &&
+	    !strstr(log, "WITHOUT the jail (disabled for this sandbox when "
+			 "it was created (--no-jail or $KILN_JAIL=0))"))
+		fail_msg("log: %s", log);
+	kiln_close(k);
+	state_sandbox_clear(&row);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +545,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_start_remove, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_jail_kept, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -167,6 +167,35 @@ static void test_argv_restore_override(void **state)
 	vmm_argv_free(&a);
 }
 
+/* The NIC: --net on a boot (the base snapshot's has no cable),
+ * --net-override on a restore. */
+static void test_argv_net(void **state)
+{
+	struct vmm_launch l = launch();
+	struct vmm_argv a;
+	char err[256];
+
+	(void)state;
+	l.net_tap = VMM_NET_NONE;
+	assert_int_equal(vmm_argv_build(&l, &a, err, sizeof(err)), 0);
+	assert_string_equal(a.argv[a.argc - 2], "--net");
+	assert_string_equal(a.argv[a.argc - 1], "none,id=eth0");
+	vmm_argv_free(&a);
+	l.restore_state = "/s/state";
+	l.restore_mem = "/s/mem";
+	l.net_tap = "tap0";
+	assert_int_equal(vmm_argv_build(&l, &a, err, sizeof(err)), 0);
+	assert_string_equal(a.argv[a.argc - 2], "--net-override");
+	assert_string_equal(a.argv[a.argc - 1], "eth0=tap0");
+	vmm_argv_free(&a);
+	/* none given: no flag at all */
+	l.net_tap = NULL;
+	assert_int_equal(vmm_argv_build(&l, &a, err, sizeof(err)), 0);
+	for (int i = 0; i < a.argc; i++)
+		assert_null(strstr(a.argv[i], "--net"));
+	vmm_argv_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_argv_rejects),
 		cmocka_unit_test(test_argv_overlay),
 		cmocka_unit_test(test_argv_restore_override),
+		cmocka_unit_test(test_argv_net),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

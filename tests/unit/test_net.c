@@ -662,11 +662,11 @@ static void test_snapshot_restore_other_backend(void **state)
 	pthread_mutex_unlock(&a->d->lock);
 
 	/* a corrupt device state (version) is refused */
-	buf.data[buf.len - 11] ^= 0x55;
+	buf.data[buf.len - 12] ^= 0x55;
 	snap_reader_init(&r, buf.data, buf.len);
 	assert_int_equal(virtio_mmio_restore(b->d, &r, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "version"));
-	buf.data[buf.len - 11] ^= 0x55;
+	buf.data[buf.len - 12] ^= 0x55;
 
 	snap_reader_init(&r, buf.data, buf.len);
 	assert_int_equal(virtio_mmio_restore(b->d, &r, err, sizeof(err)), 0);

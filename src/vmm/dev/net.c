@@ -12,7 +12,7 @@
  * one packet would take the guest's network down for a driver bug that
  * only hurts that packet.  A broken ring still fails the device.
  *
- * RX: a frame is read straight into the guest's buffers.  Without
+ * RX (net_rx.c): a frame is read straight into the guest's buffers.  Without
  * MRG_RXBUF one chain takes one frame.  With it, chains are popped until
  * they can hold the largest frame (NET_MAX_FRAME), the TAP is read with
  * all their iovecs at once, the chains the frame filled are completed
@@ -22,6 +22,15 @@
  * snapshot-safe with no state of its own.  When the guest has no room, the
  * TAP is not read and not even polled (EPOLLIN off) until the driver kicks
  * RX, so frames wait in the kernel's queue instead of being dropped here.
+ *
+ * Disconnected (no backend, `--net none`): the device exists so that a
+ * snapshot has it and a restore can connect it (`--net-override ID=TAP`),
+ * like a NIC with its cable pulled: TX chains are validated as above and
+ * then completed unsent, RX buffers are never used, and the link status
+ * says down.  It offers the same features as a TAP that takes offloads, so
+ * the snapshot's offered features match the connected device's.  When a
+ * restore changes the link state the guest last saw, a config interrupt
+ * tells its driver (Linux then turns the carrier on or off).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,78 +41,24 @@
 #include <unistd.h>
 
 #include "vmm/dev/net.h"
+#include "vmm/dev/net_priv.h"
 #include "vmm/dev/tap.h"
 #include "vmm/evloop.h"
 #include "vmm/snapshot.h"
 #include "vmm/virtio_mmio.h"
 #include "vmm/vm.h"
 
-/* iovecs one readv may take (the kernel's UIO_MAXIOV). */
-#define NET_RX_MAX_IOV 1024
-/* A standard frame: Ethernet header, 802.1Q tag, 1500 bytes of payload. */
-#define NET_STD_FRAME (NET_HDR_LEN + 1518)
-/* Version of the device state in snapshots. */
-#define NET_SNAP_VERSION 1
+/* Version of the device state in snapshots (2: the link state the guest
+ * was shown; 1, without it, was always up). */
+#define NET_SNAP_VERSION 2
 
 #define BIT(f) (1ULL << (f))
-
-/* An RX chain popped for the frame being read: its writable iovecs are
- * rx_iov[iov_first .. iov_first + niov). */
-struct net_rxbuf {
-	uint16_t head;
-	uint16_t niov;
-	uint32_t iov_first;
-	uint64_t len;
-};
-
-struct net {
-	struct virtio_dev dev;
-	struct vm *vm;
-	char name[32];
-	int fd;
-	bool is_tap; /* else a SOCK_SEQPACKET socket */
-	bool has_mac;
-	uint8_t mac[6];
-
-	/* Event loop state (d->lock). */
-	bool registered; /* fd on the loop; false once the backend is gone */
-	uint32_t events; /* mask on the loop */
-	bool rx_stalled; /* no room in the guest: EPOLLIN off until a kick */
-	bool tx_blocked; /* EAGAIN: waiting for EPOLLOUT */
-
-	/* From the negotiated features, set at activate. */
-	bool mrg, guest_csum, guest_ecn, guest_tso4, guest_tso6;
-	uint64_t rx_min; /* room needed before reading with MRG_RXBUF */
-
-	/* RX chains popped during one pass; empty between passes. */
-	struct net_rxbuf rx[NET_QUEUE_SIZE];
-	uint32_t rx_first, rx_count, rx_niov;
-	uint64_t rx_room, rx_descs;
-	struct iovec rx_iov[NET_RX_MAX_IOV];
-	struct virtq_chain chain;
-};
 
 static const struct virtio_dev_ops net_ops;
 
 static struct net *to_net(struct virtio_dev *d)
 {
 	return d->priv;
-}
-
-/* Copy between iov[0..cnt) from byte 0 and a small flat buffer. */
-static void iov_rw(const struct iovec *iov, unsigned int cnt, uint8_t *buf,
-		   size_t len, bool to_iov)
-{
-	for (unsigned int i = 0; i < cnt && len; i++) {
-		size_t k = iov[i].iov_len < len ? iov[i].iov_len : len;
-
-		if (to_iov)
-			memcpy(iov[i].iov_base, buf, k);
-		else
-			memcpy(buf, iov[i].iov_base, k);
-		buf += k;
-		len -= k;
-	}
 }
 
 /* --- event loop registration --- */
@@ -129,7 +84,7 @@ static void net_update_events(struct net *n)
 }
 
 /* The backend hung up or failed: stop polling it (it would fire forever). */
-static void net_backend_lost(struct net *n, const char *why)
+void net_backend_lost(struct net *n, const char *why)
 {
 	if (!n->registered)
 		return;
@@ -191,6 +146,8 @@ static int net_tx_one(struct net *n, const struct virtq_chain *c)
 				(unsigned long long)c->out_len, bad);
 		return 1;
 	}
+	if (!n->connected)
+		return 1; /* no cable: gone, as on a real NIC, and not logged */
 	if (!n->registered) {
 		virtio_dev_warn(d, "TX frame dropped: the backend is gone");
 		return 1;
@@ -242,246 +199,6 @@ static void net_tx(struct net *n)
 		virtio_queue_defer(d, NET_QUEUE_TX);
 }
 
-/* --- RX --- */
-
-/* Give back every chain still popped (the pass is over). */
-static void net_rx_release(struct net *n)
-{
-	struct virtq *q = &n->dev.vqs[NET_QUEUE_RX];
-
-	/* The popped chains are the last rx_count the ring handed out:
-	 * stepping last_avail back returns exactly those. */
-	for (uint32_t i = 0; i < n->rx_count; i++)
-		virtq_unpop(q);
-	n->rx_first = n->rx_count = n->rx_niov = 0;
-	n->rx_room = n->rx_descs = 0;
-}
-
-/* Move the chains still popped to the front of the arrays. */
-static void net_rx_compact(struct net *n)
-{
-	uint32_t from;
-
-	if (n->rx_first == 0)
-		return;
-	if (n->rx_count == 0) {
-		n->rx_first = n->rx_niov = 0;
-		return;
-	}
-	from = n->rx[n->rx_first].iov_first;
-	memmove(n->rx_iov, n->rx_iov + from,
-		(n->rx_niov - from) * sizeof(n->rx_iov[0]));
-	memmove(n->rx, n->rx + n->rx_first, n->rx_count * sizeof(n->rx[0]));
-	for (uint32_t i = 0; i < n->rx_count; i++)
-		n->rx[i].iov_first -= from;
-	n->rx_niov -= from;
-	n->rx_first = 0;
-}
-
-/*
- * Pop RX chains until there is room for want bytes.  Returns 1 if the ring
- * ran dry first, 2 if our arrays did (the guest's buffers are too
- * fragmented for a full frame: read anyway), 0 if want was met, -1 if the
- * device failed.
- */
-static int net_rx_gather(struct net *n, uint64_t want)
-{
-	struct virtio_dev *d = &n->dev;
-	struct virtq *q = &d->vqs[NET_QUEUE_RX];
-	struct virtq_chain *c = &n->chain;
-
-	while (n->rx_room < want) {
-		struct net_rxbuf *b;
-		int r;
-
-		if (n->rx_first + n->rx_count == NET_QUEUE_SIZE ||
-		    n->rx_niov + VIRTQ_MAX_IOV > NET_RX_MAX_IOV)
-			net_rx_compact(n);
-		if (n->rx_count == NET_QUEUE_SIZE)
-			return 2;
-		r = virtq_pop(q, c);
-		if (r < 0) {
-			virtio_dev_fail(d, "RX queue: %s", q->error);
-			return -1;
-		}
-		if (r == 0)
-			return 1;
-		if (c->nout || c->in_len < NET_HDR_LEN) {
-			virtq_unpop(q);
-			virtio_dev_fail(d,
-					"RX buffer of %llu bytes %s; each must "
-					"be device-writable and hold the "
-					"%d-byte header",
-					(unsigned long long)c->in_len,
-					c->nout ? "has device-readable parts"
-						: "is too small",
-					NET_HDR_LEN);
-			return -1;
-		}
-		if (n->rx_niov + c->nin > NET_RX_MAX_IOV) {
-			virtq_unpop(q);
-			return 2;
-		}
-		b = &n->rx[n->rx_first + n->rx_count++];
-		b->head = c->head;
-		b->niov = c->nin;
-		b->iov_first = n->rx_niov;
-		b->len = c->in_len;
-		memcpy(n->rx_iov + n->rx_niov, c->iov,
-		       c->nin * sizeof(c->iov[0]));
-		n->rx_niov += c->nin;
-		n->rx_room += c->in_len;
-		n->rx_descs += c->nin;
-	}
-	return 0;
-}
-
-/* Why a received header is not for this guest, or NULL (fixes flags). */
-static const char *net_rx_hdr_check(const struct net *n, uint8_t *h)
-{
-	uint8_t gso = h[1] & ~NET_HDR_GSO_ECN;
-
-	if (!n->guest_csum) {
-		if (h[0] & NET_HDR_F_NEEDS_CSUM)
-			return "needs a checksum (GUEST_CSUM not negotiated)";
-		h[0] = 0; /* the spec wants flags 0 then: no DATA_VALID */
-	}
-	if (gso == NET_HDR_GSO_NONE)
-		return (h[1] & NET_HDR_GSO_ECN) ? "ECN bit without GSO" : NULL;
-	if (gso == NET_HDR_GSO_TCPV4 && !n->guest_tso4)
-		return "TSO4 (GUEST_TSO4 not negotiated)";
-	if (gso == NET_HDR_GSO_TCPV6 && !n->guest_tso6)
-		return "TSO6 (GUEST_TSO6 not negotiated)";
-	if (gso != NET_HDR_GSO_TCPV4 && gso != NET_HDR_GSO_TCPV6)
-		return "unsupported GSO type";
-	if ((h[1] & NET_HDR_GSO_ECN) && !n->guest_ecn)
-		return "ECN (GUEST_ECN not negotiated)";
-	return NULL;
-}
-
-/* Complete the first k popped chains holding a frame of len bytes. */
-static void net_rx_complete(struct net *n, uint32_t k, uint64_t len)
-{
-	struct virtq *q = &n->dev.vqs[NET_QUEUE_RX];
-	struct virtq_chain *c = &n->chain;
-
-	for (uint32_t i = 0; i < k; i++) {
-		struct net_rxbuf *b = &n->rx[n->rx_first];
-		uint64_t w = len < b->len ? len : b->len;
-
-		c->mem = q->mem;
-		c->head = b->head;
-		c->nout = 0;
-		c->nin = b->niov;
-		c->out_len = 0;
-		c->in_len = b->len;
-		memcpy(c->iov, n->rx_iov + b->iov_first,
-		       b->niov * sizeof(c->iov[0]));
-		virtq_push(q, c, (uint32_t)w);
-		len -= w;
-		n->rx_room -= b->len;
-		n->rx_descs -= b->niov;
-		n->rx_first++;
-		n->rx_count--;
-	}
-}
-
-/*
- * Move one frame from the backend to the guest.  Returns 1 if a frame was
- * delivered or dropped, 0 if there is nothing to read or no room (then
- * rx_stalled says which), -1 if the device or the backend failed.
- */
-static int net_rx_one(struct net *n)
-{
-	struct virtio_dev *d = &n->dev;
-	struct virtq *q = &d->vqs[NET_QUEUE_RX];
-	struct net_rxbuf *b;
-	uint8_t h[NET_HDR_LEN];
-	uint64_t room, left;
-	const char *bad;
-	unsigned int cnt;
-	uint32_t k;
-	ssize_t r;
-	int g;
-
-	g = net_rx_gather(n, n->mrg ? NET_MAX_FRAME : 1);
-	if (g < 0)
-		return -1;
-	if (n->rx_count == 0 || (n->mrg && g == 1 && n->rx_room < n->rx_min &&
-				 n->rx_descs < q->num)) {
-		/* Wait for the driver's kick (the ring was re-armed by the
-		 * pop that found it empty).  A full ring that still cannot
-		 * hold a frame is read anyway: it will not grow. */
-		n->rx_stalled = true;
-		return 0;
-	}
-	b = &n->rx[n->rx_first];
-	if (n->mrg) {
-		cnt = n->rx_niov - b->iov_first;
-		room = n->rx_room;
-	} else {
-		cnt = b->niov;
-		room = b->len;
-	}
-	r = tap_read_frame(n->fd, n->is_tap, n->rx_iov + b->iov_first, cnt);
-	if (r == -EAGAIN)
-		return 0;
-	if (r <= 0) {
-		net_backend_lost(n, r == 0 ? "closed" : strerror((int)-r));
-		return -1;
-	}
-	/* The buffers written below stay popped and are reused for the next
-	 * frame: the guest never sees a dropped frame's bytes. */
-	if ((uint64_t)r > room) {
-		virtio_dev_warn(d,
-				"RX frame of %zd bytes does not fit the %llu "
-				"bytes of buffers the guest has; dropped",
-				r, (unsigned long long)room);
-		return 1;
-	}
-	if (r < NET_HDR_LEN + 14) {
-		virtio_dev_warn(
-			d, "RX frame of %zd bytes is too short; dropped", r);
-		return 1;
-	}
-	iov_rw(n->rx_iov + b->iov_first, cnt, h, sizeof(h), false);
-	bad = net_rx_hdr_check(n, h);
-	if (bad) {
-		virtio_dev_warn(d, "RX frame of %zd bytes %s; dropped", r, bad);
-		return 1;
-	}
-	k = 0;
-	for (left = (uint64_t)r; left && k < n->rx_count; k++) {
-		uint64_t l = n->rx[n->rx_first + k].len;
-
-		left -= left < l ? left : l;
-	}
-	/* num_buffers: 1 without MRG_RXBUF as well (virtio 1.x header). */
-	h[10] = (uint8_t)k;
-	h[11] = (uint8_t)(k >> 8);
-	iov_rw(n->rx_iov + b->iov_first, cnt, h, sizeof(h), true);
-	net_rx_complete(n, k, (uint64_t)r);
-	return 1;
-}
-
-/* Deliver frames until the budget, the backend or the guest's room ends. */
-static void net_rx(struct net *n)
-{
-	struct virtio_dev *d = &n->dev;
-	struct virtq *q = &d->vqs[NET_QUEUE_RX];
-	uint16_t used = q->used_idx;
-
-	if (!virtio_dev_live(d) || !q->ready || !n->registered)
-		return;
-	for (int i = 0; i < NET_BUDGET; i++)
-		if (net_rx_one(n) <= 0)
-			break;
-	net_rx_release(n);
-	if (q->used_idx != used)
-		virtio_signal_used(d, NET_QUEUE_RX);
-	/* More frames are left to EPOLLIN (level-triggered). */
-}
-
 /* --- event loop --- */
 
 static void net_fd_event(void *opaque, uint32_t events)
@@ -515,7 +232,7 @@ static void net_config_read(struct virtio_dev *d, uint32_t off, uint8_t *data,
 
 	if (n->has_mac)
 		memcpy(cfg, n->mac, 6);
-	cfg[6] = VIRTIO_NET_S_LINK_UP;
+	cfg[6] = n->connected ? VIRTIO_NET_S_LINK_UP : 0;
 	for (uint32_t i = 0; i < len; i++)
 		data[i] = off + i < sizeof(cfg) ? cfg[off + i] : 0;
 }
@@ -634,7 +351,8 @@ static void net_queue_notify(struct virtio_dev *d, uint16_t q)
 /*
  * Snapshots: no frame or chain is ever held between events, so the device
  * state is only what identifies it.  The MAC is saved to notice a change:
- * allowed, but the guest keeps the address it read at boot.
+ * allowed, but the guest keeps the address it read at boot.  The link state
+ * is saved to tell the guest when a restore connected or disconnected it.
  */
 static void net_save(struct virtio_dev *d, struct snap_buf *b)
 {
@@ -643,6 +361,7 @@ static void net_save(struct virtio_dev *d, struct snap_buf *b)
 	snap_put_u32(b, NET_SNAP_VERSION);
 	snap_put_u8(b, n->has_mac);
 	snap_put(b, n->mac, sizeof(n->mac));
+	snap_put_u8(b, n->connected);
 }
 
 static int net_restore(struct virtio_dev *d, struct snap_reader *r, char *err,
@@ -650,10 +369,13 @@ static int net_restore(struct virtio_dev *d, struct snap_reader *r, char *err,
 {
 	struct net *n = to_net(d);
 	uint32_t version = snap_get_u32(r);
-	uint8_t has_mac = snap_get_u8(r), mac[6];
+	uint8_t has_mac = snap_get_u8(r), mac[6], link_up = 1;
 
 	snap_get(r, mac, sizeof(mac));
-	if (r->bad || version != NET_SNAP_VERSION || has_mac > 1) {
+	if (version == NET_SNAP_VERSION)
+		link_up = snap_get_u8(r);
+	if (r->bad || (version != 1 && version != NET_SNAP_VERSION) ||
+	    has_mac > 1 || link_up > 1) {
 		snprintf(err, errlen,
 			 "net: device state is truncated or of unknown "
 			 "version %u (expected %u); the snapshot is corrupt "
@@ -667,6 +389,14 @@ static int net_restore(struct virtio_dev *d, struct snap_reader *r, char *err,
 			"kiln-vmm: %s: guest MAC differs from the snapshot's; "
 			"the guest keeps using the address it read at boot\n",
 			n->name);
+	/* The link changed under the driver: a config interrupt makes it
+	 * read the status again.  virtio_mmio_restore raises the pending
+	 * ISR once this returns. */
+	if (link_up != n->connected && virtio_dev_live(d) &&
+	    (d->guest_features & BIT(VIRTIO_NET_F_STATUS))) {
+		d->config_generation++;
+		d->isr |= VIRTIO_INT_CONFIG;
+	}
 	return 0;
 }
 
@@ -718,6 +448,28 @@ static void net_free(struct net *n)
 	free(n);
 }
 
+/* Attach the backend fd (>= 0) to n and the event loop.  Returns 0 or
+ * -errno (logged); fd then belongs to n either way. */
+static int net_connect(struct net *n, struct vm *vm, int fd)
+{
+	int err;
+
+	n->fd = fd;
+	err = tap_adopt_fd(fd, &n->is_tap);
+	if (err)
+		return err;
+	err = evloop_add(vm->loop, fd, 0, net_fd_event, n);
+	if (err) {
+		fprintf(stderr, "kiln-vmm: %s: evloop_add: %s\n", n->name,
+			strerror(-err));
+		return err;
+	}
+	n->registered = true;
+	n->connected = true;
+	return 0;
+}
+
+/* fd < 0: disconnected. */
 static int net_create_on(struct vm *vm, int fd, const char *label,
 			 const uint8_t mac[6], struct virtio_dev **out)
 {
@@ -729,37 +481,35 @@ static int net_create_on(struct vm *vm, int fd, const char *label,
 		    !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))) {
 		fprintf(stderr, "kiln-vmm: net: guest MAC must be a unicast "
 				"address other than 00:00:00:00:00:00\n");
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -EINVAL;
 	}
 	if (!vm->loop) {
 		fprintf(stderr, "kiln-vmm: net: needs the event loop\n");
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -EINVAL;
 	}
 	n = calloc(1, sizeof(*n));
 	if (!n) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -ENOMEM;
 	}
 	n->vm = vm;
-	n->fd = fd;
+	n->fd = -1;
 	snprintf(n->name, sizeof(n->name), "net %s", label);
-	err = tap_adopt_fd(fd, &n->is_tap);
-	if (err)
-		goto fail;
 	if (mac) {
 		n->has_mac = true;
 		memcpy(n->mac, mac, 6);
 	}
 	n->rx_stalled = true; /* until activate */
-	err = evloop_add(vm->loop, fd, 0, net_fd_event, n);
-	if (err) {
-		fprintf(stderr, "kiln-vmm: %s: evloop_add: %s\n", n->name,
-			strerror(-err));
-		goto fail;
+	if (fd >= 0) {
+		err = net_connect(n, vm, fd);
+		if (err)
+			goto fail;
 	}
-	n->registered = true;
 
 	feat = BIT(VIRTIO_F_RING_EVENT_IDX) | BIT(VIRTIO_NET_F_STATUS) |
 	       BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CSUM) |
@@ -767,7 +517,7 @@ static int net_create_on(struct vm *vm, int fd, const char *label,
 	       BIT(VIRTIO_NET_F_HOST_ECN);
 	if (n->has_mac)
 		feat |= BIT(VIRTIO_NET_F_MAC);
-	if (tap_offloads_supported(n->fd, n->is_tap))
+	if (!n->connected || tap_offloads_supported(n->fd, n->is_tap))
 		feat |= BIT(VIRTIO_NET_F_GUEST_CSUM) |
 			BIT(VIRTIO_NET_F_GUEST_TSO4) |
 			BIT(VIRTIO_NET_F_GUEST_TSO6) |
@@ -798,7 +548,11 @@ fail:
 int net_create(struct vm *vm, const char *tap_name, const uint8_t mac[6],
 	       struct virtio_dev **out)
 {
-	int fd = tap_open(tap_name);
+	int fd;
+
+	if (!tap_name)
+		return net_create_on(vm, -1, "(disconnected)", mac, out);
+	fd = tap_open(tap_name);
 
 	if (fd < 0)
 		return fd;

@@ -8,9 +8,9 @@
  * guest's buffers.
  *
  * Offered: VERSION_1, RING_EVENT_IDX, MAC (when one is given), STATUS
- * (always LINK_UP), MRG_RXBUF, CSUM, HOST_TSO4/6, HOST_ECN and, when the
- * TAP accepts TUNSETOFFLOAD, GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN.  UFO is
- * not offered (Linux dropped it; a TAP no longer produces it).  The TAP's
+ * (LINK_UP unless disconnected), MRG_RXBUF, CSUM, HOST_TSO4/6, HOST_ECN and,
+ * when the TAP accepts TUNSETOFFLOAD, GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN.  UFO
+ * is not offered (Linux dropped it; a TAP no longer produces it).  The TAP's
  * offloads are set from the features the driver accepted when it starts
  * the device.
  *
@@ -74,7 +74,9 @@ struct virtio_dev;
 
 /*
  * Create the device on TAP interface tap_name (opened now: a restore with
- * another name just creates the device with that one).  mac: the guest's
+ * another name just creates the device with that one), or disconnected if
+ * tap_name is NULL (no backend: TX dropped, no RX, link down; see net.c).
+ * A snapshot of either restores into either.  mac: the guest's
  * address, or NULL to let the guest pick one (no VIRTIO_NET_F_MAC); it
  * must be a unicast address that is not all zeros.  Returns 0 with *out
  * set, or -errno after logging the reason.

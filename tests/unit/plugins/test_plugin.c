@@ -2,7 +2,8 @@
 /*
  * A kiln plugin for tests/unit/test_lib_hooks.c: appends one line per
  * event to <state_dir>/plugin-events.log ("seq event id name phase old new
- * details") and vetoes before_create of sandboxes named "deny-*".  Built
+ * details"), vetoes before_create of sandboxes named "deny-*" and
+ * before_pause of ones named "nopause-*".  Built
  * with -DTEST_PLUGIN_BAD_ABI it claims another ABI, to be refused.
  * It uses no libkiln symbol: only kiln.h's types and the host struct.
  */
@@ -29,20 +30,26 @@ static int on_event(void *ctx, const struct kiln_event_info *ev)
 		"after_start",	 "before_stop",	 "after_stop",
 		"before_remove", "after_remove", "error",
 		"state_change",	 "net_setup",	 "net_teardown",
-		"net_policy",
+		"net_policy",	 "before_pause", "after_pause",
+		"before_resume", "after_resume",
 	};
 
 	if (!fp)
 		return 0;
 	fprintf(fp, "%llu %s id=%s name=%s phase=%s old=%s new=%s %s\n",
 		(unsigned long long)ev->seq,
-		(unsigned int)ev->event < 13 ? names[ev->event] : "?",
+		(unsigned int)ev->event < sizeof(names) / sizeof(names[0])
+			? names[ev->event]
+			: "?",
 		ev->sandbox_id, ev->sandbox_name, ev->phase, ev->old_state,
 		ev->new_state, ev->details);
 	fclose(fp);
 	if (ev->event == KILN_EV_BEFORE_CREATE &&
 	    !strncmp(ev->sandbox_name, "deny-", 5))
 		return ev->veto(ev, "the test plugin denies deny-* sandboxes");
+	if (ev->event == KILN_EV_BEFORE_PAUSE &&
+	    !strncmp(ev->sandbox_name, "nopause-", 8))
+		return ev->veto(ev, "the test plugin keeps nopause-* running");
 	return 0;
 }
 
