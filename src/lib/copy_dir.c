@@ -5,13 +5,13 @@
  * checked here before anything is created, and libarchive's disk writer
  * additionally refuses to extract through symlinks or with "..".
  */
+#include "common/errbuf.h"
 #include "lib/copy_dir.h"
 #include "lib/copy_dir_undo.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,18 +22,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const char *aerr(struct archive *a)
 {
@@ -90,12 +78,12 @@ static int pack_data(struct archive *disk, struct archive *w, char *err,
 	while ((r = archive_read_data_block(disk, &buf, &size, &off)) ==
 	       ARCHIVE_OK) {
 		if (archive_write_data(w, buf, size) < 0) {
-			seterr(err, errlen, "%s", aerr(w));
+			errbuf_set(err, errlen, "%s", aerr(w));
 			return -1;
 		}
 	}
 	if (r != ARCHIVE_EOF) {
-		seterr(err, errlen, "reading %s: %s", name, aerr(disk));
+		errbuf_set(err, errlen, "reading %s: %s", name, aerr(disk));
 		return -1;
 	}
 	return 0;
@@ -115,7 +103,7 @@ int copy_dir_pack(const char *host_dir, int out_fd, uint64_t *skipped,
 
 	*skipped = 0;
 	if (!disk || !w || !e) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		goto out;
 	}
 	if (fstat(out_fd, &st) == 0 && S_ISSOCK(st.st_mode))
@@ -131,13 +119,13 @@ int copy_dir_pack(const char *host_dir, int out_fd, uint64_t *skipped,
 	archive_write_set_bytes_in_last_block(w, 1);
 	if (archive_write_open2(w, &out, NULL, pack_write, NULL, NULL) !=
 	    ARCHIVE_OK) {
-		seterr(err, errlen, "%s", aerr(w));
+		errbuf_set(err, errlen, "%s", aerr(w));
 		goto out;
 	}
 	name = strndup(host_dir, rootlen);
 	if (!name || archive_read_disk_open(disk, name) != ARCHIVE_OK) {
-		seterr(err, errlen, "%s: %s", host_dir,
-		       name ? aerr(disk) : "out of memory");
+		errbuf_set(err, errlen, "%s: %s", host_dir,
+			   name ? aerr(disk) : "out of memory");
 		goto out;
 	}
 	free(name);
@@ -148,7 +136,7 @@ int copy_dir_pack(const char *host_dir, int out_fd, uint64_t *skipped,
 		mode_t type = archive_entry_filetype(e);
 
 		if (r < ARCHIVE_WARN) {
-			seterr(err, errlen, "%s", aerr(disk));
+			errbuf_set(err, errlen, "%s", aerr(disk));
 			goto out;
 		}
 		if (type == AE_IFDIR)
@@ -160,15 +148,15 @@ int copy_dir_pack(const char *host_dir, int out_fd, uint64_t *skipped,
 		/* "./" + the path below host_dir */
 		if (!p || strncmp(p, host_dir, rootlen) != 0 ||
 		    (rootlen > 1 && p[rootlen] && p[rootlen] != '/')) {
-			seterr(err, errlen, "unexpected path '%s' in %s",
-			       p ? p : "", host_dir);
+			errbuf_set(err, errlen, "unexpected path '%s' in %s",
+				   p ? p : "", host_dir);
 			goto out;
 		}
 		p += rootlen;
 		p += *p == '/';
 		if (asprintf(&name, "./%s", p) < 0) {
 			name = NULL;
-			seterr(err, errlen, "out of memory");
+			errbuf_set(err, errlen, "out of memory");
 			goto out;
 		}
 		archive_entry_set_pathname(e, name);
@@ -177,7 +165,7 @@ int copy_dir_pack(const char *host_dir, int out_fd, uint64_t *skipped,
 		archive_entry_set_uname(e, NULL);
 		archive_entry_set_gname(e, NULL);
 		if (archive_write_header(w, e) < ARCHIVE_WARN) {
-			seterr(err, errlen, "%s", aerr(w));
+			errbuf_set(err, errlen, "%s", aerr(w));
 			goto out;
 		}
 		if (type == AE_IFREG &&
@@ -186,7 +174,7 @@ int copy_dir_pack(const char *host_dir, int out_fd, uint64_t *skipped,
 			goto out;
 	}
 	if (archive_write_close(w) != ARCHIVE_OK) {
-		seterr(err, errlen, "%s", aerr(w));
+		errbuf_set(err, errlen, "%s", aerr(w));
 		goto out;
 	}
 	rc = 0;
@@ -252,21 +240,21 @@ static int check_limits(struct archive_entry *e,
 	la_int64_t size = archive_entry_size(e);
 
 	if (++*entries > lim->max_entries) {
-		seterr(err, errlen,
-		       "the archive has more than %llu entries, the copy "
-		       "limit (kiln cp --max-entries N raises it)",
-		       (unsigned long long)lim->max_entries);
+		errbuf_set(err, errlen,
+			   "the archive has more than %llu entries, the copy "
+			   "limit (kiln cp --max-entries N raises it)",
+			   (unsigned long long)lim->max_entries);
 		return -1;
 	}
 	if (archive_entry_filetype(e) == AE_IFREG && size > 0 &&
 	    !archive_entry_hardlink(e)) {
 		*bytes += (uint64_t)size;
 		if (*bytes > lim->max_bytes) {
-			seterr(err, errlen,
-			       "the archive's files hold more than %llu "
-			       "bytes, the copy limit (kiln cp --max-bytes "
-			       "N raises it)",
-			       (unsigned long long)lim->max_bytes);
+			errbuf_set(err, errlen,
+				   "the archive's files hold more than %llu "
+				   "bytes, the copy limit (kiln cp --max-bytes "
+				   "N raises it)",
+				   (unsigned long long)lim->max_bytes);
 			return -1;
 		}
 	}
@@ -290,7 +278,8 @@ static int unpack_entries(struct archive *a, struct archive *w,
 		char *full;
 
 		if (r < ARCHIVE_WARN) {
-			seterr(err, errlen, "reading the archive: %s", aerr(a));
+			errbuf_set(err, errlen, "reading the archive: %s",
+				   aerr(a));
 			return -1;
 		}
 		if (check_limits(e, lim, &entries, &bytes, err, errlen) < 0)
@@ -298,10 +287,11 @@ static int unpack_entries(struct archive *a, struct archive *w,
 		name = archive_entry_pathname(e);
 		rel = member_rel(name);
 		if (!rel) {
-			seterr(err, errlen,
-			       "archive member '%s' is absolute or contains "
-			       "'..'; refusing to extract it",
-			       name ? name : "");
+			errbuf_set(
+				err, errlen,
+				"archive member '%s' is absolute or contains "
+				"'..'; refusing to extract it",
+				name ? name : "");
 			return -1;
 		}
 		type = archive_entry_filetype(e);
@@ -317,20 +307,21 @@ static int unpack_entries(struct archive *a, struct archive *w,
 		 * cp); SECURE_SYMLINKS stops later members going through one.
 		 */
 		if (!rel[0] && type != AE_IFDIR) {
-			seterr(err, errlen,
-			       "archive member '%s' would replace the "
-			       "destination with a non-directory; refusing it",
-			       name ? name : "");
+			errbuf_set(
+				err, errlen,
+				"archive member '%s' would replace the "
+				"destination with a non-directory; refusing it",
+				name ? name : "");
 			return -1;
 		}
 		archive_entry_set_perm(e, archive_entry_perm(e) & 0775);
 		if (copy_undo_note(undo, rel) < 0) {
-			seterr(err, errlen, "out of memory");
+			errbuf_set(err, errlen, "out of memory");
 			return -1;
 		}
 		if (asprintf(&full, "%s%s%s", root, rel[0] ? "/" : "", rel) <
 		    0) {
-			seterr(err, errlen, "out of memory");
+			errbuf_set(err, errlen, "out of memory");
 			return -1;
 		}
 		archive_entry_set_pathname(e, full);
@@ -358,8 +349,8 @@ static int unpack_entries(struct archive *a, struct archive *w,
 		if (r >= ARCHIVE_WARN)
 			r = archive_write_finish_entry(w);
 		if (r < ARCHIVE_WARN) {
-			seterr(err, errlen, "extracting %s: %s",
-			       archive_entry_pathname(e), aerr(bad));
+			errbuf_set(err, errlen, "extracting %s: %s",
+				   archive_entry_pathname(e), aerr(bad));
 			return -1;
 		}
 	}
@@ -384,24 +375,24 @@ int copy_dir_unpack(int in_fd, const char *host_dir,
 	if (!l.max_entries)
 		l.max_entries = COPY_DIR_MAX_ENTRIES_DEFAULT;
 	if (!a || !w) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		goto out;
 	}
 	if (mkdir(host_dir, 0777) == 0)
 		created = true;
 	else if (errno != EEXIST) {
-		seterr(err, errlen, "cannot create %s: %s", host_dir,
-		       strerror(errno));
+		errbuf_set(err, errlen, "cannot create %s: %s", host_dir,
+			   strerror(errno));
 		goto out;
 	}
 	/* a canonical root: SECURE_SYMLINKS then only sees archive paths */
 	if (!realpath(host_dir, root)) {
-		seterr(err, errlen, "%s: %s", host_dir, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", host_dir, strerror(errno));
 		goto out;
 	}
 	undo = copy_undo_new(root, created);
 	if (!undo) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		goto out;
 	}
 	archive_read_support_format_tar(a);
@@ -410,12 +401,12 @@ int copy_dir_unpack(int in_fd, const char *host_dir,
 			   ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 			   ARCHIVE_EXTRACT_SECURE_NODOTDOT);
 	if (archive_read_open_fd(a, in_fd, 65536) != ARCHIVE_OK) {
-		seterr(err, errlen, "reading the archive: %s", aerr(a));
+		errbuf_set(err, errlen, "reading the archive: %s", aerr(a));
 		goto out;
 	}
 	rc = unpack_entries(a, w, root, &l, undo, skipped, err, errlen);
 	if (rc == 0 && archive_write_close(w) != ARCHIVE_OK) {
-		seterr(err, errlen, "finishing %s: %s", root, aerr(w));
+		errbuf_set(err, errlen, "finishing %s: %s", root, aerr(w));
 		rc = -1;
 	}
 out:
@@ -476,13 +467,13 @@ static int start(struct worker *wk, const char *dir,
 	wk->dir = dir;
 	wk->lim = lim;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		seterr(err, errlen, "socketpair: %s", strerror(errno));
+		errbuf_set(err, errlen, "socketpair: %s", strerror(errno));
 		return AGENT_ERR_LOCAL;
 	}
 	wk->fd = sv[1];
 	errno = pthread_create(&wk->tid, NULL, fn, wk);
 	if (errno) {
-		seterr(err, errlen, "pthread_create: %s", strerror(errno));
+		errbuf_set(err, errlen, "pthread_create: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
 		return AGENT_ERR_LOCAL;
@@ -503,11 +494,11 @@ int copy_dir_upload(struct agent_client *c, const char *host_dir,
 
 	/* nothing is created in the guest for a bad source */
 	if (stat(host_dir, &st) < 0) {
-		seterr(err, errlen, "%s: %s", host_dir, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", host_dir, strerror(errno));
 		return AGENT_ERR_LOCAL;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		seterr(err, errlen, "%s: not a directory", host_dir);
+		errbuf_set(err, errlen, "%s: not a directory", host_dir);
 		return AGENT_ERR_LOCAL;
 	}
 	rc = start(&wk, host_dir, NULL, pack_thread, &fd, err, errlen);
@@ -521,7 +512,7 @@ int copy_dir_upload(struct agent_client *c, const char *host_dir,
 	close(fd); /* a packer still writing gets EPIPE and stops */
 	pthread_join(wk.tid, NULL);
 	if (wk.rc) { /* the host side's failure is the cause */
-		seterr(err, errlen, "%s", wk.err);
+		errbuf_set(err, errlen, "%s", wk.err);
 		return AGENT_ERR_LOCAL;
 	}
 	if (rc == 0 && ts)
@@ -567,7 +558,7 @@ int copy_dir_download(struct agent_client *c, const char *guest_dir,
 	close(wk.fd);
 	/* the host side's failure is the cause (it stopped the stream) */
 	if ((rc == 0 || rc == AGENT_ERR_CANCELLED) && wk.rc) {
-		seterr(err, errlen, "%s", wk.err);
+		errbuf_set(err, errlen, "%s", wk.err);
 		return AGENT_ERR_LOCAL;
 	}
 	if (rc == 0 && ts)

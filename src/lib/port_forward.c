@@ -9,6 +9,7 @@
  * its socket.  A descriptor is only polled for what is wanted from it, so
  * a hung-up socket that nothing is asked of cannot spin the loop.
  */
+#include "common/errbuf.h"
 #include "lib/port_forward.h"
 
 #include <errno.h>
@@ -74,19 +75,6 @@ struct pf {
 	unsigned int nconns, max_conns, serial;
 	uint8_t *chunk; /* PF_READ_CHUNK bytes: handshake reads */
 };
-
-static void pf_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void pf_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void pf_log(struct pf *pf, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -460,10 +448,10 @@ static int pf_listen(const char *addr, int port, int *lfd, int *bound,
 	snprintf(serv, sizeof(serv), "%d", port);
 	rc = getaddrinfo(addr, serv, &hints, &ai);
 	if (rc) {
-		pf_seterr(err, errlen,
-			  "port-forward: bind address \"%s\": %s (give a "
-			  "numeric IPv4 or IPv6 address)",
-			  addr, gai_strerror(rc));
+		errbuf_set(err, errlen,
+			   "port-forward: bind address \"%s\": %s (give a "
+			   "numeric IPv4 or IPv6 address)",
+			   addr, gai_strerror(rc));
 		return AGENT_ERR_INVAL;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -472,8 +460,9 @@ static int pf_listen(const char *addr, int port, int *lfd, int *bound,
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-		pf_seterr(err, errlen, "port-forward: listen on %s port %d: %s",
-			  addr, port, strerror(errno));
+		errbuf_set(err, errlen,
+			   "port-forward: listen on %s port %d: %s", addr, port,
+			   strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
@@ -525,9 +514,9 @@ int port_forward_run(const char *vsock_uds, const char *bind_addr,
 
 	if (!vsock_uds || !*vsock_uds || cancel_fd < 0 || host_port < 0 ||
 	    host_port > 65535 || guest_port < 1 || guest_port > 65535) {
-		pf_seterr(err, errlen,
-			  "port-forward: need a vsock socket, a cancel fd, a "
-			  "host port 0..65535 and a guest port 1..65535");
+		errbuf_set(err, errlen,
+			   "port-forward: need a vsock socket, a cancel fd, a "
+			   "host port 0..65535 and a guest port 1..65535");
 		return AGENT_ERR_INVAL;
 	}
 	if (pf.max_conns > PORT_FORWARD_MAX_CONNS)
@@ -541,7 +530,7 @@ int port_forward_run(const char *vsock_uds, const char *bind_addr,
 	owner = calloc(2 + 2 * (size_t)pf.max_conns, sizeof(*owner));
 	pf.chunk = malloc(PF_READ_CHUNK);
 	if (!pfds || !owner || !pf.chunk) {
-		pf_seterr(err, errlen, "port-forward: out of memory");
+		errbuf_set(err, errlen, "port-forward: out of memory");
 		rc = AGENT_ERR_IO;
 		goto out;
 	}
@@ -570,8 +559,8 @@ int port_forward_run(const char *vsock_uds, const char *bind_addr,
 		}
 		t = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
 		if (poll(pfds, n, t) < 0 && errno != EINTR) {
-			pf_seterr(err, errlen, "port-forward: poll: %s",
-				  strerror(errno));
+			errbuf_set(err, errlen, "port-forward: poll: %s",
+				   strerror(errno));
 			rc = AGENT_ERR_IO;
 			goto out;
 		}

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "common/errbuf.h"
 #include "kiln.h"
 #include "lib/handle.h"
 #include "lib/sandbox.h"
@@ -28,18 +29,6 @@
 
 #define ERRLEN 1024
 #define IDLEN (PATH_MAX + 128)
-
-/* A message into buf, cut at len (messages, not paths). */
-static void msgf(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void msgf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 int snapshot_prune_record(const char *dir, const struct sandbox_params *p,
 			  const char *vmm_path, char *err, size_t errlen)
@@ -58,7 +47,7 @@ int snapshot_prune_record(const char *dir, const struct sandbox_params *p,
 	snapshot_base_host(host, sizeof(host));
 	if (snprintf(path, sizeof(path), "%s/" SNAPSHOT_RECORD, dir) >=
 	    (int)sizeof(path)) {
-		msgf(err, errlen, "path %s is too long", dir);
+		errbuf_set(err, errlen, "path %s is too long", dir);
 		return KILN_EINVAL;
 	}
 	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, "
@@ -70,13 +59,13 @@ int snapshot_prune_record(const char *dir, const struct sandbox_params *p,
 		      (json_int_t)p->memory_mib, "cmdline_extra",
 		      p->cmdline_extra, "created_unix", (json_int_t)time(NULL));
 	if (!o) {
-		msgf(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return KILN_ENOMEM;
 	}
 	rc = json_dump_file(o, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (rc) {
-		msgf(err, errlen, "cannot write %s", path);
+		errbuf_set(err, errlen, "cannot write %s", path);
 		return KILN_ESYS;
 	}
 	return 0;
@@ -201,9 +190,10 @@ void snapshot_prune_judge(const char *dir, const char *key,
 			return;
 		}
 		i->status = KILN_BASE_STALE;
-		msgf(i->reason, sizeof(i->reason),
-		     "no record of its inputs (made by an older kiln) and "
-		     "not this kiln's default configuration");
+		errbuf_set(
+			i->reason, sizeof(i->reason),
+			"no record of its inputs (made by an older kiln) and "
+			"not this kiln's default configuration");
 		return;
 	}
 	i->cpus = (unsigned int)r.cpus;
@@ -216,10 +206,10 @@ void snapshot_prune_judge(const char *dir, const char *key,
 	snapshot_base_host(host, sizeof(host));
 	if (strcmp(host, r.host)) {
 		i->status = KILN_BASE_OTHER;
-		msgf(i->reason, sizeof(i->reason),
-		     "made on another host that shares this cache (%s); "
-		     "only prune --all removes it",
-		     r.host);
+		errbuf_set(i->reason, sizeof(i->reason),
+			   "made on another host that shares this cache (%s); "
+			   "only prune --all removes it",
+			   r.host);
 		json_decref(r.root);
 		return;
 	}
@@ -233,9 +223,9 @@ void snapshot_prune_judge(const char *dir, const char *key,
 		p.image = (char *)r.image;
 		if (key_is(&p, r.vmm, key)) {
 			i->status = KILN_BASE_OTHER;
-			msgf(i->reason, sizeof(i->reason),
-			     "for kernel %s, image %s, kiln-vmm %s", r.kernel,
-			     r.image, r.vmm);
+			errbuf_set(i->reason, sizeof(i->reason),
+				   "for kernel %s, image %s, kiln-vmm %s",
+				   r.kernel, r.image, r.vmm);
 		} else {
 			i->status = KILN_BASE_STALE;
 			record_why_stale(&r, i->reason, sizeof(i->reason));
@@ -326,7 +316,8 @@ int snapshot_maps_scan(const char *proc, struct snapshot_maps *m, char *err,
 
 	memset(m, 0, sizeof(*m));
 	if (!d) {
-		msgf(err, errlen, "cannot read %s: %s", proc, strerror(errno));
+		errbuf_set(err, errlen, "cannot read %s: %s", proc,
+			   strerror(errno));
 		return KILN_ESYS;
 	}
 	while (!rc && (de = readdir(d))) /* bounded by the directory */
@@ -334,7 +325,7 @@ int snapshot_maps_scan(const char *proc, struct snapshot_maps *m, char *err,
 			rc = maps_read(proc, de->d_name, m);
 	closedir(d);
 	if (rc) {
-		msgf(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		snapshot_maps_free(m);
 	}
 	return rc;
@@ -439,8 +430,9 @@ static bool entry_judge(const char *top, const char *name,
 		snapshot_prune_judge(i->path, name, now, vmm, i);
 	} else {
 		i->status = KILN_BASE_STALE;
-		msgf(i->reason, sizeof(i->reason), "%s",
-		     dot[1] == 't' ? "an unfinished build (in progress, or "
+		errbuf_set(i->reason, sizeof(i->reason), "%s",
+			   dot[1] == 't'
+				   ? "an unfinished build (in progress, or "
 				     "its kiln was killed)"
 				   : "left by an interrupted prune");
 	}
@@ -548,19 +540,21 @@ static int dir_remove(const char *dir, char *err, size_t errlen)
 	int rc = 0;
 
 	if (!d) {
-		msgf(err, errlen, "cannot read %s: %s", dir, strerror(errno));
+		errbuf_set(err, errlen, "cannot read %s: %s", dir,
+			   strerror(errno));
 		return KILN_ESYS;
 	}
 	while ((de = readdir(d))) /* bounded by the directory */
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
 		    unlinkat(dirfd(d), de->d_name, 0) < 0 && !rc) {
-			msgf(err, errlen, "cannot remove %s/%s: %s", dir,
-			     de->d_name, strerror(errno));
+			errbuf_set(err, errlen, "cannot remove %s/%s: %s", dir,
+				   de->d_name, strerror(errno));
 			rc = KILN_ESYS;
 		}
 	closedir(d);
 	if (!rc && rmdir(dir) < 0) {
-		msgf(err, errlen, "cannot remove %s: %s", dir, strerror(errno));
+		errbuf_set(err, errlen, "cannot remove %s: %s", dir,
+			   strerror(errno));
 		rc = KILN_ESYS;
 	}
 	return rc;
@@ -587,15 +581,15 @@ static void note_user(struct kiln_base_snapshot_info *i, int who)
 	i->action = KILN_BASE_SKIPPED;
 	i->in_use_pid = who;
 	if (who > 0)
-		msgf(i->note, sizeof(i->note),
-		     "in use: process %d maps its memory (a running "
-		     "sandbox's kiln-vmm); stop it first",
-		     who);
+		errbuf_set(i->note, sizeof(i->note),
+			   "in use: process %d maps its memory (a running "
+			   "sandbox's kiln-vmm); stop it first",
+			   who);
 	else
-		msgf(i->note, sizeof(i->note),
-		     "cannot tell whether it is in use (a kiln-vmm's "
-		     "/proc/PID/maps is not readable to this user); run "
-		     "as root");
+		errbuf_set(i->note, sizeof(i->note),
+			   "cannot tell whether it is in use (a kiln-vmm's "
+			   "/proc/PID/maps is not readable to this user); run "
+			   "as root");
 }
 
 /*
@@ -621,10 +615,10 @@ static void prune_one(struct kiln *k, struct kiln_base_snapshot_info *i)
 		goto locked;
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		i->action = KILN_BASE_SKIPPED;
-		msgf(i->note, sizeof(i->note),
-		     "busy: another kiln is building or pruning it (%s: "
-		     "%s)",
-		     lock, strerror(errno));
+		errbuf_set(i->note, sizeof(i->note),
+			   "busy: another kiln is building or pruning it (%s: "
+			   "%s)",
+			   lock, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -635,8 +629,9 @@ locked:
 			 (int)getpid());
 		if (rename(i->path, aside) < 0) {
 			i->action = KILN_BASE_FAILED;
-			msgf(i->note, sizeof(i->note), "cannot rename %s: %s",
-			     i->path, strerror(errno));
+			errbuf_set(i->note, sizeof(i->note),
+				   "cannot rename %s: %s", i->path,
+				   strerror(errno));
 			goto out;
 		}
 		dir = aside;
@@ -652,7 +647,7 @@ locked:
 	}
 	if (dir_remove(dir, err, sizeof(err))) {
 		i->action = KILN_BASE_FAILED;
-		msgf(i->note, sizeof(i->note), "%s", err);
+		errbuf_set(i->note, sizeof(i->note), "%s", err);
 		goto out;
 	}
 	i->action = KILN_BASE_REMOVED;

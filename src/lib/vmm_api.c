@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,22 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
 #include "kiln.h"
 #include "lib/vmm_api.h"
-
-static void api_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void api_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static long long api_now_ms(void)
 {
@@ -65,18 +51,18 @@ static int api_connect(const char *sock, char *err, size_t errlen)
 	int fd;
 
 	if (strlen(sock) >= sizeof(sa.sun_path)) {
-		api_seterr(err, errlen, "API socket path %s is too long", sock);
+		errbuf_set(err, errlen, "API socket path %s is too long", sock);
 		return -1;
 	}
 	strcpy(sa.sun_path, sock);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		api_seterr(err, errlen, "socket: %s", strerror(errno));
+		errbuf_set(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
 	/* A Unix stream connect completes or fails at once. */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		api_seterr(err, errlen,
+		errbuf_set(err, errlen,
 			   "cannot connect to kiln-vmm's API socket %s: %s",
 			   sock, strerror(errno));
 		close(fd);
@@ -237,25 +223,25 @@ int vmm_api_request(const char *sock, const char *method, const char *path,
 	req = api_format_request(method, path, body);
 	buf = malloc(cap);
 	if (!req || !buf) {
-		api_seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		rc = KILN_ENOMEM;
 		goto out;
 	}
 	if (api_send_all(fd, req, strlen(req), deadline)) {
-		api_seterr(err, errlen, "%s %s: cannot send to %s: %s", method,
+		errbuf_set(err, errlen, "%s %s: cannot send to %s: %s", method,
 			   path, sock, errno ? strerror(errno) : "timed out");
 		goto out;
 	}
 	r = api_read_reply(fd, buf, cap, deadline, status, &b, &blen);
 	if (r == -2) {
-		api_seterr(err, errlen,
+		errbuf_set(err, errlen,
 			   "%s %s: kiln-vmm did not answer on %s within %d ms",
 			   method, path, sock, timeout_ms);
 		rc = KILN_ETIMEOUT;
 		goto out;
 	}
 	if (r != 1) {
-		api_seterr(err, errlen,
+		errbuf_set(err, errlen,
 			   "%s %s: malformed or missing reply from kiln-vmm "
 			   "on %s",
 			   method, path, sock);
@@ -266,7 +252,7 @@ int vmm_api_request(const char *sock, const char *method, const char *path,
 
 		*reply = json_loadb(b, blen, 0, &je);
 		if (!*reply) {
-			api_seterr(err, errlen,
+			errbuf_set(err, errlen,
 				   "%s %s: kiln-vmm replied with invalid JSON: "
 				   "%s",
 				   method, path, je.text);
@@ -295,7 +281,7 @@ int vmm_api_expect(const char *sock, const char *method, const char *path,
 	if (status < 200 || status > 299) {
 		json_t *fm = json_object_get(reply, "fault_message");
 
-		api_seterr(err, errlen, "kiln-vmm refused %s %s (HTTP %d): %s",
+		errbuf_set(err, errlen, "kiln-vmm refused %s %s (HTTP %d): %s",
 			   method, path, status,
 			   json_is_string(fm) ? json_string_value(fm)
 					      : "no reason given");

@@ -8,13 +8,13 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
 #include "boot.h"
 
 #define SETUP_HDR_OFFSET 0x1f1
@@ -30,19 +30,6 @@ const uint64_t boot_gdt[BOOT_GDT_ENTRIES] = {
 	0x00cf93000000ffffULL, /* 0x18: flat data */
 	0x008f8b000000ffffULL, /* 0x20: TSS (busy); base 0 */
 };
-
-static int boot_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int boot_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* pread all of len bytes or fail (short file = corrupt image). */
 static int pread_full(int fd, void *buf, size_t len, uint64_t off)
@@ -83,16 +70,17 @@ static int boot_parse_elf(struct boot_kernel *k, char *err, size_t errlen)
 	bool entry_found = false;
 
 	if (k->file_size < sizeof(eh) || pread_full(k->fd, &eh, sizeof(eh), 0))
-		return boot_err(err, errlen, "%s: truncated ELF header", path);
+		return errbuf_set(err, errlen, "%s: truncated ELF header",
+				  path);
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64)
-		return boot_err(err, errlen,
-				"%s: not an x86-64 kernel (ELF class %u, "
-				"machine %u); kiln boots 64-bit x86 vmlinux "
-				"or bzImage",
-				path, eh.e_ident[EI_CLASS], eh.e_machine);
+		return errbuf_set(err, errlen,
+				  "%s: not an x86-64 kernel (ELF class %u, "
+				  "machine %u); kiln boots 64-bit x86 vmlinux "
+				  "or bzImage",
+				  path, eh.e_ident[EI_CLASS], eh.e_machine);
 	if (eh.e_type != ET_EXEC)
-		return boot_err(
+		return errbuf_set(
 			err, errlen,
 			"%s: ELF type %u is not an executable (ET_EXEC) "
 			"like vmlinux; this looks like a program, "
@@ -102,14 +90,14 @@ static int boot_parse_elf(struct boot_kernel *k, char *err, size_t errlen)
 	    eh.e_phnum > ELF_MAX_PHDRS || eh.e_phoff > k->file_size ||
 	    (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) >
 		    k->file_size - eh.e_phoff)
-		return boot_err(err, errlen,
-				"%s: corrupt ELF program header table "
-				"(offset %#llx, %u entries of %u bytes)",
-				path, (unsigned long long)eh.e_phoff,
-				eh.e_phnum, eh.e_phentsize);
+		return errbuf_set(err, errlen,
+				  "%s: corrupt ELF program header table "
+				  "(offset %#llx, %u entries of %u bytes)",
+				  path, (unsigned long long)eh.e_phoff,
+				  eh.e_phnum, eh.e_phentsize);
 	if (pread_full(k->fd, ph, eh.e_phnum * sizeof(Elf64_Phdr), eh.e_phoff))
-		return boot_err(err, errlen, "%s: cannot read program headers",
-				path);
+		return errbuf_set(err, errlen,
+				  "%s: cannot read program headers", path);
 
 	k->nsegs = 0;
 	for (int i = 0; i < eh.e_phnum; i++) {
@@ -120,20 +108,20 @@ static int boot_parse_elf(struct boot_kernel *k, char *err, size_t errlen)
 		if (p->p_filesz > p->p_memsz || p->p_offset > k->file_size ||
 		    p->p_filesz > k->file_size - p->p_offset ||
 		    p->p_paddr + p->p_memsz < p->p_paddr)
-			return boot_err(err, errlen,
-					"%s: corrupt PT_LOAD segment %d "
-					"(offset %#llx, file size %#llx, "
-					"memory size %#llx, file is %#llx "
-					"bytes)",
-					path, i,
-					(unsigned long long)p->p_offset,
-					(unsigned long long)p->p_filesz,
-					(unsigned long long)p->p_memsz,
-					(unsigned long long)k->file_size);
+			return errbuf_set(err, errlen,
+					  "%s: corrupt PT_LOAD segment %d "
+					  "(offset %#llx, file size %#llx, "
+					  "memory size %#llx, file is %#llx "
+					  "bytes)",
+					  path, i,
+					  (unsigned long long)p->p_offset,
+					  (unsigned long long)p->p_filesz,
+					  (unsigned long long)p->p_memsz,
+					  (unsigned long long)k->file_size);
 		if (k->nsegs >= BOOT_MAX_SEGMENTS)
-			return boot_err(err, errlen,
-					"%s: more than %d loadable segments",
-					path, BOOT_MAX_SEGMENTS);
+			return errbuf_set(err, errlen,
+					  "%s: more than %d loadable segments",
+					  path, BOOT_MAX_SEGMENTS);
 		k->segs[k->nsegs++] = (struct boot_segment){
 			.file_off = p->p_offset,
 			.filesz = p->p_filesz,
@@ -153,7 +141,8 @@ static int boot_parse_elf(struct boot_kernel *k, char *err, size_t errlen)
 		}
 	}
 	if (k->nsegs == 0)
-		return boot_err(err, errlen, "%s: no loadable segments", path);
+		return errbuf_set(err, errlen, "%s: no loadable segments",
+				  path);
 	for (int i = 0; !entry_found && i < eh.e_phnum; i++) {
 		const Elf64_Phdr *p = &ph[i];
 
@@ -164,10 +153,10 @@ static int boot_parse_elf(struct boot_kernel *k, char *err, size_t errlen)
 		}
 	}
 	if (!entry_found)
-		return boot_err(err, errlen,
-				"%s: entry point %#llx is outside every "
-				"loadable segment",
-				path, (unsigned long long)eh.e_entry);
+		return errbuf_set(err, errlen,
+				  "%s: entry point %#llx is outside every "
+				  "loadable segment",
+				  path, (unsigned long long)eh.e_entry);
 	k->format = BOOT_KERNEL_ELF;
 	k->load_start = lo;
 	k->end = hi;
@@ -187,33 +176,35 @@ static int boot_parse_bzimage(struct boot_kernel *k, const uint8_t *b,
 	/* The caller read at least up to the end of the 2.12 header. */
 	version = (uint32_t)rd_le(b + 0x206, 2);
 	if (version < SETUP_MIN_VERSION)
-		return boot_err(err, errlen,
-				"%s: bzImage boot protocol %u.%02u is too old; "
-				"kiln needs 2.12 or newer (Linux 3.8+)",
-				path, version >> 8, version & 0xff);
+		return errbuf_set(
+			err, errlen,
+			"%s: bzImage boot protocol %u.%02u is too old; "
+			"kiln needs 2.12 or newer (Linux 3.8+)",
+			path, version >> 8, version & 0xff);
 	if (rd_le(b + 0x1fe, 2) != SETUP_BOOT_FLAG)
-		return boot_err(err, errlen, "%s: bzImage boot flag missing",
-				path);
+		return errbuf_set(err, errlen, "%s: bzImage boot flag missing",
+				  path);
 	xload = (uint32_t)rd_le(b + 0x236, 2);
 	loadflags = b[0x211];
 	if (!(xload & XLF_KERNEL_64))
-		return boot_err(err, errlen,
-				"%s: bzImage has no 64-bit entry point (not an "
-				"x86-64 kernel?)",
-				path);
+		return errbuf_set(
+			err, errlen,
+			"%s: bzImage has no 64-bit entry point (not an "
+			"x86-64 kernel?)",
+			path);
 	if (!(loadflags & LOADED_HIGH))
-		return boot_err(err, errlen,
-				"%s: zImage (loaded low) is not supported; "
-				"use a bzImage or vmlinux",
-				path);
+		return errbuf_set(err, errlen,
+				  "%s: zImage (loaded low) is not supported; "
+				  "use a bzImage or vmlinux",
+				  path);
 	setup_sects = b[0x1f1] ? b[0x1f1] : 4;
 	setup_size = ((uint64_t)setup_sects + 1) * 512;
 	if (setup_size >= k->file_size)
-		return boot_err(err, errlen,
-				"%s: truncated bzImage (setup is %llu bytes, "
-				"file %llu)",
-				path, (unsigned long long)setup_size,
-				(unsigned long long)k->file_size);
+		return errbuf_set(err, errlen,
+				  "%s: truncated bzImage (setup is %llu bytes, "
+				  "file %llu)",
+				  path, (unsigned long long)setup_size,
+				  (unsigned long long)k->file_size);
 	payload = k->file_size - setup_size;
 	init_size = (uint32_t)rd_le(b + 0x260, 4);
 	pref = rd_le(b + 0x258, 8);
@@ -268,16 +259,16 @@ int boot_kernel_open(struct boot_kernel *k, const char *path, char *err,
 	k->fd = -1;
 	k->path = strdup(path);
 	if (!k->path)
-		return boot_err(err, errlen, "out of memory");
+		return errbuf_set(err, errlen, "out of memory");
 	k->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (k->fd < 0) {
-		rc = boot_err(err, errlen, "cannot open kernel %s: %s", path,
-			      strerror(errno));
+		rc = errbuf_set(err, errlen, "cannot open kernel %s: %s", path,
+				strerror(errno));
 		goto fail;
 	}
 	if (fstat(k->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		rc = boot_err(err, errlen, "kernel %s is not a regular file",
-			      path);
+		rc = errbuf_set(err, errlen, "kernel %s is not a regular file",
+				path);
 		goto fail;
 	}
 	k->file_size = (uint64_t)st.st_size;
@@ -287,9 +278,9 @@ int boot_kernel_open(struct boot_kernel *k, const char *path, char *err,
 		       k->file_size < sizeof(head) ? (size_t)k->file_size
 						   : sizeof(head),
 		       0)) {
-		rc = boot_err(err, errlen,
-			      "kernel %s is empty or unreadable (%llu bytes)",
-			      path, (unsigned long long)k->file_size);
+		rc = errbuf_set(err, errlen,
+				"kernel %s is empty or unreadable (%llu bytes)",
+				path, (unsigned long long)k->file_size);
 		goto fail;
 	}
 	if (!memcmp(head, ELFMAG, SELFMAG)) {
@@ -298,10 +289,10 @@ int boot_kernel_open(struct boot_kernel *k, const char *path, char *err,
 		   rd_le(head + 0x202, 4) == SETUP_MAGIC) {
 		rc = boot_parse_bzimage(k, head, sizeof(head), err, errlen);
 	} else {
-		rc = boot_err(err, errlen,
-			      "%s is not a Linux kernel: expected an ELF "
-			      "vmlinux or a bzImage",
-			      path);
+		rc = errbuf_set(err, errlen,
+				"%s is not a Linux kernel: expected an ELF "
+				"vmlinux or a bzImage",
+				path);
 	}
 	if (rc)
 		goto fail;
@@ -330,20 +321,22 @@ int boot_kernel_check_fit(const struct boot_kernel *k,
 		const struct boot_segment *s = &k->segs[i];
 
 		if (s->paddr < BOOT_HIGH_MEM_ADDR)
-			return boot_err(err, errlen,
-					"%s: segment at %#llx is below 1 MiB, "
-					"where the boot structures live",
-					k->path, (unsigned long long)s->paddr);
+			return errbuf_set(
+				err, errlen,
+				"%s: segment at %#llx is below 1 MiB, "
+				"where the boot structures live",
+				k->path, (unsigned long long)s->paddr);
 	}
 	if (k->end > low_end || k->end > BOOT_IDENTITY_MAP_SIZE)
-		return boot_err(err, errlen,
-				"%s: the kernel needs guest memory up to "
-				"%#llx but the guest has RAM only up to %#llx "
-				"below 4 GiB (identity map: %#llx); give the "
-				"VM more memory or use a smaller kernel",
-				k->path, (unsigned long long)k->end,
-				(unsigned long long)low_end,
-				(unsigned long long)BOOT_IDENTITY_MAP_SIZE);
+		return errbuf_set(
+			err, errlen,
+			"%s: the kernel needs guest memory up to "
+			"%#llx but the guest has RAM only up to %#llx "
+			"below 4 GiB (identity map: %#llx); give the "
+			"VM more memory or use a smaller kernel",
+			k->path, (unsigned long long)k->end,
+			(unsigned long long)low_end,
+			(unsigned long long)BOOT_IDENTITY_MAP_SIZE);
 	return 0;
 }
 
@@ -358,7 +351,7 @@ int boot_kernel_load(const struct boot_kernel *k, const struct guest_mem *m,
 		int rc;
 
 		if (!dst)
-			return boot_err(
+			return errbuf_set(
 				err, errlen,
 				"%s: segment [%#llx, %#llx) is not in "
 				"guest RAM",
@@ -366,7 +359,7 @@ int boot_kernel_load(const struct boot_kernel *k, const struct guest_mem *m,
 				(unsigned long long)(s->paddr + s->memsz));
 		rc = pread_full(k->fd, dst, s->filesz, s->file_off);
 		if (rc)
-			return boot_err(
+			return errbuf_set(
 				err, errlen, "%s: read failed: %s", k->path,
 				rc == -ENODATA ? "file shrank" : strerror(-rc));
 		memset(dst + s->filesz, 0, s->memsz - s->filesz);
@@ -401,31 +394,32 @@ int boot_initrd_load(const struct guest_mem *m, const struct boot_kernel *k,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return boot_err(err, errlen, "cannot open initrd %s: %s", path,
-				strerror(errno));
+		return errbuf_set(err, errlen, "cannot open initrd %s: %s",
+				  path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
 		close(fd);
-		return boot_err(err, errlen,
-				"initrd %s is not a non-empty regular file",
-				path);
+		return errbuf_set(err, errlen,
+				  "initrd %s is not a non-empty regular file",
+				  path);
 	}
 	if (boot_initrd_place(guest_mem_low_end(m), k->end, k->initrd_addr_max,
 			      (uint64_t)st.st_size, &gpa)) {
 		close(fd);
-		return boot_err(err, errlen,
-				"initrd %s (%llu bytes) does not fit between "
-				"the kernel (ends at %#llx) and the top of "
-				"low RAM / initrd_addr_max; give the VM more "
-				"memory",
-				path, (unsigned long long)st.st_size,
-				(unsigned long long)k->end);
+		return errbuf_set(err, errlen,
+				  "initrd %s (%llu bytes) does not fit between "
+				  "the kernel (ends at %#llx) and the top of "
+				  "low RAM / initrd_addr_max; give the VM more "
+				  "memory",
+				  path, (unsigned long long)st.st_size,
+				  (unsigned long long)k->end);
 	}
 	dst = guest_mem_ptr(m, gpa, (uint64_t)st.st_size);
 	rc = dst ? pread_full(fd, dst, (size_t)st.st_size, 0) : -EFAULT;
 	close(fd);
 	if (rc)
-		return boot_err(err, errlen, "cannot read initrd %s: %s", path,
-				rc == -ENODATA ? "file shrank" : strerror(-rc));
+		return errbuf_set(
+			err, errlen, "cannot read initrd %s: %s", path,
+			rc == -ENODATA ? "file shrank" : strerror(-rc));
 	out->gpa = gpa;
 	out->size = (uint64_t)st.st_size;
 	return 0;
@@ -470,15 +464,16 @@ int boot_params_write(const struct guest_mem *m, const struct boot_kernel *k,
 	char *cl;
 
 	if (len > k->cmdline_max)
-		return boot_err(err, errlen,
-				"kernel command line is %zu bytes; %s accepts "
-				"at most %u",
-				len, k->path, k->cmdline_max);
+		return errbuf_set(
+			err, errlen,
+			"kernel command line is %zu bytes; %s accepts "
+			"at most %u",
+			len, k->path, k->cmdline_max);
 	bp = guest_mem_ptr(m, BOOT_ZERO_PAGE_ADDR, sizeof(*bp));
 	cl = guest_mem_ptr(m, BOOT_CMDLINE_ADDR, len + 1);
 	if (!bp || !cl)
-		return boot_err(err, errlen,
-				"guest RAM too small for boot data");
+		return errbuf_set(err, errlen,
+				  "guest RAM too small for boot data");
 	memset(bp, 0, sizeof(*bp));
 	memcpy(cl, cmdline, len + 1);
 

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/errbuf.h"
 #include "boot.h"
 #include "mptable.h"
 #include "vcpu.h"
@@ -27,19 +28,6 @@
 #define KVM_API_VERSION_REQUIRED 12
 #define VM_TSS_ADDR 0xfffbd000UL /* 3 pages, inside the MMIO hole */
 #define VM_IDENTITY_MAP_ADDR 0xfffbc000ULL /* 1 page, just below */
-
-static int vm_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int vm_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int vm_alloc_mmio(struct vm *vm, uint64_t *base, uint32_t *gsi)
 {
@@ -197,42 +185,48 @@ static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
 		int e = errno;
 
 		if (e == EACCES || e == EPERM)
-			return vm_err(err, errlen,
-				      "cannot open /dev/kvm: %s; add your user "
-				      "to the kvm group or run as root",
-				      strerror(e));
-		return vm_err(err, errlen,
-			      "cannot open /dev/kvm: %s; kiln needs KVM: load "
-			      "kvm_intel/kvm_amd or run on a host with "
-			      "virtualization",
-			      strerror(e));
+			return errbuf_set(
+				err, errlen,
+				"cannot open /dev/kvm: %s; add your user "
+				"to the kvm group or run as root",
+				strerror(e));
+		return errbuf_set(
+			err, errlen,
+			"cannot open /dev/kvm: %s; kiln needs KVM: load "
+			"kvm_intel/kvm_amd or run on a host with "
+			"virtualization",
+			strerror(e));
 	}
 	v = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (v != KVM_API_VERSION_REQUIRED)
-		return vm_err(err, errlen,
-			      "/dev/kvm speaks KVM API version %d; kiln needs "
-			      "version %d",
-			      v, KVM_API_VERSION_REQUIRED);
+		return errbuf_set(
+			err, errlen,
+			"/dev/kvm speaks KVM API version %d; kiln needs "
+			"version %d",
+			v, KVM_API_VERSION_REQUIRED);
 	for (size_t i = 0;
 	     i < sizeof(vm_required_caps) / sizeof(vm_required_caps[0]); i++)
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
 			  vm_required_caps[i].cap) <= 0)
-			return vm_err(err, errlen,
-				      "this KVM lacks %s, which kiln needs; "
-				      "use a newer host kernel (4.11 or later)",
-				      vm_required_caps[i].name);
+			return errbuf_set(
+				err, errlen,
+				"this KVM lacks %s, which kiln needs; "
+				"use a newer host kernel (4.11 or later)",
+				vm_required_caps[i].name);
 	maxcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (maxcpus <= 0)
 		maxcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
 				KVM_CAP_NR_VCPUS);
 	if (maxcpus > 0 && vm->ncpus > maxcpus)
-		return vm_err(err, errlen,
-			      "%d vCPUs requested but this KVM allows at most "
-			      "%d",
-			      vm->ncpus, maxcpus);
+		return errbuf_set(
+			err, errlen,
+			"%d vCPUs requested but this KVM allows at most "
+			"%d",
+			vm->ncpus, maxcpus);
 	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS) <
 	    GUEST_MEM_MAX_REGIONS)
-		return vm_err(err, errlen, "this KVM has too few memory slots");
+		return errbuf_set(err, errlen,
+				  "this KVM has too few memory slots");
 	return 0;
 }
 
@@ -245,22 +239,22 @@ static int vm_create_kvm_vm(struct vm *vm, char *err, size_t errlen)
 		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0)
-		return vm_err(err, errlen, "KVM_CREATE_VM: %s",
-			      strerror(errno));
+		return errbuf_set(err, errlen, "KVM_CREATE_VM: %s",
+				  strerror(errno));
 	/* Intel VMX needs these pages for real-mode guests; both must be set
 	 * before the first vCPU exists and lie outside guest RAM. */
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, VM_TSS_ADDR) < 0)
-		return vm_err(err, errlen, "KVM_SET_TSS_ADDR: %s",
-			      strerror(errno));
+		return errbuf_set(err, errlen, "KVM_SET_TSS_ADDR: %s",
+				  strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
-		return vm_err(err, errlen, "KVM_SET_IDENTITY_MAP_ADDR: %s",
-			      strerror(errno));
+		return errbuf_set(err, errlen, "KVM_SET_IDENTITY_MAP_ADDR: %s",
+				  strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return vm_err(err, errlen, "KVM_CREATE_IRQCHIP: %s",
-			      strerror(errno));
+		return errbuf_set(err, errlen, "KVM_CREATE_IRQCHIP: %s",
+				  strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return vm_err(err, errlen, "KVM_CREATE_PIT2: %s",
-			      strerror(errno));
+		return errbuf_set(err, errlen, "KVM_CREATE_PIT2: %s",
+				  strerror(errno));
 	return 0;
 }
 
@@ -271,13 +265,14 @@ static int vm_setup_memory(struct vm *vm, int mem_fd, char *err, size_t errlen)
 			 : guest_mem_map_file(&vm->mem, vm->mem_size, mem_fd);
 
 	if (rc)
-		return vm_err(err, errlen,
-			      "cannot map %llu MiB of guest memory%s: %s",
-			      (unsigned long long)(vm->mem_size >> 20),
-			      mem_fd < 0 ? "" : " from the memory file",
-			      strerror(-rc));
+		return errbuf_set(err, errlen,
+				  "cannot map %llu MiB of guest memory%s: %s",
+				  (unsigned long long)(vm->mem_size >> 20),
+				  mem_fd < 0 ? "" : " from the memory file",
+				  strerror(-rc));
 	if (vm->track_dirty && guest_mem_track_dirty(&vm->mem))
-		return vm_err(err, errlen, "out of memory for dirty bitmaps");
+		return errbuf_set(err, errlen,
+				  "out of memory for dirty bitmaps");
 	for (int i = 0; i < vm->mem.nregions; i++) {
 		struct kvm_userspace_memory_region r = {
 			.slot = (uint32_t)i,
@@ -288,9 +283,10 @@ static int vm_setup_memory(struct vm *vm, int mem_fd, char *err, size_t errlen)
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-			return vm_err(err, errlen,
-				      "KVM_SET_USER_MEMORY_REGION slot %d: %s",
-				      i, strerror(errno));
+			return errbuf_set(
+				err, errlen,
+				"KVM_SET_USER_MEMORY_REGION slot %d: %s", i,
+				strerror(errno));
 	}
 	return 0;
 }
@@ -326,16 +322,17 @@ int vm_create(struct vm *vm, struct evloop *loop, const struct vm_params *p,
 	vm->track_dirty = p->track_dirty;
 
 	if (ncpus < 1 || ncpus > VM_MAX_VCPUS) {
-		vm_err(err, errlen, "%d vCPUs: must be between 1 and %d", ncpus,
-		       VM_MAX_VCPUS);
+		errbuf_set(err, errlen, "%d vCPUs: must be between 1 and %d",
+			   ncpus, VM_MAX_VCPUS);
 		goto fail;
 	}
 	if (mem_size < ((uint64_t)VM_MIN_MEM_MIB << 20) ||
 	    mem_size > ((uint64_t)VM_MAX_MEM_MIB << 20) || mem_size % 4096) {
-		vm_err(err, errlen,
-		       "%llu bytes of memory: must be between %d and %d MiB",
-		       (unsigned long long)mem_size, VM_MIN_MEM_MIB,
-		       VM_MAX_MEM_MIB);
+		errbuf_set(
+			err, errlen,
+			"%llu bytes of memory: must be between %d and %d MiB",
+			(unsigned long long)mem_size, VM_MIN_MEM_MIB,
+			VM_MAX_MEM_MIB);
 		goto fail;
 	}
 	if (vm_open_kvm(vm, err, errlen) || vm_create_kvm_vm(vm, err, errlen) ||
@@ -343,7 +340,7 @@ int vm_create(struct vm *vm, struct evloop *loop, const struct vm_params *p,
 		goto fail;
 	vm->vcpus = calloc((size_t)ncpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
-		vm_err(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		goto fail;
 	}
 	for (int i = 0; i < ncpus; i++)
@@ -386,8 +383,8 @@ int vm_setup_cpuid(struct vm *vm, enum cpu_template tmpl, char *err,
 	struct kvm_cpuid2 *c = cpuid_kvm_supported(vm->kvm_fd);
 
 	if (!c)
-		return vm_err(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s",
-			      strerror(errno));
+		return errbuf_set(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s",
+				  strerror(errno));
 	cpuid_apply_template(c, tmpl);
 	free(vm->cpuid);
 	vm->cpuid = c;
@@ -404,12 +401,12 @@ static int vm_write_mptable(struct vm *vm, char *err, size_t errlen)
 	for (uint32_t g = VM_VIRTIO_GSI_BASE; g < vm->next_gsi; g++)
 		gsis[n++] = g;
 	if (!buf)
-		return vm_err(err, errlen, "no guest RAM for the MP table");
+		return errbuf_set(err, errlen, "no guest RAM for the MP table");
 	rc = mptable_write(buf, MPTABLE_MAX_SIZE, (uint32_t)BOOT_EBDA_ADDR,
 			   vm->ncpus, gsis, n, leaf1 ? leaf1->eax : 0,
 			   leaf1 ? leaf1->edx : 0);
 	if (rc < 0)
-		return vm_err(err, errlen, "MP table: %s", strerror(-rc));
+		return errbuf_set(err, errlen, "MP table: %s", strerror(-rc));
 	return 0;
 }
 
@@ -419,7 +416,8 @@ int vm_boot_setup(struct vm *vm, const struct boot_kernel *k,
 	struct boot_initrd initrd;
 
 	if (!vm->cpuid)
-		return vm_err(err, errlen, "internal error: no CPUID template");
+		return errbuf_set(err, errlen,
+				  "internal error: no CPUID template");
 	if (boot_kernel_load(k, &vm->mem, err, errlen))
 		return -1;
 	if (initrd_path &&
@@ -429,7 +427,8 @@ int vm_boot_setup(struct vm *vm, const struct boot_kernel *k,
 			      initrd_path ? &initrd : NULL, err, errlen))
 		return -1;
 	if (boot_write_cpu_tables(&vm->mem))
-		return vm_err(err, errlen, "no guest RAM for the page tables");
+		return errbuf_set(err, errlen,
+				  "no guest RAM for the page tables");
 	if (vm_write_mptable(vm, err, errlen))
 		return -1;
 	for (int i = 0; i < vm->ncpus; i++)
@@ -445,9 +444,9 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
 
 		if (rc) {
 			vm_request_exit(vm, VM_EXIT_ERROR);
-			return vm_err(err, errlen,
-				      "cannot start vCPU %d thread: %s", i,
-				      strerror(-rc));
+			return errbuf_set(err, errlen,
+					  "cannot start vCPU %d thread: %s", i,
+					  strerror(-rc));
 		}
 	}
 	return 0;
@@ -469,9 +468,10 @@ int vm_dirty_fetch(struct vm *vm, uint64_t *dirty[GUEST_MEM_MAX_REGIONS],
 		   char *err, size_t errlen)
 {
 	if (!vm->track_dirty)
-		return vm_err(err, errlen,
-			      "dirty page tracking is off: start kiln-vmm with "
-			      "--track-dirty (or load with track_dirty_pages)");
+		return errbuf_set(
+			err, errlen,
+			"dirty page tracking is off: start kiln-vmm with "
+			"--track-dirty (or load with track_dirty_pages)");
 	for (int i = 0; i < vm->mem.nregions; i++) {
 		struct guest_region *r = &vm->mem.r[i];
 		size_t words = guest_mem_bitmap_bytes(r->size) / 8;
@@ -480,9 +480,9 @@ int vm_dirty_fetch(struct vm *vm, uint64_t *dirty[GUEST_MEM_MAX_REGIONS],
 		memset(dirty[i], 0, words * 8);
 		log.dirty_bitmap = dirty[i];
 		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
-			return vm_err(err, errlen,
-				      "KVM_GET_DIRTY_LOG slot %d: %s", i,
-				      strerror(errno));
+			return errbuf_set(err, errlen,
+					  "KVM_GET_DIRTY_LOG slot %d: %s", i,
+					  strerror(errno));
 		for (size_t w = 0; w < words; w++)
 			dirty[i][w] |= __atomic_exchange_n(&r->vmm_dirty[w], 0,
 							   __ATOMIC_RELAXED);
