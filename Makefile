@@ -42,7 +42,7 @@ ifneq ($(SAN),1)
 PROGRAMS += $(BUILD)/kiln-agent   # static: no sanitizer runtime
 endif
 
-.PHONY: all unit test demo check-format format clean guest kernel image bench bench-restore bench-agent bench-jail fuzz
+.PHONY: all unit test demo check-format format clean guest kernel image bench bench-restore bench-agent bench-jail bench-net fuzz
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -129,6 +129,9 @@ bench-restore: all
 # What the kiln-vmm jail adds to a restore (root; this host's /dev/kvm).
 bench-jail: all
 	@bench/jail.sh
+# TCP guest -> test host throughput, connection latency, --bandwidth (root).
+bench-net: all
+	@bench/net.sh
 # Agent round trips and transfer throughput against a restored sandbox;
 # needs /dev/kvm (else: tests/harness/run-in-l1.sh -- bench/agent.sh).
 $(BUILD)/bench/agent_rtt: bench/agent_rtt.c $(BUILD)/libkiln.a

@@ -275,6 +275,13 @@ struct kiln_options {
 	 */
 	int jail;
 	/*
+	 * jail_relax: KILN_JAIL_NO_* parts of the confinement left out
+	 * (debugging only; 0 by default).  $KILN_JAIL_RELAX adds to it.  A
+	 * persistent sandbox records what it was created with: its later
+	 * starts, rollbacks and forks (by any handle) keep it.
+	 */
+	unsigned int jail_relax;
+	/*
 	 * state_store: where persistent sandboxes are recorded (see enum
 	 * kiln_state_store).  kiln_options_init(): KILN_STATE_FILE.
 	 */
@@ -602,13 +609,31 @@ struct kiln_sandbox_info {
 	char *cmdline_extra; /* NULL when none */
 	char *runtime_dir; /* holds vsock.sock, console.log, vmm.log */
 	char *exit_reason; /* dead/stopped: why the VMM ended; else NULL */
+	unsigned int jail_relax; /* KILN_JAIL_NO_* recorded at its creation */
 };
 
 void kiln_sandbox_info_clear(struct kiln_sandbox_info *info);
 
 /*
+ * Parts of the confinement a sandbox can do without, for debugging
+ * (kiln_options.jail_relax, `kiln create --no-seccomp/--no-cgroup-limits`,
+ * $KILN_JAIL_RELAX="seccomp,cgroup"; docs/SECURITY.md).  `kiln inspect`
+ * shows each one loudly.
+ */
+#define KILN_JAIL_NO_SECCOMP 0x1u /* kiln-vmm without its syscall filters */
+#define KILN_JAIL_NO_CGROUP 0x2u /* jailed without cgroup (CPU/memory/pids) */
+#define KILN_JAIL_RELAX_ALL 0x3u
+
+/*
+ * The name of one KILN_JAIL_NO_* bit ("seccomp", "cgroup"), NULL for
+ * anything else.
+ */
+const char *kiln_jail_relax_name(unsigned int bit);
+
+/*
  * How the sandbox's running VMM is confined (docs/SECURITY.md), one line
- * into buf: "jailed: uid ..., cgroup ..." or "JAIL DISABLED: why".
+ * into buf: "jailed: uid ..., cgroup ..." or "JAIL DISABLED: why", followed
+ * by "; SECCOMP DISABLED" / "; CGROUP LIMITS DISABLED" when relaxed.
  * KILN_ENOTFOUND when no VMM was started in its runtime directory.
  */
 int kiln_sandbox_jail_status(const struct kiln_sandbox_info *info, char *buf,

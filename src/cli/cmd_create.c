@@ -35,6 +35,13 @@ static const char usage[] =
 	"  --no-jail            run kiln-vmm outside the jail (debugging "
 	"only;\n"
 	"                       `kiln inspect` shows JAIL DISABLED)\n"
+	"  --no-seccomp         kiln-vmm without its syscall filters "
+	"(debugging\n"
+	"                       only; `kiln inspect` shows SECCOMP DISABLED)\n"
+	"  --no-cgroup-limits   jailed without a cgroup: no CPU, memory or "
+	"pid\n"
+	"                       limits (debugging only; `kiln inspect` shows\n"
+	"                       CGROUP LIMITS DISABLED)\n"
 	"  --json               print the sandbox as JSON (see docs/CLI.md)\n"
 	"  -q, --quiet          no boot progress on stderr\n"
 	"  -h, --help           show this help\n"
@@ -56,6 +63,8 @@ static const struct option longopts[] = {
 	{"boot-timeout", required_argument, NULL, 'B'},
 	{"json", no_argument, NULL, 'j'},
 	{"no-jail", no_argument, NULL, 'U'},
+	{"no-seccomp", no_argument, NULL, 'S'},
+	{"no-cgroup-limits", no_argument, NULL, 'G'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"network", required_argument, NULL, NET_OPT_BASE + NET_OPT_NETWORK},
@@ -72,6 +81,28 @@ static const struct option longopts[] = {
 	 NET_OPT_BASE + NET_OPT_DNS_UPSTREAM},
 	{NULL, 0, NULL, 0},
 };
+
+/*
+ * --no-seccomp, --no-cgroup-limits: added to $KILN_JAIL_RELAX, which
+ * kiln_open() reads (kiln_options.jail_relax's complement) and the new
+ * sandbox records.
+ */
+static int relax_add(const char *word)
+{
+	const char *old = getenv("KILN_JAIL_RELAX");
+	char *v;
+	int rc;
+
+	if (old && *old) {
+		if (asprintf(&v, "%s,%s", old, word) < 0)
+			return -1;
+	} else if (!(v = strdup(word))) {
+		return -1;
+	}
+	rc = setenv("KILN_JAIL_RELAX", v, 1);
+	free(v);
+	return rc;
+}
 
 /* A bad network option: exit 2 (docs/CLI.md), unlike other usage errors. */
 static int net_usage_error(const char *msg)
@@ -147,6 +178,13 @@ int cli_create(int argc, char **argv)
 		case 'U':
 			/* read by kiln_open() (kiln_options.jail's override) */
 			setenv("KILN_JAIL", "0", 1);
+			break;
+		case 'S':
+		case 'G':
+			if (relax_add(opt == 'S' ? "seccomp" : "cgroup")) {
+				fprintf(stderr, "kiln create: out of memory\n");
+				return CLI_EXIT_FAILURE;
+			}
 			break;
 		case 'q':
 			quiet = true;

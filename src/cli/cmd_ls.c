@@ -158,7 +158,7 @@ int cli_ls(int argc, char **argv)
 
 static void inspect_text(const struct kiln_sandbox_info *s)
 {
-	char created[32], jail[256];
+	char created[32], jail[512];
 
 	time_utc(s->created_at, created, sizeof(created));
 	printf("id:            %s\n", s->id);
@@ -180,10 +180,18 @@ static void inspect_text(const struct kiln_sandbox_info *s)
 		printf("cmdline extra: %s\n", s->cmdline_extra);
 	printf("runtime dir:   %s\n", s->runtime_dir ? s->runtime_dir : "-");
 	if (kiln_sandbox_jail_status(s, jail, sizeof(jail)) == KILN_OK)
-		printf(strncmp(jail, "JAIL DISABLED", 13)
-			       ? "jail:          %s\n"
-			       : "jail:          !!! %s !!!\n",
+		printf(strstr(jail, "DISABLED") ? "jail:          !!! %s !!!\n"
+						: "jail:          %s\n",
 		       jail);
+	/* recorded at creation: what every start of its VMM leaves out */
+	if (s->jail_relax & KILN_JAIL_NO_SECCOMP)
+		printf("relaxed:       !!! SECCOMP DISABLED: kiln-vmm runs "
+		       "without its syscall filters (created with "
+		       "--no-seccomp) !!!\n");
+	if (s->jail_relax & KILN_JAIL_NO_CGROUP)
+		printf("relaxed:       !!! CGROUP LIMITS DISABLED: no CPU, "
+		       "memory or pid limits (created with "
+		       "--no-cgroup-limits) !!!\n");
 	if (s->exit_reason)
 		printf("exit reason:   %s\n", s->exit_reason);
 }
@@ -216,6 +224,42 @@ static int inspect_network(struct cli *c, const struct kiln_sandbox_info *s,
 		net_policy_print(&p, s->net_slot, "  ", stdout);
 	}
 	kiln_net_policy_clear(&p);
+	return 0;
+}
+
+/*
+ * The jail's fields for --json: "jail" (the running VMM's confinement
+ * line, null when none was started), "seccomp" and "cgroup_limits"
+ * (false when the sandbox was created without them), "jail_relax" (their
+ * names).  0, or -1 when out of memory.
+ */
+static int inspect_jail_json(const struct kiln_sandbox_info *s, json_t *o)
+{
+	json_t *names = json_array();
+	char jail[512];
+
+	if (!names)
+		return -1;
+	for (unsigned int bit = 1; bit & KILN_JAIL_RELAX_ALL; bit <<= 1)
+		if ((s->jail_relax & bit) &&
+		    json_array_append_new(
+			    names, json_string(kiln_jail_relax_name(bit)))) {
+			json_decref(names);
+			return -1;
+		}
+	if (json_object_set_new(o, "jail_relax", names) ||
+	    json_object_set_new(
+		    o, "seccomp",
+		    json_boolean(!(s->jail_relax & KILN_JAIL_NO_SECCOMP))) ||
+	    json_object_set_new(
+		    o, "cgroup_limits",
+		    json_boolean(!(s->jail_relax & KILN_JAIL_NO_CGROUP))) ||
+	    json_object_set_new(
+		    o, "jail",
+		    kiln_sandbox_jail_status(s, jail, sizeof(jail)) == KILN_OK
+			    ? json_string(jail)
+			    : json_null()))
+		return -1;
 	return 0;
 }
 
@@ -264,6 +308,8 @@ int cli_inspect(int argc, char **argv)
 			json_t *o = cli_sandbox_json(&info);
 
 			code = o ? inspect_network(&c, &info, o) : 0;
+			if (o && !code && inspect_jail_json(&info, o))
+				code = CLI_EXIT_FAILURE;
 			if (code)
 				json_decref(o);
 			else

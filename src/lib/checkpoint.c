@@ -24,6 +24,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
@@ -121,6 +123,147 @@ int checkpoint_tree_remove(struct kiln *k, const char *path)
 		return handle_fail(k, KILN_ESYS, "cannot remove %s: %s", path,
 				   strerror(e));
 	return KILN_OK;
+}
+
+/*
+ * Reading a kiln-vmm state file (src/vmm/snapshot.h): a 32-byte header
+ * (magic, u32 version, u32 flags, u64 body length, two CRCs), then
+ * sections of u32 tag, u32 instance, u32 length and the bytes; all little
+ * endian.  Only the framing and VM_CONFIG (tag 2, vmm_config_put()) are
+ * read here, and only to learn which NICs a snapshot has.
+ */
+#define STATE_HDR_SIZE 32
+#define STATE_VERSION 1
+#define STATE_TAG_VM_CONFIG 2
+#define STATE_CONFIG_MAX (1u << 20) /* far above any real configuration */
+#define STATE_STR_NULL 0xffffffffu
+
+struct state_cursor {
+	const uint8_t *p;
+	size_t len, off;
+	bool bad; /* sticky: a read went past the end */
+};
+
+static uint64_t le_get(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint64_t cur_get(struct state_cursor *c, int n)
+{
+	uint64_t v;
+
+	if (c->bad || c->len - c->off < (size_t)n) {
+		c->bad = true;
+		return 0;
+	}
+	v = le_get(c->p + c->off, n);
+	c->off += (size_t)n;
+	return v;
+}
+
+/* Skip a string; true if it equals want (NULL: nobody wants it). */
+static bool cur_str_is(struct state_cursor *c, const char *want)
+{
+	uint32_t n = (uint32_t)cur_get(c, 4);
+	bool eq;
+
+	if (c->bad || n == STATE_STR_NULL)
+		return false;
+	if (n > c->len - c->off) {
+		c->bad = true;
+		return false;
+	}
+	eq = want && strlen(want) == n && !memcmp(c->p + c->off, want, n);
+	c->off += n;
+	return eq;
+}
+
+/* VM_CONFIG's fields in vmm_config_put()'s order, up to the NICs. */
+static int config_has_nic(struct state_cursor *c, const char *iface)
+{
+	uint32_t n;
+	bool found = false;
+
+	cur_str_is(c, NULL); /* cmdline */
+	cur_get(c, 4); /* vCPUs */
+	cur_get(c, 4); /* memory */
+	cur_get(c, 1); /* smt */
+	cur_get(c, 4); /* cpu template */
+	n = (uint32_t)cur_get(c, 4);
+	for (uint32_t i = 0; i < n && !c->bad; i++) {
+		cur_str_is(c, NULL); /* id */
+		cur_str_is(c, NULL); /* path */
+		cur_get(c, 2); /* read_only, is_root */
+		cur_str_is(c, NULL); /* overlay */
+	}
+	cur_get(c, 1); /* vsock */
+	cur_get(c, 8); /* cid */
+	cur_str_is(c, NULL); /* uds */
+	cur_get(c, 1); /* rng */
+	cur_get(c, 4); /* console */
+	cur_str_is(c, NULL); /* console path */
+	n = (uint32_t)cur_get(c, 4);
+	for (uint32_t i = 0; i < n && !c->bad; i++) {
+		found |= cur_str_is(c, iface); /* id */
+		cur_str_is(c, NULL); /* tap */
+		cur_get(c, 1); /* has_mac */
+		cur_get(c, 6); /* mac */
+	}
+	return c->bad ? -1 : found;
+}
+
+int checkpoint_state_has_nic(const char *path, const char *iface)
+{
+	uint8_t hdr[STATE_HDR_SIZE], *buf = NULL;
+	uint64_t body, off = 0;
+	int rc = -1;
+	FILE *f;
+
+	if (!path || !iface)
+		return -1;
+	f = fopen(path, "rbe");
+	if (!f)
+		return -1;
+	if (fread(hdr, 1, sizeof(hdr), f) != sizeof(hdr) ||
+	    memcmp(hdr, "KILNSNAP", 8) || le_get(hdr + 8, 4) != STATE_VERSION)
+		goto out;
+	body = le_get(hdr + 16, 8);
+	/* each step consumes a section header: bounded by the body */
+	while (body - off >= 12) {
+		uint8_t sh[12];
+		uint32_t len;
+
+		if (fread(sh, 1, sizeof(sh), f) != sizeof(sh))
+			goto out;
+		off += sizeof(sh);
+		len = (uint32_t)le_get(sh + 8, 4);
+		if (len > body - off)
+			goto out;
+		if (le_get(sh, 4) == STATE_TAG_VM_CONFIG &&
+		    !le_get(sh + 4, 4)) {
+			struct state_cursor c = {.len = len};
+
+			if (len > STATE_CONFIG_MAX ||
+			    !(buf = malloc(len ? len : 1)) ||
+			    fread(buf, 1, len, f) != len)
+				goto out;
+			c.p = buf;
+			rc = config_has_nic(&c, iface);
+			goto out;
+		}
+		if (fseeko(f, (off_t)len, SEEK_CUR) < 0)
+			goto out;
+		off += len;
+	}
+out:
+	free(buf);
+	fclose(f);
+	return rc;
 }
 
 int checkpoint_files_remove(struct kiln *k, const char *id, const char *name)

@@ -33,4 +33,13 @@ int checkpoint_tree_rm(const char *path);
 int checkpoint_capture(struct kiln *k, const struct state_sandbox *row,
 		       const char *dir);
 
+/*
+ * Whether the kiln-vmm state file at path (a checkpoint's or a snapshot's
+ * "state") has the network interface iface: 1 yes, 0 no, -1 not known
+ * (unreadable, or not a state file this reader understands).  Only the
+ * framing and the VM_CONFIG section are read (src/vmm/snapshot.h,
+ * vmm_config_put()); checksums are the VMM's job when it restores.
+ */
+int checkpoint_state_has_nic(const char *path, const char *iface);
+
 #endif

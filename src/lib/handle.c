@@ -18,6 +18,7 @@
 #include "lib/handle.h"
 #include "lib/hooks.h"
 #include "lib/sandbox.h"
+#include "lib/sandbox_jail.h"
 #include "lib/sandbox_store.h"
 #include "lib/state.h"
 
@@ -460,6 +461,17 @@ int handle_resolve(struct kiln *k, const struct kiln_options *opts,
 	k->cold_boot = s && !strcmp(s, "1");
 	s = env(env_ctx, "KILN_JAIL");
 	k->jail = opts->jail && !(s && !strcmp(s, "0"));
+	if (opts->jail_relax & ~KILN_JAIL_RELAX_ALL) {
+		snprintf(errbuf, errlen,
+			 "kiln_options.jail_relax has unknown bits 0x%x",
+			 opts->jail_relax & ~KILN_JAIL_RELAX_ALL);
+		return KILN_EINVAL;
+	}
+	k->jail_relax = opts->jail_relax;
+	s = env(env_ctx, "KILN_JAIL_RELAX");
+	if (s &&
+	    (rc = sandbox_jail_relax_parse(s, &k->jail_relax, errbuf, errlen)))
+		return rc;
 	s = env(env_ctx, "PATH");
 	k->path_env = strdup(s && *s ? s : "/usr/local/bin:/usr/bin:/bin");
 	if (!k->vmm_path || !k->path_env) {

@@ -27,6 +27,8 @@ struct kiln {
 	bool cold_boot;
 	/* jail each VMM when root (kiln_options.jail, not $KILN_JAIL=0) */
 	bool jail;
+	/* KILN_JAIL_NO_* (kiln_options.jail_relax | $KILN_JAIL_RELAX) */
+	unsigned int jail_relax;
 	int cancel_fd;
 	kiln_log_fn log;
 	void *log_ctx;

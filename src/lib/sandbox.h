@@ -44,9 +44,14 @@ struct kiln_sandbox {
 	 * guest's eth0 gets the addresses of slot net_slot */
 	bool netns;
 	uint32_t net_slot;
+	/* restored from a snapshot without eth0 (older than the base
+	 * snapshot's NIC): the guest stays offline, no net_config */
+	bool net_offline;
 	/* created with the jail off (its row's no_jail): never jailed,
 	 * whatever the handle says (sandbox_jail_wanted()) */
 	bool no_jail;
+	/* KILN_JAIL_NO_* it was created with (its row's jail_relax) */
+	unsigned int jail_relax;
 };
 
 struct sandbox_params;

@@ -164,9 +164,8 @@ int kiln_sandbox_fork(struct kiln *k, const char *ref, unsigned int count,
 				break;
 			cfg.name = name;
 		}
-		/* a fork of an unjailed sandbox is unjailed too */
-		rc = store_create_from(k, &cfg, state, mem, ovl, row.no_jail,
-				       &sb);
+		/* a fork of an unjailed (relaxed) sandbox is so too */
+		rc = store_create_from(k, &cfg, state, mem, ovl, &row, &sb);
 		if (rc)
 			break;
 		snprintf(ids[made], KILN_ID_LEN + 1, "%s", kiln_sandbox_id(sb));

@@ -53,6 +53,109 @@ bool sandbox_jail_wanted(const struct kiln_sandbox *sb)
 	return sb->k->jail && !sb->no_jail && geteuid() == 0;
 }
 
+static const struct {
+	unsigned int bit;
+	const char *name; /* $KILN_JAIL_RELAX's word */
+	const char *loud; /* the note's and `kiln inspect`'s words */
+} relax_parts[] = {
+	{KILN_JAIL_NO_SECCOMP, "seccomp", "SECCOMP DISABLED"},
+	{KILN_JAIL_NO_CGROUP, "cgroup", "CGROUP LIMITS DISABLED"},
+};
+#define NRELAX (sizeof(relax_parts) / sizeof(relax_parts[0]))
+
+const char *kiln_jail_relax_name(unsigned int bit)
+{
+	for (size_t i = 0; i < NRELAX; i++)
+		if (relax_parts[i].bit == bit)
+			return relax_parts[i].name;
+	return NULL;
+}
+
+int sandbox_jail_relax_parse(const char *s, unsigned int *relax, char *err,
+			     size_t errlen)
+{
+	while (s && *s) {
+		size_t n = strcspn(s, ","), i;
+
+		for (i = 0; n && i < NRELAX; i++)
+			if (strlen(relax_parts[i].name) == n &&
+			    !strncmp(s, relax_parts[i].name, n))
+				break;
+		if (n && i == NRELAX) {
+			snprintf(err, errlen,
+				 "$KILN_JAIL_RELAX: unknown part '%.*s' (a "
+				 "comma-separated list of: seccomp, cgroup)",
+				 (int)(n > 64 ? 64 : n), s);
+			return KILN_EINVAL;
+		}
+		if (n)
+			*relax |= relax_parts[i].bit;
+		s += n + (s[n] == ',');
+	}
+	return 0;
+}
+
+unsigned int sandbox_jail_relax(const struct kiln_sandbox *sb)
+{
+	return (sb->jail_relax | sb->k->jail_relax) & KILN_JAIL_RELAX_ALL;
+}
+
+int sandbox_jail_relax_argv(unsigned int relax, struct vmm_argv *a, char *err,
+			    size_t errlen)
+{
+	if (!(relax & KILN_JAIL_NO_SECCOMP))
+		return 0;
+	if (a->argc >= VMM_ARGV_MAX) {
+		snprintf(err, errlen, "kiln-vmm command line too long");
+		return KILN_EINVAL;
+	}
+	a->argv[a->argc] = strdup("--no-seccomp");
+	if (!a->argv[a->argc]) {
+		snprintf(err, errlen, "out of memory");
+		return KILN_ENOMEM;
+	}
+	a->argv[++a->argc] = NULL;
+	return 0;
+}
+
+void sandbox_jail_relax_config(unsigned int relax, struct jail_config *c)
+{
+	if (relax & KILN_JAIL_NO_CGROUP)
+		c->no_cgroup = true;
+}
+
+void sandbox_jail_relax_text(unsigned int relax, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (!len)
+		return;
+	buf[0] = 0;
+	for (size_t i = 0; i < NRELAX && n < len; i++)
+		if (relax & relax_parts[i].bit) {
+			int w = snprintf(buf + n, len - n, "; %s",
+					 relax_parts[i].loud);
+
+			if (w < 0)
+				break;
+			n += (size_t)w;
+		}
+}
+
+int sandbox_jail_argv(struct kiln_sandbox *sb, struct vmm_argv *a, char *err,
+		      size_t errlen)
+{
+	unsigned int relax = sandbox_jail_relax(sb);
+
+	if (relax & KILN_JAIL_NO_SECCOMP)
+		handle_log(sb->k, KILN_LOG_WARN,
+			   "sandbox %s: kiln-vmm runs WITHOUT its seccomp "
+			   "filters (--no-seccomp, $KILN_JAIL_RELAX): every "
+			   "syscall is open to a guest that escapes into it",
+			   sb->id);
+	return sandbox_jail_relax_argv(relax, a, err, errlen);
+}
+
 /* A string kept for the jail's lifetime (the mounts point into it). */
 static const char *keep(struct sandbox_jail *j, const char *s)
 {
@@ -319,12 +422,15 @@ static void note_write(const struct kiln_sandbox *sb, const char *text)
 
 void sandbox_jail_note_off(struct kiln_sandbox *sb, const char *why)
 {
-	char text[256];
+	char text[384], relax[128];
 
 	if (sb->no_jail)
 		why = "disabled for this sandbox when it was created "
 		      "(--no-jail or $KILN_JAIL=0)";
-	snprintf(text, sizeof(text), "JAIL DISABLED: %s\n", why);
+	/* without the jail, the cgroup part means nothing */
+	sandbox_jail_relax_text(sandbox_jail_relax(sb) & KILN_JAIL_NO_SECCOMP,
+				relax, sizeof(relax));
+	snprintf(text, sizeof(text), "JAIL DISABLED: %s%s\n", why, relax);
 	note_write(sb, text);
 	handle_log(sb->k, KILN_LOG_WARN,
 		   "sandbox %s: kiln-vmm runs WITHOUT the jail (%s): a guest "
@@ -443,7 +549,8 @@ int sandbox_jail_setup(struct kiln_sandbox *sb, const struct vmm_launch *l,
 		       struct sandbox_jail *j, char *err, size_t errlen)
 {
 	struct jail_config *c = &j->cfg;
-	char vm[PATH_MAX], text[256];
+	char vm[PATH_MAX], text[512], relax_text[128];
+	unsigned int relax;
 	unsigned int cpus = l->cpus ? l->cpus : 1;
 	uid_t uid = jail_uid_for(sb->id);
 	struct timespec t0, t1;
@@ -523,17 +630,33 @@ int sandbox_jail_setup(struct kiln_sandbox *sb, const struct vmm_launch *l,
 	c->memory_bytes = (2 * (uint64_t)l->memory_mib + JAIL_MEM_OVERHEAD_MIB)
 			  << 20;
 	c->pids_max = cpus + JAIL_PIDS_EXTRA;
+	relax = sandbox_jail_relax(sb);
+	sandbox_jail_relax_config(relax, c);
+	if (relax & KILN_JAIL_NO_CGROUP)
+		handle_log(sb->k, KILN_LOG_WARN,
+			   "sandbox %s: kiln-vmm's jail has NO cgroup "
+			   "(--no-cgroup-limits, $KILN_JAIL_RELAX): no CPU, "
+			   "memory or process limits",
+			   sb->id);
 
 	rc = jail_prepare(c, err, errlen);
 	if (rc) {
 		sandbox_jail_free(j);
 		return rc;
 	}
-	snprintf(text, sizeof(text),
-		 "jailed: uid %u gid %u, cgroup kiln/%s (cpu %u00 ms per "
-		 "100 ms, memory %u MiB), root %s/root\n",
-		 (unsigned int)uid, JAIL_SHARED_GID, sb->id, cpus,
-		 2 * l->memory_mib + JAIL_MEM_OVERHEAD_MIB, sb->dir);
+	sandbox_jail_relax_text(relax, relax_text, sizeof(relax_text));
+	if (relax & KILN_JAIL_NO_CGROUP)
+		snprintf(text, sizeof(text),
+			 "jailed: uid %u gid %u, no cgroup, root %s/root%s\n",
+			 (unsigned int)uid, JAIL_SHARED_GID, sb->dir,
+			 relax_text);
+	else
+		snprintf(text, sizeof(text),
+			 "jailed: uid %u gid %u, cgroup kiln/%s (cpu %u00 ms "
+			 "per 100 ms, memory %u MiB), root %s/root%s\n",
+			 (unsigned int)uid, JAIL_SHARED_GID, sb->id, cpus,
+			 2 * l->memory_mib + JAIL_MEM_OVERHEAD_MIB, sb->dir,
+			 relax_text);
 	note_write(sb, text);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	handle_log(sb->k, KILN_LOG_DEBUG,

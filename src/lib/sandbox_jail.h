@@ -48,6 +48,37 @@ int sandbox_jail_setup(struct kiln_sandbox *sb, const struct vmm_launch *l,
 void sandbox_jail_free(struct sandbox_jail *j);
 
 /*
+ * $KILN_JAIL_RELAX: a comma-separated list of "seccomp", "cgroup" (the
+ * KILN_JAIL_NO_* names), ORed into *relax; "" adds nothing.  0, or
+ * KILN_EINVAL with err naming the bad word.
+ */
+int sandbox_jail_relax_parse(const char *s, unsigned int *relax, char *err,
+			     size_t errlen);
+
+/* What sb's VMM does without: its state row's record and the handle's. */
+unsigned int sandbox_jail_relax(const struct kiln_sandbox *sb);
+
+/*
+ * The relaxation as kiln-vmm arguments: --no-seccomp appended to a for
+ * KILN_JAIL_NO_SECCOMP.  0, or KILN_EINVAL/KILN_ENOMEM with err.
+ */
+int sandbox_jail_relax_argv(unsigned int relax, struct vmm_argv *a, char *err,
+			    size_t errlen);
+
+/* The relaxation applied to a jail: KILN_JAIL_NO_CGROUP -> no cgroup. */
+void sandbox_jail_relax_config(unsigned int relax, struct jail_config *c);
+
+/* "; SECCOMP DISABLED; CGROUP LIMITS DISABLED" (what applies) into buf. */
+void sandbox_jail_relax_text(unsigned int relax, char *buf, size_t len);
+
+/*
+ * sandbox_jail_relax_argv() for sb's VMM, with a warning for each part
+ * left out (as for an unjailed VMM).  0, or a kiln status with err.
+ */
+int sandbox_jail_argv(struct kiln_sandbox *sb, struct vmm_argv *a, char *err,
+		      size_t errlen);
+
+/*
  * Snapshots of a jailed VMM (checkpoints, forks): it can only write where
  * its root lets it, so it writes into <state>/checkpoints/.jail-<id>
  * (mounted writable in its root, on the checkpoints' file system) and

@@ -19,6 +19,7 @@
 
 #include "common/proto.h"
 #include "kiln.h"
+#include "lib/checkpoint.h"
 #include "lib/console.h"
 #include "lib/handle.h"
 #include "lib/net.h"
@@ -257,7 +258,8 @@ int sandbox_wait_agent(struct kiln_sandbox *sb,
 		if (r == AGENT_OK) {
 			if (sb->restored && sandbox_give_identity(sb))
 				return KILN_EGUEST;
-			if (sb->netns && sandbox_give_address(sb))
+			if (sb->netns && !sb->net_offline &&
+			    sandbox_give_address(sb))
 				return KILN_EGUEST;
 			progress_report(cfg, sb, KILN_PHASE_READY,
 					now_ms() - start);
@@ -380,6 +382,10 @@ static int sandbox_spawn(struct kiln_sandbox *sb, const struct vmm_launch *l,
 	int nsfd = -1;
 
 	rc = vmm_argv_build(l, &a, err, sizeof(err));
+	/* --no-seccomp, ... (kiln create --no-seccomp; not the base snapshot's)
+	 */
+	if (!rc && jail)
+		rc = sandbox_jail_argv(sb, &a, err, sizeof(err));
 	if (!rc && sb->netns) {
 		nsfd = net_ns_open(sb->id, err, sizeof(err));
 		rc = nsfd < 0 ? nsfd : 0;
@@ -426,6 +432,33 @@ int sandbox_launch_vmm_api(struct kiln_sandbox *sb,
 	};
 
 	return sandbox_spawn(sb, &l, log_fd, false, false);
+}
+
+/*
+ * What eth0 of the snapshot sb restores is connected to: its namespace's
+ * TAP, or nothing.  A checkpoint taken before the base snapshot had a NIC
+ * has no eth0 and kiln-vmm refuses a TAP for it ("no such interface"):
+ * such a rollback or fork comes up offline, with a warning, rather than
+ * not at all.  A state file we cannot read keeps the TAP (the VMM then
+ * says what is wrong with it).
+ */
+static const char *sandbox_net_tap(struct kiln_sandbox *sb)
+{
+	sb->net_offline = false;
+	if (!sb->netns)
+		return VMM_NET_NONE;
+	if (sb->restore_state &&
+	    checkpoint_state_has_nic(sb->restore_state, VMM_NET_ID) == 0) {
+		sb->net_offline = true;
+		handle_log(sb->k, KILN_LOG_WARN,
+			   "sandbox %s: snapshot %s has no network interface "
+			   "%s (taken before sandboxes had one): the guest "
+			   "runs offline; its network policy applies again "
+			   "once it is restored from a newer snapshot",
+			   sb->id, sb->restore_state, VMM_NET_ID);
+		return VMM_NET_NONE;
+	}
+	return NET_TAP_NAME;
 }
 
 /*
@@ -483,7 +516,7 @@ int sandbox_launch_vmm(struct kiln_sandbox *sb, const struct sandbox_params *p,
 	}
 	/* eth0 on the namespace's TAP, else disconnected (a restore of a
 	 * snapshot without eth0 ignores "none": nothing to disconnect) */
-	l.net_tap = sb->netns ? NET_TAP_NAME : VMM_NET_NONE;
+	l.net_tap = sandbox_net_tap(sb);
 	/* the snapshot's disk as it was at the snapshot, ours to write */
 	if (ovl_src) {
 		rc = overlay_copy(ovl_src, ovl, NULL, err, sizeof(err));

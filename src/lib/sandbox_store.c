@@ -239,6 +239,7 @@ static int info_from_row(struct kiln *k, const struct state_sandbox *row,
 	}
 	info->runtime_dir = strdup_or_null(row->runtime_dir, &oom);
 	info->exit_reason = strdup_or_null(row->exit_reason, &oom);
+	info->jail_relax = row->jail_relax;
 	if (oom) {
 		kiln_sandbox_info_clear(info);
 		return handle_fail(k, KILN_ENOMEM, "out of memory");

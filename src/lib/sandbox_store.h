@@ -116,12 +116,13 @@ int store_boot(struct kiln *k, struct state *st, struct kiln_sandbox **sbp,
 
 /* sandbox_store_create() restoring the snapshot restore_state +
  * restore_mem (a checkpoint) instead of the base snapshot, with a copy of
- * restore_overlay (NULL: none) as its root disk's overlay.  no_jail: the
- * new sandbox runs without the jail for good (a fork of such a sandbox);
- * it also does when k's jail is off. */
+ * restore_overlay (NULL: none) as its root disk's overlay.  parent (a
+ * fork's origin, NULL: none): the new sandbox inherits its no_jail and
+ * jail_relax for good; k's jail setting and jail_relax add to them. */
 int store_create_from(struct kiln *k, const struct kiln_sandbox_config *cfg,
 		      const char *restore_state, const char *restore_mem,
-		      const char *restore_overlay, bool no_jail,
+		      const char *restore_overlay,
+		      const struct state_sandbox *parent,
 		      struct kiln_sandbox **out);
 
 /*

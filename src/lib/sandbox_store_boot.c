@@ -75,6 +75,7 @@ int store_boot(struct kiln *k, struct state *st, struct kiln_sandbox **sbp,
 
 	/* created with the jail off: every start, rollback, fork keeps it */
 	sb->no_jail = row->no_jail;
+	sb->jail_relax = row->jail_relax;
 	rc = sandbox_params_resolve(k->cache_dir, cfg, &p, err, sizeof(err));
 	if (!rc)
 		rc = sandbox_params_check_files(&p, err, sizeof(err));
@@ -147,12 +148,13 @@ int store_boot(struct kiln *k, struct state *st, struct kiln_sandbox **sbp,
 int sandbox_store_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 			 struct kiln_sandbox **out)
 {
-	return store_create_from(k, cfg, NULL, NULL, NULL, false, out);
+	return store_create_from(k, cfg, NULL, NULL, NULL, NULL, out);
 }
 
 int store_create_from(struct kiln *k, const struct kiln_sandbox_config *cfg,
 		      const char *restore_state, const char *restore_mem,
-		      const char *restore_overlay, bool no_jail,
+		      const char *restore_overlay,
+		      const struct state_sandbox *parent,
 		      struct kiln_sandbox **out)
 {
 	struct state_new n = {.name = cfg->name,
@@ -215,7 +217,9 @@ int store_create_from(struct kiln *k, const struct kiln_sandbox_config *cfg,
 	n.owner_pid = own.owner_pid;
 	n.owner_start = own.owner_start;
 	/* the handle's choice (--no-jail, $KILN_JAIL=0) is the sandbox's */
-	n.no_jail = no_jail || !k->jail;
+	n.no_jail = (parent && parent->no_jail) || !k->jail;
+	/* and so are the parts of the jail left out (--no-seccomp, ...) */
+	n.jail_relax = (parent ? parent->jail_relax : 0) | k->jail_relax;
 	rc = state_sandbox_create(st, &n, &row, err, sizeof(err));
 	free(config);
 	if (rc)

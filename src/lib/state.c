@@ -131,6 +131,13 @@ static const char *const migrations[] = {
 	 */
 	"ALTER TABLE sandboxes ADD COLUMN jail INTEGER NOT NULL DEFAULT 1"
 	" CHECK (jail IN (0, 1));",
+	/*
+	 * 4 -> 5: the parts of the jail the sandbox was created without
+	 * (KILN_JAIL_NO_*: 1 seccomp, 2 cgroup), kept by its later starts,
+	 * rollbacks and forks; existing rows have none.
+	 */
+	"ALTER TABLE sandboxes ADD COLUMN jail_relax INTEGER NOT NULL"
+	" DEFAULT 0 CHECK (jail_relax BETWEEN 0 AND 3);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

@@ -18,7 +18,7 @@
 
 #include "lib/rundir.h"
 
-#define STATE_SCHEMA_VERSION 4
+#define STATE_SCHEMA_VERSION 5
 /* PRAGMA application_id of a kiln state database: "kiln" in ASCII. */
 #define STATE_APPLICATION_ID 0x6b696c6e
 #define STATE_MEMORY ":memory:"
@@ -63,6 +63,8 @@ struct state_sandbox {
 	/* schema 4: created with the jail turned off (--no-jail,
 	 * $KILN_JAIL=0): every later start of its VMM is unjailed too */
 	bool no_jail;
+	/* schema 5: KILN_JAIL_NO_* it was created with, kept likewise */
+	unsigned int jail_relax;
 };
 
 /* Free the strings in sb (not sb itself) and zero it. */
@@ -115,6 +117,7 @@ struct state_new {
 	int owner_pid; /* the creating process, 0: none */
 	uint64_t owner_start; /* its start time */
 	bool no_jail; /* the jail is off for this sandbox, for good */
+	unsigned int jail_relax; /* KILN_JAIL_NO_*, for good */
 };
 
 /*

@@ -29,7 +29,8 @@ static const char *const status_names[] = {
 
 #define SB_COLUMNS                                                           \
 	"id, name, state, vmm_pid, cid, net_slot, runtime_dir, created_at, " \
-	"config, vmm_start, owner_pid, owner_start, exit_reason, jail"
+	"config, vmm_start, owner_pid, owner_start, exit_reason, jail, "     \
+	"jail_relax"
 
 const char *state_status_name(enum state_sandbox_status st)
 {
@@ -105,6 +106,7 @@ static int sandbox_from_row(struct state *s, sqlite3_stmt *st,
 	sb->owner_start = (uint64_t)sqlite3_column_int64(st, 11);
 	sb->exit_reason = column_strdup(st, 12, &oom);
 	sb->no_jail = sqlite3_column_int(st, 13) == 0;
+	sb->jail_relax = (unsigned int)sqlite3_column_int(st, 14);
 	if (oom) {
 		state_sandbox_clear(sb);
 		return state_fail(err, errlen, KILN_ENOMEM, "out of memory");
@@ -172,6 +174,7 @@ struct insert_args {
 	int owner_pid;
 	uint64_t owner_start;
 	bool no_jail;
+	unsigned int jail_relax;
 	struct state_sandbox *out;
 };
 
@@ -189,7 +192,7 @@ static int insert_row(struct state *s, const struct insert_args *a,
 		s,
 		"INSERT INTO sandboxes (" SB_COLUMNS ") VALUES "
 		"(?, ?, 'creating', NULL, ?, ?, ?, ?, ?, NULL, ?, ?, "
-		"NULL, ?)",
+		"NULL, ?, ?)",
 		&st, err, errlen);
 	if (rc) {
 		free(dir);
@@ -210,6 +213,7 @@ static int insert_row(struct state *s, const struct insert_args *a,
 		sqlite3_bind_int64(st, 9, (int64_t)a->owner_start);
 	}
 	sqlite3_bind_int(st, 10, a->no_jail ? 0 : 1);
+	sqlite3_bind_int(st, 11, (int)(a->jail_relax & KILN_JAIL_RELAX_ALL));
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = state_db_fail(s, err, errlen, "adding a sandbox");
 	sqlite3_finalize(st);
@@ -305,6 +309,7 @@ int state_sandbox_create(struct state *s, const struct state_new *n,
 		.owner_pid = n->owner_pid,
 		.owner_start = n->owner_start,
 		.no_jail = n->no_jail,
+		.jail_relax = n->jail_relax,
 		.out = out,
 	};
 	int rc;

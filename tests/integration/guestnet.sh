@@ -10,7 +10,10 @@
 # The "internet" is a test host in its own network namespace behind a
 # veth (10.199.66.0/30: host .1, test host .2) serving HTTP on port 8080,
 # like tests/integration/net.sh's upstream: no address outside this
-# machine is used.  Every guest probe is bounded: busybox nc -w 2 with an
+# machine is used.  The test host also holds allowed.test, other.test and
+# www.wild.test (10.199.67.1-3, routed via it) and runs dnsmasq, the
+# upstream of the sandbox that allows domains.  Every guest probe is
+# bounded: busybox nc -w 2 with an
 # HTTP request (busybox-static's wget looks up the "http" service through
 # glibc's NSS, which a static binary cannot load: it crashes).  A probe
 # prints the page it got and "nc-exit=N", so a probe that did not run is
@@ -38,6 +41,9 @@ UPNS=kgn-up-$$ # the test host's namespace
 UPIF=kgnh$$ # host end of its veth (<= 15 characters)
 UP=10.199.66.2
 UPHOST=10.199.66.1
+NAME_A=10.199.67.1 # allowed.test (allowed by name)
+NAME_B=10.199.67.2 # other.test (not allowed)
+NAME_C=10.199.67.3 # www.wild.test (allowed as *.wild.test)
 PUB=18080 # host port published to the second guest's 8080
 failed=0
 export KILN_STATE=$WORK/state
@@ -46,6 +52,7 @@ export KILN_RUNTIME_DIR=$RT
 cleanup() {
 	KILN_RUNTIME_DIR=$RT timeout 120 "$KILN" rm --force --all >/dev/null 2>&1
 	[ -n "${HTTPD:-}" ] && kill "$HTTPD" 2>/dev/null
+	[ -s "$WORK/dnsmasq.pid" ] && kill "$(cat "$WORK/dnsmasq.pid")" 2>/dev/null
 	ip link del "$UPIF" 2>/dev/null
 	ip netns del "$UPNS" 2>/dev/null
 	rm -rf "$WORK"
@@ -83,6 +90,11 @@ probed() {
 	[ "$(grep -c '^nc-exit=' "$WORK/out")" = "$1" ] && ! grep -q 'Segmentation' "$WORK/out" "$WORK/err"
 }
 
+# probed_in P: the probe of the lines prefixed "P: " ran
+probed_in() {
+	grep -q "^$1: nc-exit=" "$WORK/out" && ! grep -q 'Segmentation' "$WORK/out" "$WORK/err"
+}
+
 # What of kiln's exists: our sandboxes' namespaces, and (ours alone in this
 # network namespace) kv<slot> links and kiln-<slot> tables.
 host_objects() {
@@ -110,11 +122,20 @@ if ! { ip netns add "$UPNS" &&
 	ip addr add "$UPHOST/30" dev "$UPIF" && ip link set "$UPIF" up &&
 	ip -n "$UPNS" addr add "$UP/30" dev eth0 &&
 	ip -n "$UPNS" link set eth0 up && ip -n "$UPNS" link set lo up &&
-	ip -n "$UPNS" route add default via "$UPHOST"; } 2>"$WORK/err"; then
+	ip -n "$UPNS" route add default via "$UPHOST" &&
+	for a in $NAME_A $NAME_B $NAME_C; do
+		ip -n "$UPNS" addr add "$a/32" dev lo || exit 1
+	done &&
+	ip route add 10.199.67.0/24 via "$UP" &&
+	ip netns exec "$UPNS" dnsmasq --conf-file=/dev/null --no-resolv \
+		--no-hosts --bind-interfaces --listen-address="$UP" --port=53 \
+		--pid-file="$WORK/dnsmasq.pid" --user=root \
+		--host-record=allowed.test,$NAME_A --host-record=other.test,$NAME_B \
+		--host-record=www.wild.test,$NAME_C; } 2>"$WORK/err"; then
 	report gn_create_none 1 "cannot build the test host's namespace"
 	exit 1
 fi
-ip netns exec "$UPNS" busybox httpd -f -p "$UP:8080" -h "$WORK/www" &
+ip netns exec "$UPNS" busybox httpd -f -p 8080 -h "$WORK/www" & # every address
 HTTPD=$!
 
 # 1. policy none: eth0 has the slot's address and reaches nothing
@@ -146,7 +167,8 @@ gexec gn2 "mkdir -p /tmp/www && echo kiln-gn2 >/tmp/www/index.html &&
 probed 1 && grep -q '^kiln-test-host' "$WORK/out"
 report gn_allow_cidr $? "rc=$RC out='$(tr '\n' ' ' <"$WORK/out" | head -c 300)'"
 GN2=$(sed -n 's/.*inet \(10\.202\.[0-9]*\.[0-9]*\)\/30.*/\1/p' "$WORK/out" | head -1)
-[ "$(curl -s -m 3 "http://$UPHOST:$PUB/")" = kiln-gn2 ]
+# (the guest's httpd forks per connection: seconds on a loaded PVM host)
+[ "$(curl -s -m 15 "http://$UPHOST:$PUB/")" = kiln-gn2 ]
 report gn_publish $? "the published port $UPHOST:$PUB did not answer with the guest's page"
 
 # 3. the first guest, even with the other guest's range allowed, reaches
@@ -165,8 +187,34 @@ gexec gn2 "p $UP 8080"
 probed 1 && ! grep -q kiln-test-host "$WORK/out"
 report gn_policy_narrow $? "gn2 still reached the test host under policy none"
 
-# 5. teardown leaves no namespace, link or table
-kiln rm --force gn1 gn2
+# 5. allowed domains (docs/NETWORK.md, Domains), the upstream our dnsmasq,
+# with the test host's address allowed too so that a DNS query to it is
+# blocked by the port 53 rule and not by the policy: allowed.test and
+# www.wild.test resolve (through the gateway, resolv.conf) and allowed.test
+# then answers; other.test is REFUSED and its address stays unreachable;
+# the test host's own DNS server gets no query through while its HTTP port
+# answers.  One guest command; each part's lines carry a prefix.
+kiln create -q --name gn3 --boot-timeout "$BOOT" --allow-domain allowed.test \
+	--allow-domain '*.wild.test' --allow-cidr "$UP/32" --dns-upstream "$UP"
+created gn3
+report gn_create_domain $? "create rc=$RC, or no network namespace"
+pre() { echo "sed 's/^/$1: /'"; }
+gexec gn3 "{ nslookup allowed.test; pp $NAME_A 8080; } 2>&1 | $(pre A)
+	nslookup www.wild.test 2>&1 | $(pre W); nslookup wild.test 2>&1 | $(pre X)
+	{ nslookup other.test; p $NAME_B 8080; } 2>&1 | $(pre O)
+	{ timeout 4 nslookup allowed.test $UP; pp $UP 8080; } 2>&1 | $(pre D)"
+grep '^A: ' "$WORK/out" | grep -q "$NAME_A" && grep -q '^A: kiln-test-host' "$WORK/out"
+report gn_domain_allowed $? "allowed.test did not resolve to $NAME_A or did not answer: $(tr '\n' ' ' <"$WORK/out" | head -c 600)"
+grep '^W: ' "$WORK/out" | grep -q "$NAME_C" && grep -q '^X: .*REFUSED' "$WORK/out" &&
+	! grep '^X: ' "$WORK/out" | grep -q '10\.199\.67\.'
+report gn_domain_wildcard $? "www.wild.test did not resolve, or wild.test was not REFUSED: $(grep '^[WX]: ' "$WORK/out" | tr '\n' ' ' | head -c 400)"
+probed_in O && grep -q '^O: .*REFUSED' "$WORK/out" && ! grep '^O: ' "$WORK/out" | grep -q -e "$NAME_B" -e kiln-test-host
+report gn_domain_other $? "other.test resolved or its address answered (or the probe did not run): $(grep '^O: ' "$WORK/out" | tr '\n' ' ' | head -c 400)"
+probed_in D && grep -q '^D: kiln-test-host' "$WORK/out" && ! grep '^D: ' "$WORK/out" | grep -q "$NAME_A"
+report gn_dns_other_server $? "DNS to $UP (not the gateway) answered, or its HTTP port did not: $(grep '^D: ' "$WORK/out" | tr '\n' ' ' | head -c 400)"
+
+# 6. teardown leaves no namespace, link or table
+kiln rm --force gn1 gn2 gn3
 [ "$RC" = 0 ] && [ -z "$(host_objects)" ]
 report gn_teardown $? "rc=$RC; left: $(host_objects | tr '\n' ' ')"
 exit $failed

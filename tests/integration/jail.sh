@@ -18,7 +18,8 @@ case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 VMM=$BUILD_DIR/kiln-vmm
 JT=$BUILD_DIR/kiln-vmm-jailtest
 TESTS="jail_identity jail_namespaces jail_root_contents jail_cgroup jail_rlimits jail_fds
-jail_host_connects jail_note jail_disabled_note jail_tap jail_no_open_outside jail_no_exec jail_seccomp_kills jail_cleanup"
+jail_host_connects jail_note jail_disabled_note jail_tap jail_no_open_outside jail_no_exec jail_seccomp_kills jail_cleanup
+jail_relax_seccomp jail_relax_cgroup"
 
 pass() { echo "PASS: $1"; }
 fail() { echo "FAIL: $1: $2"; }
@@ -287,7 +288,7 @@ fi
 
 # ---- the test build: probes from inside -----------------------------------
 if [ ! -x "$JT" ]; then
-	for t in jail_no_open_outside jail_no_exec jail_seccomp_kills; do
+	for t in jail_no_open_outside jail_no_exec jail_seccomp_kills jail_relax_seccomp jail_relax_cgroup; do
 		fail "$t" "$JT not built (make ${JT#"$ROOT"/})"
 	done
 	exit 0
@@ -331,6 +332,62 @@ elif ! grep -q '^jailtest: ptrace survived' "$WORK/sys_off"; then
 else
 	pass jail_seccomp_kills
 fi
+# ---- relaxed jails (kiln create --no-seccomp / --no-cgroup-limits) --------
+# jail_relax_seccomp: with $KILN_JAIL_RELAX=seccomp libkiln's own argv
+# (sandbox_jail_argv()) tells the test build to skip its filters: the
+# forbidden call that kills the default build (above) is survived, still
+# inside the jail, and the status line says SECCOMP DISABLED.
+KILN_JAIL_RELAX=seccomp run_jt "$WORK/sys_relax" --jail-test=syscall
+if ! grep -q '^signal: 31$' "$WORK/sys"; then
+	fail jail_relax_seccomp "the default build was not killed (see jail_seccomp_kills)"
+elif ! grep -q '^jailtest: ptrace survived' "$WORK/sys_relax"; then
+	fail jail_relax_seccomp "killed despite KILN_JAIL_RELAX=seccomp: $(grep -v '^pid' "$WORK/sys_relax" | head -3 | tr '\n' ' ')"
+elif ! grep -q '^status: jailed: .*; SECCOMP DISABLED' "$WORK/sys_relax"; then
+	fail jail_relax_seccomp "status not loud: $(grep '^status' "$WORK/sys_relax")"
+else
+	pass jail_relax_seccomp
+fi
+
+# jail_relax_cgroup: $KILN_JAIL_RELAX=seccomp,cgroup on the real kiln-vmm:
+# still jailed (non-root uid), but no seccomp filter and no kiln/<id>
+# cgroup; the status line names both.
+rm -f "$WORK/hold4"
+mkfifo "$WORK/hold4"
+KILN_JAIL_RELAX=seccomp,cgroup "$DRIVER" "$RT" "$VMM" <"$WORK/hold4" >"$WORK/relax" 2>&1 &
+relax_pid=$!
+exec 5>"$WORK/hold4"
+if poll_for "$WORK/relax" '^pid '; then
+	rproxy=$(awk '/^pid /{print $2}' "$WORK/relax")
+	rid=$(awk '/^pid /{print $4}' "$WORK/relax")
+	rid=${rid##*/}
+	rchild=
+	for ((i = 0; i < 200; i++)); do
+		rchild=$(tr -d ' \n' <"/proc/$rproxy/task/$rproxy/children" 2>/dev/null)
+		[ -n "$rchild" ] && [ "$(awk '$1 == "Uid:" {print $2}' "/proc/$rchild/status" 2>/dev/null)" != 0 ] &&
+			[ -S "$RT/$rid/vm/api.sock" ] && break
+		sleep 0.05
+	done
+	rseccomp=$(awk '$1 == "Seccomp:" {print $2}' "/proc/$rchild/status" 2>/dev/null)
+	ruid=$(awk '$1 == "Uid:" {print $2}' "/proc/$rchild/status" 2>/dev/null)
+	rcg=$(ls -d /sys/fs/cgroup/kiln/"$rid" /sys/fs/cgroup/*/kiln/"$rid" 2>/dev/null)
+	rin=$(grep -c "/kiln/$rid\$" "/proc/$rproxy/cgroup" 2>/dev/null)
+fi
+exec 5>&-
+wait "$relax_pid" 2>/dev/null
+if ! grep -q '^pid ' "$WORK/relax"; then
+	fail jail_relax_cgroup "the relaxed VMM did not start: $(head -c 400 "$WORK/relax")"
+elif [ -z "$ruid" ] || [ "$ruid" -lt 100000 ]; then
+	fail jail_relax_cgroup "not jailed any more: uid '${ruid:-none}'"
+elif [ "$rseccomp" != 0 ]; then
+	fail jail_relax_cgroup "the seccomp filter is still on (Seccomp: $rseccomp)"
+elif [ -n "$rcg" ] || [ "${rin:-0}" != 0 ]; then
+	fail jail_relax_cgroup "a kiln cgroup exists: '$rcg', proxy in it: $rin"
+elif ! grep -q '^status: jailed: .*no cgroup.*; SECCOMP DISABLED; CGROUP LIMITS DISABLED' "$WORK/relax"; then
+	fail jail_relax_cgroup "status not loud: $(grep '^status' "$WORK/relax")"
+else
+	pass jail_relax_cgroup
+fi
+
 left=$(ls -A "$RT")
 [ -z "$left" ] || echo "FAIL: jail_leftovers: $RT holds $left"
 exit 0

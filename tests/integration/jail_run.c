@@ -14,6 +14,9 @@
  * $JAIL_RUN_NETNS=1: a network namespace kiln-<id> with a root-owned
  * persistent tap0 (made with ip(8), as net_ns.c would), which the VMM joins.
  * Before the exit line it prints "status: " and kiln_sandbox_jail_status().
+ * $KILN_JAIL_RELAX (read by kiln_open()) relaxes the jail as for
+ * `kiln create --no-seccomp/--no-cgroup-limits`: the jail's configuration
+ * and the VMM's argv go through libkiln's sandbox_jail_argv().
  */
 #include <poll.h>
 #include <stdbool.h>
@@ -38,6 +41,7 @@ int main(int argc, char **argv)
 	struct kiln_sandbox *sb;
 	struct sandbox_jail j;
 	struct vmm_launch l = {0};
+	struct vmm_argv a = {0};
 	struct kiln_sandbox_info info = {0};
 	const char *off = getenv("JAIL_RUN_OFF"),
 		   *net = getenv("JAIL_RUN_NETNS");
@@ -97,8 +101,17 @@ int main(int argc, char **argv)
 	vargv[n++] = "--api-sock";
 	vargv[n++] = sb->api_path;
 	vargv[n] = NULL;
-	rc = vmm_proc_spawn_jailed(&sb->vmm, vargv, log_fd, nsfd, false,
-				   jailed ? &j.cfg : NULL, err, sizeof(err));
+	/* libkiln's argv, owned copies: what sandbox_jail_argv() appends */
+	for (a.argc = 0; a.argc < n; a.argc++)
+		if (!(a.argv[a.argc] = strdup(vargv[a.argc])))
+			rc = KILN_ENOMEM;
+	if (!rc)
+		rc = sandbox_jail_argv(sb, &a, err, sizeof(err));
+	if (!rc)
+		rc = vmm_proc_spawn_jailed(&sb->vmm, a.argv, log_fd, nsfd,
+					   false, jailed ? &j.cfg : NULL, err,
+					   sizeof(err));
+	vmm_argv_free(&a);
 	if (jailed)
 		sandbox_jail_free(&j);
 	if (rc) {

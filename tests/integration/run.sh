@@ -818,7 +818,8 @@ t_pvm() {
 # host's KVM directly, PVM included, never in the L1 harness.
 
 GUESTNET_TESTS="gn_create_none gn_guest_address gn_none_isolated gn_create_allow gn_allow_cidr
-gn_publish gn_policy_change gn_policy_change_applies gn_cross_sandbox gn_policy_narrow gn_teardown"
+gn_publish gn_policy_change gn_policy_change_applies gn_cross_sandbox gn_policy_narrow
+gn_create_domain gn_domain_allowed gn_domain_wildcard gn_domain_other gn_dns_other_server gn_teardown"
 
 t_guestnet() {
 	local why t
@@ -837,7 +838,8 @@ t_guestnet() {
 # checked from outside through /proc and from inside by kiln-vmm-jailtest.
 
 JAIL_TESTS="jail_identity jail_namespaces jail_root_contents jail_cgroup jail_rlimits jail_fds
-jail_host_connects jail_note jail_disabled_note jail_tap jail_cleanup jail_no_open_outside jail_no_exec jail_seccomp_kills"
+jail_host_connects jail_note jail_disabled_note jail_tap jail_cleanup jail_no_open_outside jail_no_exec jail_seccomp_kills
+jail_relax_seccomp jail_relax_cgroup"
 
 t_jail() {
 	local line n=0 t

@@ -113,7 +113,8 @@ static void test_migrate_from_v3(void **state)
 		STATE_APPLICATION_ID);
 	raw_exec(f->path, sql);
 	assert_int_equal(state_open(f->path, &s, f->err, sizeof(f->err)), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"),
+			 STATE_SCHEMA_VERSION);
 	assert_int_equal(
 		state_sandbox_get(s, "old", &got, f->err, sizeof(f->err)), 0);
 	assert_false(got.no_jail);
@@ -146,13 +147,93 @@ static void test_migrate_from_v3(void **state)
 	/* opened again: nothing more to do */
 	assert_int_equal(state_open(f->path, &s, f->err, sizeof(f->err)), 0);
 	state_close(s);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"),
+			 STATE_SCHEMA_VERSION);
+}
+
+/*
+ * Schema 4 -> 5: the jail_relax column.  A v4 file keeps its rows (and
+ * their jail column); old rows relax nothing; a new row's parts
+ * round-trip; the CHECK refuses unknown bits.
+ */
+static void test_migrate_from_v4(void **state)
+{
+	struct fixture *f = *state;
+	struct state_new n = {.name = "relaxed",
+			      .jail_relax = KILN_JAIL_NO_SECCOMP |
+					    KILN_JAIL_NO_CGROUP};
+	struct state_sandbox got;
+	struct state *s;
+	sqlite3 *db;
+	char sql[2048];
+
+	snprintf(
+		sql, sizeof(sql),
+		"CREATE TABLE sandboxes (id TEXT PRIMARY KEY NOT NULL CHECK "
+		"(length(id) = 12), name TEXT UNIQUE, state TEXT NOT NULL, "
+		"vmm_pid INTEGER, cid INTEGER NOT NULL UNIQUE, net_slot "
+		"INTEGER NOT NULL UNIQUE, runtime_dir TEXT, created_at INTEGER "
+		"NOT NULL, config TEXT, vmm_start INTEGER, owner_pid INTEGER, "
+		"owner_start INTEGER, exit_reason TEXT, jail INTEGER NOT NULL "
+		"DEFAULT 1 CHECK (jail IN (0, 1))) STRICT;"
+		"CREATE TABLE images (id TEXT PRIMARY KEY NOT NULL) STRICT;"
+		"CREATE TABLE snapshots (id TEXT PRIMARY KEY NOT NULL) STRICT;"
+		"CREATE TABLE checkpoints (sandbox TEXT NOT NULL, name TEXT "
+		"NOT NULL, created_at INTEGER NOT NULL, size INTEGER NOT NULL, "
+		"dir TEXT NOT NULL, UNIQUE (sandbox, name)) STRICT;"
+		"CREATE TRIGGER sandboxes_drop_checkpoints AFTER DELETE ON "
+		"sandboxes BEGIN DELETE FROM checkpoints WHERE sandbox = "
+		"OLD.id; END;"
+		"INSERT INTO sandboxes VALUES ('0123456789ab', 'old', "
+		"'stopped', NULL, 3, 0, '/run/kiln/0123456789ab', 1000, NULL, "
+		"NULL, NULL, NULL, NULL, 0);"
+		"PRAGMA application_id = %d; PRAGMA user_version = 4",
+		STATE_APPLICATION_ID);
+	raw_exec(f->path, sql);
+	assert_int_equal(state_open(f->path, &s, f->err, sizeof(f->err)), 0);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(
+		state_sandbox_get(s, "old", &got, f->err, sizeof(f->err)), 0);
+	assert_true(got.no_jail);
+	assert_int_equal(got.jail_relax, 0);
+	state_sandbox_clear(&got);
+	assert_int_equal(
+		state_sandbox_create(s, &n, &got, f->err, sizeof(f->err)), 0);
+	assert_int_equal(got.jail_relax,
+			 KILN_JAIL_NO_SECCOMP | KILN_JAIL_NO_CGROUP);
+	assert_false(got.no_jail);
+	state_sandbox_clear(&got);
+	assert_int_equal(
+		state_sandbox_get(s, "relaxed", &got, f->err, sizeof(f->err)),
+		0);
+	assert_int_equal(got.jail_relax,
+			 KILN_JAIL_NO_SECCOMP | KILN_JAIL_NO_CGROUP);
+	state_sandbox_clear(&got);
+	state_close(s);
+	assert_int_equal(raw_int(f->path, "SELECT jail_relax FROM sandboxes "
+					  "WHERE name = 'relaxed'"),
+			 3);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db,
+					  "UPDATE sandboxes SET jail_relax = 4",
+					  NULL, NULL, NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(
+		sqlite3_exec(db, "UPDATE sandboxes SET jail_relax = -1", NULL,
+			     NULL, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	assert_int_equal(state_open(f->path, &s, f->err, sizeof(f->err)), 0);
+	state_close(s);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrate_from_v3, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_v4, setup,
 						teardown),
 	};
 
