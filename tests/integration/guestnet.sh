@@ -77,10 +77,23 @@ kiln() { # output in $WORK/out and $WORK/err, status in RC
 # gexec SB SHELL-COMMAND: one guest command (about a second on PVM), with
 # p ADDR PORT: fetch http://ADDR:PORT/ (its body and "nc-exit=N"), and
 # pp ADDR PORT: the same until a page came, at most 3 times, for the probes
-# that must succeed (a freshly restored guest on a PVM host was seen to
-# lose its very first outbound connection: docs/NETWORK.md, Status)
+# that must succeed.  Why: on a PVM host a freshly restored guest's first
+# TCP connection can take longer than nc's 2 s (its alarm covers connect())
+# although nothing is lost on the wire: tcpdump on tap0 shows ARP answered
+# in ~30 us and SYN-ACK or RST within 0.2 ms, yet the guest sent its first
+# ARP up to 30 s after nc's alarm was set and did not act on the SYN-ACK or
+# RST before the alarm (seen with -w 30 too), with its vCPU thread busy the
+# whole time (schedstat: running or runnable, never idle) and its clock in
+# step with the host's.  The next connection is fast (SYN to ACK in tens
+# of ms).  A one-off cost of the guest's first network use under PVM's
+# emulated ring 0, not a kiln packet path: docs/NETWORK.md, Status.
 PROBE='p() { printf "GET / HTTP/1.0\r\n\r\n" | nc -w 2 "$1" "$2"; echo "nc-exit=$?"; }; '
 PROBE="$PROBE"'pp() { for i in 1 2 3; do p "$1" "$2" >/tmp/pp.out 2>&1; grep -q "^kiln-" /tmp/pp.out && break; done; cat /tmp/pp.out; }; '
+# ns CMD...: a DNS lookup command, run again (at most 3 times) when it
+# crashed with SIGSEGV: busybox-static's nslookup was seen to do that at
+# random in guests on the PVM host (exit 139, "Segmentation fault" from
+# the shell), the same lookup succeeding in the next run
+PROBE="$PROBE"'ns() { for i in 1 2 3; do "$@" >/tmp/ns.out 2>&1; [ $? = 139 ] || break; done; cat /tmp/ns.out; }; '
 gexec() {
 	kiln exec "$1" -- sh -c "$PROBE$2"
 }
@@ -90,9 +103,9 @@ probed() {
 	[ "$(grep -c '^nc-exit=' "$WORK/out")" = "$1" ] && ! grep -q 'Segmentation' "$WORK/out" "$WORK/err"
 }
 
-# probed_in P: the probe of the lines prefixed "P: " ran
+# probed_in P: the probe of the lines prefixed "P: " ran (nc did not crash)
 probed_in() {
-	grep -q "^$1: nc-exit=" "$WORK/out" && ! grep -q 'Segmentation' "$WORK/out" "$WORK/err"
+	grep -q "^$1: nc-exit=" "$WORK/out" && ! grep -q "^$1: nc-exit=139" "$WORK/out"
 }
 
 # What of kiln's exists: our sandboxes' namespaces, and (ours alone in this
@@ -167,8 +180,17 @@ gexec gn2 "mkdir -p /tmp/www && echo kiln-gn2 >/tmp/www/index.html &&
 probed 1 && grep -q '^kiln-test-host' "$WORK/out"
 report gn_allow_cidr $? "rc=$RC out='$(tr '\n' ' ' <"$WORK/out" | head -c 300)'"
 GN2=$(sed -n 's/.*inet \(10\.202\.[0-9]*\.[0-9]*\)\/30.*/\1/p' "$WORK/out" | head -1)
-# (the guest's httpd forks per connection: seconds on a loaded PVM host)
-[ "$(curl -s -m 15 "http://$UPHOST:$PUB/")" = kiln-gn2 ]
+# (the guest's httpd forks per connection: seconds, tens of seconds on a
+# loaded PVM host; each attempt waits up to 30 s, all of them up to 120 s)
+published_answers() {
+	local deadline=$((SECONDS + 120))
+
+	until [ "$(curl -s -m 30 "http://$UPHOST:$PUB/")" = kiln-gn2 ]; do
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 1 # between attempts of a bounded poll
+	done
+}
+published_answers
 report gn_publish $? "the published port $UPHOST:$PUB did not answer with the guest's page"
 
 # 3. the first guest, even with the other guest's range allowed, reaches
@@ -199,10 +221,10 @@ kiln create -q --name gn3 --boot-timeout "$BOOT" --allow-domain allowed.test \
 created gn3
 report gn_create_domain $? "create rc=$RC, or no network namespace"
 pre() { echo "sed 's/^/$1: /'"; }
-gexec gn3 "{ nslookup allowed.test; pp $NAME_A 8080; } 2>&1 | $(pre A)
-	nslookup www.wild.test 2>&1 | $(pre W); nslookup wild.test 2>&1 | $(pre X)
-	{ nslookup other.test; p $NAME_B 8080; } 2>&1 | $(pre O)
-	{ timeout 4 nslookup allowed.test $UP; pp $UP 8080; } 2>&1 | $(pre D)"
+gexec gn3 "{ ns nslookup allowed.test; pp $NAME_A 8080; } 2>&1 | $(pre A)
+	ns nslookup www.wild.test 2>&1 | $(pre W); ns nslookup wild.test 2>&1 | $(pre X)
+	{ ns nslookup other.test; p $NAME_B 8080; } 2>&1 | $(pre O)
+	{ ns timeout 4 nslookup allowed.test $UP; pp $UP 8080; } 2>&1 | $(pre D)"
 grep '^A: ' "$WORK/out" | grep -q "$NAME_A" && grep -q '^A: kiln-test-host' "$WORK/out"
 report gn_domain_allowed $? "allowed.test did not resolve to $NAME_A or did not answer: $(tr '\n' ' ' <"$WORK/out" | head -c 600)"
 grep '^W: ' "$WORK/out" | grep -q "$NAME_C" && grep -q '^X: .*REFUSED' "$WORK/out" &&
@@ -210,7 +232,9 @@ grep '^W: ' "$WORK/out" | grep -q "$NAME_C" && grep -q '^X: .*REFUSED' "$WORK/ou
 report gn_domain_wildcard $? "www.wild.test did not resolve, or wild.test was not REFUSED: $(grep '^[WX]: ' "$WORK/out" | tr '\n' ' ' | head -c 400)"
 probed_in O && grep -q '^O: .*REFUSED' "$WORK/out" && ! grep '^O: ' "$WORK/out" | grep -q -e "$NAME_B" -e kiln-test-host
 report gn_domain_other $? "other.test resolved or its address answered (or the probe did not run): $(grep '^O: ' "$WORK/out" | tr '\n' ' ' | head -c 400)"
-probed_in D && grep -q '^D: kiln-test-host' "$WORK/out" && ! grep '^D: ' "$WORK/out" | grep -q "$NAME_A"
+# the lookup ran and got no answer (killed by its timeout, or busybox's own)
+probed_in D && grep -q '^D: kiln-test-host' "$WORK/out" && ! grep '^D: ' "$WORK/out" | grep -q "$NAME_A" &&
+	grep -q -e '^D: Terminated' -e '^D: .*timed out' -e '^D: .*no servers' "$WORK/out"
 report gn_dns_other_server $? "DNS to $UP (not the gateway) answered, or its HTTP port did not: $(grep '^D: ' "$WORK/out" | tr '\n' ' ' | head -c 400)"
 
 # 6. teardown leaves no namespace, link or table
