@@ -5,6 +5,7 @@
  * clone's address replaces its original's; SIOCDELRT/SIOCADDRT replace the
  * default route): no netlink code in the agent for four small steps.
  */
+#include "common/mac.h"
 #include "agent/net.h"
 
 #include <arpa/inet.h>
@@ -60,34 +61,6 @@ static bool ifname_ok(const char *s)
 		      *s == '.'))
 			return false;
 	return true;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	if (strlen(s) != 17)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
-
-		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
-			return -1;
-		mac[i] = (uint8_t)(hi << 4 | lo);
-	}
-	if ((mac[0] & 1) ||
-	    !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
-		return -1;
-	return 0;
 }
 
 /* Not 0.0.0.0/8, loopback, multicast, reserved or broadcast. */
@@ -197,7 +170,7 @@ int netcfg_parse(json_t *obj, struct netcfg_req *req, char *err, size_t errlen)
 		req->has_nameserver = true;
 	}
 	if (mac) {
-		if (parse_mac(mac, req->mac))
+		if (mac_parse(mac, req->mac))
 			return fail(err, errlen,
 				    "net_config: mac \"%.40s\": expected a "
 				    "unicast AA:BB:CC:DD:EE:FF, not all "

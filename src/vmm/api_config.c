@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mac.h"
 #include "api_routes.h"
 #include "config.h"
 
@@ -329,7 +330,7 @@ static json_t *api_nets_json(const struct vmm_config *cfg)
 		char mac[18];
 
 		if (v && n->has_mac) {
-			config_format_mac(n->mac, mac);
+			mac_format(n->mac, mac);
 			if (json_object_set_new(v, "guest_mac",
 						json_string(mac))) {
 				json_decref(v);

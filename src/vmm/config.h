@@ -143,15 +143,10 @@ int config_parse_json(struct vmm_config *c, const char *text,
 /* Cross-field checks and defaults (root drive first).  0 or -1 with err. */
 int config_validate(struct vmm_config *c, char *err, size_t errlen);
 
-/* "AA:BB:CC:DD:EE:FF" (hex, any case) to mac: 0, or -1 if malformed,
- * multicast or all zeros. */
-int config_parse_mac(const char *s, uint8_t mac[6]);
 /* True if tap is CONFIG_NET_NONE: a disconnected interface. */
 bool config_net_is_none(const char *tap);
 /* Free one interface's strings (config_free does all of them). */
 void config_free_net(struct config_net *n);
-/* mac as "aa:bb:cc:dd:ee:ff" (18 bytes with the NUL). */
-void config_format_mac(const uint8_t mac[6], char out[18]);
 
 /* The effective kernel command line before devices add to it. */
 const char *config_cmdline(const struct vmm_config *c);

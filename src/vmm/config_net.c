@@ -12,48 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mac.h"
 #include "config.h"
 #include "config_priv.h"
 
 #define CONFIG_NET_ID_MAX 64
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int config_parse_mac(const char *s, uint8_t mac[6])
-{
-	uint8_t m[6];
-
-	if (strlen(s) != 17)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
-
-		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
-			return -1;
-		m[i] = (uint8_t)(hi << 4 | lo);
-	}
-	/* The guest's own address: unicast (bit 0 of the first octet clear)
-	 * and not 00:00:00:00:00:00. */
-	if ((m[0] & 1) || !(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]))
-		return -1;
-	memcpy(mac, m, 6);
-	return 0;
-}
-
-void config_format_mac(const uint8_t mac[6], char out[18])
-{
-	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
-		 mac[2], mac[3], mac[4], mac[5]);
-}
 
 /* A Linux interface name: 1-15 bytes, no '/', ':', '%', blanks or control
  * characters, not "." or "..". */
@@ -122,7 +85,7 @@ int config_add_net(struct vmm_config *c, const char *id, const char *tap,
 	n = &c->nets[c->nnets];
 	memset(n, 0, sizeof(*n));
 	if (mac) {
-		if (config_parse_mac(mac, n->mac))
+		if (mac_parse(mac, n->mac))
 			return config_err(
 				err, errlen,
 				"network interface %s: MAC \"%.64s\": "
