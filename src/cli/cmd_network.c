@@ -38,18 +38,7 @@ static const char usage_tail[] =
 	"not root).\n";
 
 static const struct option longopts[] = {
-	{"network", required_argument, NULL, NET_OPT_BASE + NET_OPT_NETWORK},
-	{"allow-cidr", required_argument, NULL,
-	 NET_OPT_BASE + NET_OPT_ALLOW_CIDR},
-	{"deny-cidr", required_argument, NULL,
-	 NET_OPT_BASE + NET_OPT_DENY_CIDR},
-	{"allow-domain", required_argument, NULL,
-	 NET_OPT_BASE + NET_OPT_ALLOW_DOMAIN},
-	{"publish", required_argument, NULL, NET_OPT_BASE + NET_OPT_PUBLISH},
-	{"bandwidth", required_argument, NULL,
-	 NET_OPT_BASE + NET_OPT_BANDWIDTH},
-	{"dns-upstream", required_argument, NULL,
-	 NET_OPT_BASE + NET_OPT_DNS_UPSTREAM},
+	NET_ARGS_LONGOPTS,
 	{"json", no_argument, NULL, 'j'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},

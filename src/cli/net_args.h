@@ -29,6 +29,18 @@ enum net_opt {
 /* getopt_long codes of the options: NET_OPT_BASE + enum net_opt. */
 #define NET_OPT_BASE 0x1000
 
+/* The policy options' entries of a struct option table (create, network). */
+/* clang-format off */
+#define NET_ARGS_LONGOPTS \
+	{"network", required_argument, NULL, NET_OPT_BASE + NET_OPT_NETWORK}, \
+	{"allow-cidr", required_argument, NULL, NET_OPT_BASE + NET_OPT_ALLOW_CIDR}, \
+	{"deny-cidr", required_argument, NULL, NET_OPT_BASE + NET_OPT_DENY_CIDR}, \
+	{"allow-domain", required_argument, NULL, NET_OPT_BASE + NET_OPT_ALLOW_DOMAIN}, \
+	{"publish", required_argument, NULL, NET_OPT_BASE + NET_OPT_PUBLISH}, \
+	{"bandwidth", required_argument, NULL, NET_OPT_BASE + NET_OPT_BANDWIDTH}, \
+	{"dns-upstream", required_argument, NULL, NET_OPT_BASE + NET_OPT_DNS_UPSTREAM}
+/* clang-format on */
+
 /* Long names without "--", indexed by enum net_opt. */
 extern const char *const net_opt_names[NET_OPT_COUNT];
 
