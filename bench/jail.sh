@@ -44,24 +44,14 @@ out=$(cd "$(dirname "$0")/.." && pwd)/build/bench/jail
 bin=
 work=
 
-bench_option() {
-	case "$1" in
-	--bin) [ -n "${2:-}" ] || die "--bin needs a directory"; bin=$(cd "$2" && pwd); NSHIFT=2 ;;
-	--work) [ -n "${2:-}" ] || die "--work needs a directory"; work=$2; NSHIFT=2 ;;
-	esac
-}
+bench_option() { bench_private_option "$@"; }
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 bench_parse "$@"
 
 if [ "$inner" = 0 ]; then
-	[ -n "$bin" ] && export BENCH_NO_MAKE=1
-	# a reused work directory keeps its kernel and image (and so its base snapshot)
-	if [ -n "$work" ] && [ -e "$work/cache/kernel/vmlinux" ] && [ -e "$work/cache/images/base.ext4" ]; then
-		BENCH_GUEST=$(readlink -f "$work/cache/kernel/vmlinux"):$(readlink -f "$work/cache/images/base.ext4")
-		export BENCH_GUEST
-	fi
+	bench_private_prepare
 	[ -n "$l1_timeout" ] || l1_timeout=$((1800 + 2 * (runs + 1) * 120))
 	bench_host_half "$HERE/jail.sh" pvm_ok timed_exec
 fi

@@ -50,6 +50,27 @@ json_str() { # a JSON string from $1 (control characters are not expected here)
 	printf '"%s"' "${s//\"/\\\"}"
 }
 
+# --bin DIR (prebuilt kiln, kiln-vmm, ... to copy) and --work DIR (a work
+# directory to reuse) of the benches that run private copies (jail.sh,
+# net.sh): call from bench_option, then bench_private_prepare in the host half.
+bench_private_option() {
+	case "$1" in
+	--bin) [ -n "${2:-}" ] || die "--bin needs a directory"; bin=$(cd "$2" && pwd); NSHIFT=2 ;;
+	--work) [ -n "${2:-}" ] || die "--work needs a directory"; work=$2; NSHIFT=2 ;;
+	esac
+}
+
+bench_private_prepare() {
+	if [ -n "$bin" ]; then
+		export BENCH_NO_MAKE=1
+	fi
+	# a reused work directory keeps its kernel and image (and so its base snapshot)
+	if [ -n "$work" ] && [ -e "$work/cache/kernel/vmlinux" ] && [ -e "$work/cache/images/base.ext4" ]; then
+		BENCH_GUEST=$(readlink -f "$work/cache/kernel/vmlinux"):$(readlink -f "$work/cache/images/base.ext4")
+		export BENCH_GUEST
+	fi
+}
+
 # bench_parse ARGS...: the common options; a script's own ones go to its bench_option
 # function first, which sets NSHIFT to how many words it took (0: not its option).
 # Keeps the original words in `args` for the inner half.

@@ -68,8 +68,7 @@ bench_option() {
 		die "--rate needs NUMBER[k|m|g]bit, got '${2:-}'"; rate=$2; NSHIFT=2 ;;
 	--rounds) num "$1" "${2:-}"; rounds=$2; NSHIFT=2 ;;
 	--seconds) num "$1" "${2:-}"; seconds=$2; NSHIFT=2 ;;
-	--bin) [ -n "${2:-}" ] || die "--bin needs a directory"; bin=$(cd "$2" && pwd); NSHIFT=2 ;;
-	--work) [ -n "${2:-}" ] || die "--work needs a directory"; work=$2; NSHIFT=2 ;;
+	*) bench_private_option "$@" ;;
 	esac
 }
 
@@ -78,11 +77,7 @@ bench_option() {
 bench_parse "$@"
 
 if [ "$inner" = 0 ]; then
-	[ -n "$bin" ] && export BENCH_NO_MAKE=1
-	if [ -n "$work" ] && [ -e "$work/cache/kernel/vmlinux" ] && [ -e "$work/cache/images/base.ext4" ]; then
-		BENCH_GUEST=$(readlink -f "$work/cache/kernel/vmlinux"):$(readlink -f "$work/cache/images/base.ext4")
-		export BENCH_GUEST
-	fi
+	bench_private_prepare
 	[ -n "$l1_timeout" ] || l1_timeout=3600
 	bench_host_half "$HERE/net.sh" pvm_ok
 fi
