@@ -227,13 +227,6 @@ static int probe_run(int kvm_fd, const struct kvm_cpuid2 *set,
 		snprintf(why, whylen, "KVM_CREATE_VM: %s", strerror(errno));
 		goto out;
 	}
-	/* Same fixed addresses as the real VM (VMX needs them for real mode
-	 * emulation on old hosts; harmless elsewhere). */
-	ioctl(p.vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL);
-	ioctl(p.vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
-	/* Like the real VM (and the probes that verified this KVM). */
-	ioctl(p.vm_fd, KVM_CREATE_IRQCHIP, 0);
-
 	p.mem = mmap(NULL, PROBE_MEM_SIZE, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p.mem == MAP_FAILED) {
@@ -262,6 +255,12 @@ static int probe_run(int kvm_fd, const struct kvm_cpuid2 *set,
 			 strerror(errno));
 		goto out;
 	}
+	/* Same fixed addresses and order as the real VM (vm.c: memory before
+	 * the irqchip; VMX needs the two pages for real mode emulation on old
+	 * hosts; harmless elsewhere). */
+	ioctl(p.vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL);
+	ioctl(p.vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+	ioctl(p.vm_fd, KVM_CREATE_IRQCHIP, 0);
 
 	p.vcpu_fd = ioctl(p.vm_fd, KVM_CREATE_VCPU, 0UL);
 	sz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
