@@ -151,7 +151,7 @@ build/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c src/vmm/virtq.c src/vmm/guest_mem
 build/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c src/vmm/dev/vsock_conn.c src/vmm/dev/vsock_ring.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
-build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c $(COMMON_SRCS) $(AGENT_SRCS) src/lib/agent_client.c src/lib/agent_exec.c
+build/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c $(COMMON_SRCS) $(AGENT_SRCS) src/lib/agent_client.c src/lib/agent_exec.c src/lib/agent_exec_feed.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -ljansson -lutil
 build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/vmm/http.c src/vmm/api_routes.c src/vmm/api_config.c src/vmm/config.c src/vmm/config_json.c src/vmm/config_drive.c src/vmm/config_net.c src/vmm/cpuid.c src/common/mac.c

@@ -361,8 +361,8 @@ static int agent_try(const struct opts *o, struct agent_link *l,
 
 	struct agent_ping_info info;
 
-	rc = agent_client_connect_vsock(o->uds, o->port, ms, &l->client, err,
-					errlen);
+	rc = agent_client_connect_vsock(o->uds, o->port, ms, ms, -1, &l->client,
+					err, errlen);
 	if (rc == AGENT_ERR_NOT_READY || rc == AGENT_ERR_TIMEOUT)
 		return 0;
 	if (rc == AGENT_OK) {

@@ -374,6 +374,20 @@ struct kiln_sandbox_config {
 	 * NULL: policy KILN_NET_NONE.
 	 */
 	const struct kiln_net_policy *network;
+	/*
+	 * Create from a checkpoint (persistent sandboxes only; NULL: boot
+	 * the base snapshot): "SANDBOX:NAME", checkpoint NAME of sandbox
+	 * SANDBOX (id, unique id prefix or name; see kiln_checkpoint_create).
+	 * The new sandbox is independent: its own id, CID, slot, runtime
+	 * directory, hostname kiln-<id>, entropy and network (network above),
+	 * restored from the checkpoint's memory and a copy of its disk, like
+	 * a fork made later; the checkpoint and its sandbox are only read.
+	 * It gets the checkpointed sandbox's kernel, image, cpus, memory and
+	 * cmdline_extra: leave them 0/NULL (equal values are accepted, others
+	 * are KILN_EINVAL).  KILN_ENOTFOUND for an unknown sandbox or
+	 * checkpoint.  kiln_sandbox_check() does not look at it.
+	 */
+	const char *from_checkpoint;
 };
 
 #define KILN_CPUS_MIN 1
@@ -417,7 +431,8 @@ int kiln_sandbox_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
  * agent is not ours to stop).  Useful for running the agent in an existing
  * VM or container, and for testing the host side without KVM.
  * KILN_EINVAL for an unknown endpoint syntax, KILN_EGUEST if the agent
- * does not answer within the boot timeout.
+ * does not answer within the boot timeout.  A lost connection is replaced
+ * on the next call, as for a VM (the agent restarted on the same socket).
  */
 int kiln_sandbox_attach(struct kiln *k, const char *endpoint,
 			struct kiln_sandbox **out);
@@ -464,7 +479,10 @@ struct kiln_exec {
 	 * them) goes to on_stdout; stdin goes to the terminal (EOF on
 	 * stdin_fd is sent as the terminal's ^D).
 	 * user: run as this guest user (a name in the guest's /etc/passwd or
-	 * a decimal uid), with its groups and HOME; NULL: root.
+	 * a decimal uid), with its groups and HOME; or "UID:GID" (as `docker
+	 * run -u`): exactly those ids, no supplementary groups (HOME and
+	 * USER from /etc/passwd if the uid is there, else HOME=/); NULL:
+	 * root.
 	 * resize_fd/on_resize (tty only): when resize_fd (>= 0, e.g. a
 	 * signalfd of SIGWINCH) is readable, on_resize is called; it must
 	 * consume what made the fd readable and return 0 with the new size
@@ -478,7 +496,28 @@ struct kiln_exec {
 	int resize_fd;
 	int (*on_resize)(void *ctx, unsigned int *rows, unsigned int *cols);
 	void *resize_ctx;
+	/*
+	 * Added in 0.1 for capped and collected output:
+	 *
+	 * max_output: at most this many bytes of stdout, and at most this
+	 * many of stderr, reach the callbacks (or the collected buffers);
+	 * 0: no cap (with collect: KILN_EXEC_COLLECT_DEFAULT); at most
+	 * KILN_EXEC_MAX_OUTPUT.  The guest agent keeps reading and counting
+	 * the rest (the command never blocks on it), and the result says
+	 * how much each stream produced and whether it was capped: never a
+	 * silent truncation.  A terminal's output (tty) counts as stdout.
+	 * collect: gather the output in malloc'd buffers of the result
+	 * (stdout_data, stderr_data) instead of streaming it; on_stdout and
+	 * on_stderr must then be NULL, and the cap at most
+	 * KILN_EXEC_COLLECT_MAX.  Free them with kiln_exec_result_free().
+	 */
+	uint64_t max_output;
+	int collect;
 };
+
+#define KILN_EXEC_MAX_OUTPUT (1ull << 40) /* 1 TiB per stream */
+#define KILN_EXEC_COLLECT_DEFAULT (16ull << 20) /* 16 MiB per stream */
+#define KILN_EXEC_COLLECT_MAX (1ull << 30) /* 1 GiB per stream */
 
 /* Fill ex with defaults: everything NULL/0, stdin_fd and resize_fd -1. */
 void kiln_exec_init(struct kiln_exec *ex);
@@ -495,17 +534,51 @@ struct kiln_exec_result {
 	int signal; /* that signal's number */
 	int timed_out; /* 1 if killed for its timeout */
 	int exit_code;
+	/*
+	 * Added in 0.1 with max_output, set once the command ran (also with
+	 * KILN_ETIMEOUT).  have_totals: the guest agent reported the totals
+	 * (0 from an older agent: the fields below but the buffers are 0).
+	 * stdout_bytes, stderr_bytes: what the command wrote to each stream,
+	 * delivered or not.  stdout_capped, stderr_capped: 1 if that stream
+	 * produced more than ex->max_output bytes; only max_output of them
+	 * were delivered.  output_dropped (tty): the terminal still had
+	 * output after the agent read 1 MiB more once the command exited
+	 * (a background process kept writing); the rest was discarded.
+	 * stdout_data/stdout_len, stderr_data/stderr_len (ex->collect): the
+	 * collected output, NUL-terminated (the NUL is not counted), also
+	 * what arrived before a failure; NULL/0 without collect.  A result
+	 * with buffers must be freed with kiln_exec_result_free(), whatever
+	 * the exec returned, before it is used again.
+	 */
+	int have_totals;
+	uint64_t stdout_bytes, stderr_bytes;
+	int stdout_capped, stderr_capped;
+	int output_dropped;
+	char *stdout_data, *stderr_data;
+	size_t stdout_len, stderr_len;
 };
+
+/* Free the collected buffers of res (NULL and a zeroed res are fine). */
+void kiln_exec_result_free(struct kiln_exec_result *res);
 
 /*
  * Run a command in the sandbox and wait for it, streaming its output to the
- * callbacks.  On KILN_OK, *res says how it ended.  KILN_EEXEC: it could not
- * be started (message says why, e.g. not found); KILN_ETIMEOUT: it ran
- * longer than ex->timeout_ms and was killed; KILN_ECANCELED: the cancel fd
- * fired or a callback asked to stop (the command was killed);
- * KILN_EGUEST/KILN_EVMM: the agent or the VM failed.  After any failure
- * but KILN_EEXEC and KILN_EINVAL the sandbox is unusable (KILN_ESTATE on
- * the next exec): destroy it.
+ * callbacks (or collecting it: ex->collect).  On KILN_OK, *res says how it
+ * ended.  KILN_EEXEC: it could not be started (message says why, e.g. not
+ * found); KILN_ETIMEOUT: it ran longer than ex->timeout_ms and was killed;
+ * KILN_ECANCELED: the cancel fd fired or a callback asked to stop (the
+ * command was killed); KILN_EINVAL: bad ex (e.g. collect with callbacks,
+ * max_output too large); KILN_EGUEST/KILN_EVMM: the agent or the VM
+ * failed.
+ *
+ * The agent connection (every call on sb, not only exec): a call that lost
+ * it (KILN_EGUEST "lost the agent", KILN_ETIMEOUT) or gave it up
+ * (KILN_ECANCELED) fails and is not retried (the command may have run),
+ * but the sandbox stays usable: the next call opens a fresh connection,
+ * bounded by 10 s (the guest agent keeps listening across snapshot
+ * restores and rollbacks, which end every open connection).  Only a VM
+ * that has stopped makes it KILN_EVMM, then and on every later call:
+ * destroy the sandbox (a persistent one: start it again).
  */
 int kiln_sandbox_exec(struct kiln_sandbox *sb, const struct kiln_exec *ex,
 		      struct kiln_exec_result *res);
@@ -616,24 +689,26 @@ void kiln_sandbox_info_clear(struct kiln_sandbox_info *info);
 
 /*
  * Parts of the confinement a sandbox can do without, for debugging
- * (kiln_options.jail_relax, `kiln create --no-seccomp/--no-cgroup-limits`,
- * $KILN_JAIL_RELAX="seccomp,cgroup"; docs/SECURITY.md).  `kiln inspect`
- * shows each one loudly.
+ * (kiln_options.jail_relax, `kiln create --no-seccomp/--no-cgroup-limits/
+ * --no-pid-ns`, $KILN_JAIL_RELAX="seccomp,cgroup,pid-ns"; docs/SECURITY.md).
+ * `kiln inspect` shows each one loudly.
  */
 #define KILN_JAIL_NO_SECCOMP 0x1u /* kiln-vmm without its syscall filters */
 #define KILN_JAIL_NO_CGROUP 0x2u /* jailed without cgroup (CPU/memory/pids) */
-#define KILN_JAIL_RELAX_ALL 0x3u
+#define KILN_JAIL_NO_PID_NS 0x4u /* jailed in the host's PID namespace */
+#define KILN_JAIL_RELAX_ALL 0x7u
 
 /*
- * The name of one KILN_JAIL_NO_* bit ("seccomp", "cgroup"), NULL for
- * anything else.
+ * The name of one KILN_JAIL_NO_* bit ("seccomp", "cgroup", "pid-ns"), NULL
+ * for anything else.
  */
 const char *kiln_jail_relax_name(unsigned int bit);
 
 /*
  * How the sandbox's running VMM is confined (docs/SECURITY.md), one line
  * into buf: "jailed: uid ..., cgroup ..." or "JAIL DISABLED: why", followed
- * by "; SECCOMP DISABLED" / "; CGROUP LIMITS DISABLED" when relaxed.
+ * by "; SECCOMP DISABLED" / "; CGROUP LIMITS DISABLED" / "; PID NAMESPACE
+ * DISABLED" when relaxed.
  * KILN_ENOTFOUND when no VMM was started in its runtime directory.
  */
 int kiln_sandbox_jail_status(const struct kiln_sandbox_info *info, char *buf,
@@ -650,7 +725,10 @@ int kiln_sandbox_list(struct kiln *k, struct kiln_sandbox_info **list,
 
 /*
  * Connect to a running persistent sandbox, for kiln_sandbox_exec() and
- * the file functions.  KILN_ESTATE if it is not running.
+ * the file functions.  KILN_ESTATE if it is not running.  The handle
+ * follows the sandbox, not one VMM: after a rollback, or a stop and
+ * start, by any process, its next call connects to the VM the sandbox's
+ * record names; while none runs, calls fail saying so.
  */
 int kiln_sandbox_open(struct kiln *k, const char *ref,
 		      struct kiln_sandbox **out);
@@ -809,6 +887,16 @@ int kiln_sandbox_copy_to_guest(struct kiln_sandbox *sb, int src_fd,
 			       unsigned int mode);
 
 /*
+ * kiln_sandbox_copy_to_guest() with an owner: the file belongs to user (a
+ * name or decimal uid in the guest's /etc/passwd: its uid and primary
+ * group; NULL: root, as kiln_sandbox_copy_to_guest()).  An unknown user
+ * is KILN_EGUEST and nothing is written.
+ */
+int kiln_sandbox_copy_to_guest_user(struct kiln_sandbox *sb, int src_fd,
+				    const char *guest_path, const char *name,
+				    unsigned int mode, const char *user);
+
+/*
  * Copy a regular file of the guest (absolute guest_path) to dst_fd,
  * streaming; *size (may be NULL) gets the byte count.  KILN_ENOTFOUND if
  * it does not exist.
@@ -896,6 +984,92 @@ int kiln_sandbox_upload_tar(struct kiln_sandbox *sb, int tar_fd,
 			    struct kiln_copy_stats *stats);
 int kiln_sandbox_download_tar(struct kiln_sandbox *sb, const char *guest_dir,
 			      int tar_fd, struct kiln_copy_stats *stats);
+
+/* ---- guest files: stat, list, mkdir, remove, rename, sync ------------- */
+/*
+ * Paths are absolute paths in the guest (a relative one is KILN_EINVAL).
+ * A path that does not exist is KILN_ENOTFOUND; other refusals of the
+ * guest (permission denied, not empty, exists, not a directory, ...) are
+ * KILN_EGUEST, the message naming the op, the path and the errno, e.g.
+ * "remove /x: Directory not empty (ENOTEMPTY)".  These leave the agent
+ * connection as it was; a lost one is handled as for every call on a
+ * sandbox (KILN_EGUEST, KILN_ETIMEOUT or KILN_EVMM; the next call
+ * connects again).  ".." in a path is resolved by the guest's kernel.
+ */
+enum kiln_file_type {
+	KILN_FILE_UNKNOWN = 0,
+	KILN_FILE_REGULAR = 1,
+	KILN_FILE_DIR = 2,
+	KILN_FILE_SYMLINK = 3,
+	KILN_FILE_FIFO = 4,
+	KILN_FILE_SOCKET = 5,
+	KILN_FILE_CHAR = 6,
+	KILN_FILE_BLOCK = 7,
+};
+
+/* "file", "dir", "symlink", "fifo", "socket", "char", "block", "unknown". */
+const char *kiln_file_type_name(enum kiln_file_type type);
+
+struct kiln_file_stat {
+	enum kiln_file_type type;
+	uint64_t size;
+	unsigned int mode; /* permission bits (07777) */
+	int64_t mtime; /* seconds since the epoch, by the guest's clock */
+	long mtime_nsec;
+	uint32_t uid, gid;
+};
+
+/* lstat() of path, or stat() (symlinks followed) when follow != 0. */
+int kiln_sandbox_file_stat(struct kiln_sandbox *sb, const char *path,
+			   int follow, struct kiln_file_stat *st);
+
+/* One entry of a guest directory (kiln_sandbox_file_list()). */
+struct kiln_dir_entry {
+	char *name; /* no '/'; never "." or ".." */
+	enum kiln_file_type type; /* of the entry itself (not followed) */
+	uint64_t size;
+};
+
+/*
+ * The entries of directory path, in directory order, in *entries (free
+ * with kiln_dir_entries_free()) of *n.  limit: at most that many (0: the
+ * agent's default, 10000; at most 100000).  *truncated (may be NULL) is
+ * set to 1 when entries were left out (the limit, or the reply size of
+ * about 1 MiB, was reached); names that are not UTF-8 are always left out.
+ */
+int kiln_sandbox_file_list(struct kiln_sandbox *sb, const char *path,
+			   unsigned int limit, struct kiln_dir_entry **entries,
+			   size_t *n, int *truncated);
+void kiln_dir_entries_free(struct kiln_dir_entry *entries, size_t n);
+
+/*
+ * Create directory path with permission bits mode (0: 0755; less the
+ * guest umask).  parents != 0: also its missing parents, and an existing
+ * directory is fine (mkdir -p).  The directories created belong to user
+ * (a name or decimal uid in the guest's /etc/passwd: its uid and primary
+ * group; unknown: KILN_EGUEST, nothing created), or to root when NULL.
+ */
+int kiln_sandbox_file_mkdir(struct kiln_sandbox *sb, const char *path,
+			    unsigned int mode, int parents, const char *user);
+
+/*
+ * Remove a file, symlink or empty directory; recursive != 0: a directory
+ * with everything below it (rm -r; symlinks are removed, never followed).
+ * "/" is refused (KILN_EINVAL).
+ */
+int kiln_sandbox_file_remove(struct kiln_sandbox *sb, const char *path,
+			     int recursive);
+
+/* rename(2) in the guest: from replaces to atomically (same file system). */
+int kiln_sandbox_file_rename(struct kiln_sandbox *sb, const char *from,
+			     const char *to);
+
+/*
+ * Flush the guest's page cache to its disks: the file system holding path
+ * (syncfs), or every file system when path is NULL (sync).  Files written
+ * by the copy functions are already fsynced one by one.
+ */
+int kiln_sandbox_sync(struct kiln_sandbox *sb, const char *path);
 
 /* ---- checkpoints and forks ------------------------------------------- */
 /*
@@ -1056,8 +1230,8 @@ struct kiln_guest_status {
 };
 
 /*
- * Ask the guest for its status.  KILN_EGUEST if the agent fails (then the
- * sandbox is unusable), KILN_ESTATE if it failed earlier.
+ * Ask the guest for its status.  KILN_EGUEST/KILN_ETIMEOUT if the agent
+ * fails (the next call connects again), KILN_EVMM if the VM stopped.
  */
 int kiln_sandbox_status(struct kiln_sandbox *sb, struct kiln_guest_status *st);
 

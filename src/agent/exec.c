@@ -7,7 +7,7 @@
  * output pipes are finished: at reap time we read exactly the bytes that
  * were in each pipe (FIONREAD), so everything the leader wrote is
  * delivered, but a background process that keeps the pipe open cannot
- * hold the exec open forever.
+ * hold the exec open forever.  Reading the output: exec_output.c.
  */
 #include "agent/exec.h"
 
@@ -31,12 +31,7 @@
 /* How long proc_kill_all() waits for SIGKILLed commands to go away. */
 #define KILL_ALL_WAIT_MS 5000
 
-static void stream_on_event(struct loop_watch *w, uint32_t events);
 static void stdin_on_event(struct loop_watch *w, uint32_t events);
-static void proc_maybe_finish(struct proc *p);
-
-/* Read buffer of a detached command's output (the agent is one thread). */
-static uint8_t detached_buf[AGENT_CHUNK];
 
 static void proc_link(struct agent *ag, struct conn *c, struct proc *p)
 {
@@ -98,6 +93,8 @@ int proc_spawn(struct conn *c, uint32_t id, const struct exec_spec *spec,
 	p->err.p = p;
 	p->in_fd = sp.stdin_fd;
 	p->tty = sp.tty;
+	p->cap_output = spec->cap_output;
+	p->max_output = spec->max_output;
 	loop_watch_init(&p->out.w, p->out.fd, stream_on_event, &p->out, false);
 	loop_watch_init(&p->err.w, p->err.fd, stream_on_event, &p->err, false);
 	loop_watch_init(&p->in_w, p->in_fd, stdin_on_event, p, false);
@@ -124,143 +121,6 @@ struct proc *proc_find(struct conn *c, uint32_t id)
 		if (p->id == id)
 			return p;
 	return NULL;
-}
-
-/* ---- output ------------------------------------------------------------- */
-
-static void stream_finish(struct proc *p, struct proc_stream *s)
-{
-	if (s->fd < 0)
-		return;
-	loop_watch_del(&p->ag->loop, &s->w);
-	close(s->fd);
-	s->fd = -1;
-	/* Detached without a client: proc_attach() sends the eof. */
-	if (p->conn)
-		conn_send_eof(p->conn, p->id,
-			      s == &p->out ? PROTO_STREAM_STDOUT
-					   : PROTO_STREAM_STDERR);
-}
-
-/*
- * Read one chunk of s into its connection's output queue.  Returns true
- * if the caller may read again at once (a terminal draining after exit).
- */
-static bool stream_read_once(struct proc *p, struct proc_stream *s)
-{
-	size_t want = AGENT_CHUNK;
-	struct conn *c = p->conn;
-	uint8_t *buf;
-	ssize_t n;
-
-	if (p->dead || s->fd < 0 || (!c && !p->session))
-		return false;
-	if (c && conn_out_full(c)) {
-		loop_watch_set(&p->ag->loop, &s->w,
-			       0); /* event from this batch */
-		return false;
-	}
-	if (p->reaped && s->drain_left < want)
-		want = (size_t)s->drain_left;
-	/* Detached without a client: into the ring, never paused. */
-	buf = c ? conn_data_begin(c, want) : detached_buf;
-	if (!buf)
-		return false; /* connection is closing */
-	n = read(s->fd, buf, want);
-	if (n < 0 && errno == EINTR)
-		return true;
-	/*
-	 * A terminal after its leader exited: a read (unlike FIONREAD)
-	 * first flushes what the kernel still holds in its flip buffers, so
-	 * EAGAIN means everything written so far was delivered.
-	 */
-	if (n < 0 && errno == EAGAIN && !(p->tty && p->reaped))
-		return false;
-	if (n > 0 && !c) {
-		ring_push(&p->ring[s == &p->out ? 0 : 1], buf, (size_t)n);
-	} else if (n > 0) {
-		conn_data_commit(c, s == &p->out ? PROTO_STDOUT : PROTO_STDERR,
-				 p->id, (size_t)n);
-		if (s->fd < 0 || p->conn != c)
-			return false; /* the commit closed the connection */
-	}
-	if (n > 0) {
-		if (!p->reaped)
-			return false;
-		s->drain_left -= (uint64_t)n;
-		if (s->drain_left > 0)
-			return p->tty;
-	} else if (n < 0 && errno == EIO && p->tty && !p->reaped) {
-		/*
-		 * Every holder of the slave side closed it, but the leader
-		 * may not have exited yet: closing the master now would hang
-		 * the terminal up and kill it with SIGHUP on its way out.
-		 * Stop watching; the stream ends when the leader is reaped.
-		 */
-		s->hup = true;
-		loop_watch_set(&p->ag->loop, &s->w, 0);
-		return false;
-	} else if (n < 0 && errno != EAGAIN && !(p->tty && errno == EIO)) {
-		log_msg("request %u (pid %d): reading output: %s", p->id,
-			(int)p->pid, strerror(errno));
-	}
-	stream_finish(p, s);
-	proc_maybe_finish(p);
-	return false;
-}
-
-static void stream_read(struct proc *p, struct proc_stream *s)
-{
-	/* A commit may flush, resume and call us again: no nesting. */
-	if (s->reading)
-		return;
-	s->reading = true;
-	/* Bounded: a terminal's drain ends after EXEC_TTY_DRAIN_MAX bytes. */
-	while (stream_read_once(p, s))
-		;
-	s->reading = false;
-}
-
-static void stream_on_event(struct loop_watch *w, uint32_t events)
-{
-	struct proc_stream *s = w->owner;
-
-	stream_read(s->p, s);
-}
-
-void proc_output_pause(struct proc *p)
-{
-	if (p->out.fd >= 0)
-		loop_watch_set(&p->ag->loop, &p->out.w, 0);
-	if (p->err.fd >= 0)
-		loop_watch_set(&p->ag->loop, &p->err.w, 0);
-}
-
-static bool output_blocked(const struct proc *p)
-{
-	if (!p->conn)
-		return !p->session || p->dead;
-	return conn_out_full(p->conn);
-}
-
-void proc_output_resume(struct proc *p)
-{
-	if (output_blocked(p))
-		return;
-	/* A draining terminal may have nothing that would wake epoll. */
-	if (p->tty && p->reaped && p->out.fd >= 0 && !p->out.reading) {
-		stream_read(p, &p->out);
-		if (output_blocked(p))
-			return;
-	}
-	if (p->out.fd >= 0 && !p->out.hup &&
-	    loop_watch_set(&p->ag->loop, &p->out.w, EPOLLIN) < 0)
-		log_msg("request %u: epoll on stdout: %s", p->id,
-			strerror(errno));
-	if (p->err.fd >= 0 &&
-	    loop_watch_set(&p->ag->loop, &p->err.w, EPOLLIN) < 0)
-		log_msg("request %u: epoll on stderr: %s", p->id,
-			strerror(errno));
 }
 
 /* ---- stdin -------------------------------------------------------------- */
@@ -483,7 +343,7 @@ void proc_detach(struct proc *p)
 		proc_retire(p);
 }
 
-static void proc_maybe_finish(struct proc *p)
+void proc_maybe_finish(struct proc *p)
 {
 	struct conn *c = p->conn;
 	int code, sig = 0;
@@ -505,12 +365,7 @@ static void proc_maybe_finish(struct proc *p)
 	log_debug("request %u: pid %d ended, code %d signal %d%s", p->id,
 		  (int)p->pid, code, sig,
 		  p->killed_for_timeout ? " (timeout)" : "");
-	conn_send_json(
-		c, p->id,
-		json_pack("{s:s,s:i,s:i,s:b,s:I}", "type", "exit", "exit_code",
-			  code, "signal", sig, "timed_out",
-			  p->killed_for_timeout, "duration_ms",
-			  (json_int_t)((p->end_ns - p->start_ns) / 1000000)));
+	conn_send_json(c, p->id, proc_exit_json(p, code, sig));
 	conn_kick(c);
 }
 
@@ -579,7 +434,7 @@ static void proc_on_exit(struct proc *p, int status)
 		}
 		if (p->tty) {
 			/* FIONREAD misses the flip buffers: read to EAGAIN. */
-			s->drain_left = EXEC_TTY_DRAIN_MAX;
+			s->drain_left = exec_tty_drain_max;
 			stream_read(p, s);
 			continue;
 		}

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "agent/agent.h"
 #include "agent/detach.h"
 #include "agent/loop.h"
@@ -21,7 +23,8 @@
 /*
  * A terminal's output after its leader exited: read until nothing is
  * buffered, but at most this much (a background process that keeps
- * writing cannot hold the exec open).
+ * writing cannot hold the exec open; the exit message then says
+ * "output_dropped").
  */
 #define EXEC_TTY_DRAIN_MAX (1u << 20)
 /* A terminal's size unless the request says otherwise. */
@@ -30,12 +33,16 @@
 
 /* Longest timeout_ms accepted: one year. */
 #define EXEC_MAX_TIMEOUT_MS (365ull * 24 * 3600 * 1000)
+/* Largest "max_output" accepted (per stream): 1 TiB, far beyond any use. */
+#define EXEC_MAX_OUTPUT_MAX (1ull << 40)
 
 struct proc_stream {
 	int fd; /* -1 once closed */
 	struct loop_watch w;
 	struct proc *p;
 	uint64_t drain_left; /* after the leader exited: bytes still to read */
+	uint64_t total; /* bytes read from it, forwarded or not */
+	bool capped; /* bytes beyond the proc's max_output were dropped */
 	bool reading; /* in stream_read(): no re-entry */
 	bool hup; /* terminal: every slave closed (EIO); kept open until reap */
 };
@@ -50,6 +57,10 @@ struct proc {
 
 	struct proc_stream out, err; /* tty: out is the terminal, err unused */
 	bool tty; /* runs on a pseudo-terminal (out.fd is its master) */
+	/* "max_output": forward at most this many bytes per stream */
+	bool cap_output;
+	uint64_t max_output;
+	bool tty_dropped; /* terminal still had output after the drain */
 
 	int in_fd; /* -1 if no stdin pipe or closed */
 	struct loop_watch in_w;
@@ -133,5 +144,20 @@ void proc_reap_dead(struct agent *ag);
 
 /* Signal number from a name ("TERM", "SIGTERM") or 0 if unknown. */
 int proc_signal_from_name(const char *name);
+
+/* ---- between exec.c and exec_output.c -------------------------------- */
+
+/* EXEC_TTY_DRAIN_MAX; a variable so that tests can make it small. */
+extern uint32_t exec_tty_drain_max;
+
+/* epoll callback of an output stream; read what it has (bounded). */
+void stream_on_event(struct loop_watch *w, uint32_t events);
+void stream_read(struct proc *p, struct proc_stream *s);
+/* Close s and send its eof frame (if a client is attached). */
+void stream_finish(struct proc *p, struct proc_stream *s);
+/* Send the exit and retire p once it is reaped and its streams ended. */
+void proc_maybe_finish(struct proc *p);
+/* The {"type":"exit",...} message of reaped p (NULL: out of memory). */
+json_t *proc_exit_json(const struct proc *p, int code, int sig);
 
 #endif

@@ -13,7 +13,6 @@
  */
 #include "agent/files.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -119,8 +118,8 @@ int files_want_bool(json_t *v, const char *op, const char *field, bool *out,
 	return 0;
 }
 
-static int want_mode(json_t *v, const char *op, mode_t *out, char *err,
-		     size_t errlen)
+int files_want_mode(json_t *v, const char *op, mode_t *out, char *err,
+		    size_t errlen)
 {
 	if (!v)
 		return 0;
@@ -135,7 +134,7 @@ static int want_mode(json_t *v, const char *op, mode_t *out, char *err,
 	return 0;
 }
 
-static const char *type_name(mode_t m)
+const char *files_type_name(mode_t m)
 {
 	if (S_ISREG(m))
 		return "file";
@@ -155,7 +154,8 @@ static const char *type_name(mode_t m)
 }
 
 /* mkdir -p: every component of path[0, len); existing dirs are fine. */
-int files_mkdir_parents(const char *path, size_t len, mode_t mode)
+int files_mkdir_parents(const char *path, size_t len, mode_t mode,
+			const struct files_owner *o)
 {
 	char buf[PATH_MAX];
 	struct stat st;
@@ -176,6 +176,11 @@ int files_mkdir_parents(const char *path, size_t len, mode_t mode)
 				return -errno;
 			if (!S_ISDIR(st.st_mode))
 				return -ENOTDIR;
+		} else if (i > 1 && buf[i - 1] != '/') {
+			int rc = files_chown_new(buf, o); /* created it */
+
+			if (rc < 0)
+				return rc;
 		}
 		if (i < len)
 			buf[i] = '/';
@@ -296,7 +301,7 @@ void files_op_read(struct conn *c, uint32_t id, json_t *obj)
 			conn_send_error(c, id, FILES_E_FILE,
 					"read_file %s: not a regular file "
 					"(%s); only regular files can be read",
-					path, type_name(st.st_mode));
+					path, files_type_name(st.st_mode));
 		else
 			files_send_errno(c, id, "read_file", path, e);
 		return;
@@ -370,8 +375,10 @@ bool files_want_pump(const struct conn *c)
 
 void files_op_write(struct conn *c, uint32_t id, json_t *obj)
 {
-	json_t *op, *jpath, *jmode = NULL, *jparents = NULL;
+	json_t *op, *jpath, *jmode = NULL, *jparents = NULL, *juser = NULL,
+			    *juid = NULL, *jgid = NULL;
 	const char *path, *slash;
+	struct files_owner owner;
 	bool parents = false;
 	mode_t mode = 0644;
 	struct file_xfer *x;
@@ -381,11 +388,12 @@ void files_op_write(struct conn *c, uint32_t id, json_t *obj)
 	int fd, rc;
 
 	if (proto_unpack(obj, err, sizeof(err), "write_file",
-			 "{s:o,s:o,s?o,s?o}", "op", &op, "path", &jpath, "mode",
-			 &jmode, "mkdir_parents", &jparents) < 0 ||
+			 "{s:o,s:o,s?o,s?o,s?o,s?o,s?o}", "op", &op, "path",
+			 &jpath, "mode", &jmode, "mkdir_parents", &jparents,
+			 "user", &juser, "uid", &juid, "gid", &jgid) < 0 ||
 	    files_want_path(jpath, "write_file", "path", &path, err,
 			    sizeof(err)) < 0 ||
-	    want_mode(jmode, "write_file", &mode, err, sizeof(err)) < 0 ||
+	    files_want_mode(jmode, "write_file", &mode, err, sizeof(err)) < 0 ||
 	    files_want_bool(jparents, "write_file", "mkdir_parents", &parents,
 			    err, sizeof(err)) < 0) {
 		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
@@ -399,7 +407,9 @@ void files_op_write(struct conn *c, uint32_t id, json_t *obj)
 				path);
 		return;
 	}
-	if (!files_id_free(c, id, "write_file"))
+	if (!files_id_free(c, id, "write_file") ||
+	    files_want_owner(c, id, "write_file", juser, juid, jgid, &owner) <
+		    0)
 		return;
 	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		files_send_errno(c, id, "write_file", path, EISDIR);
@@ -407,7 +417,7 @@ void files_op_write(struct conn *c, uint32_t id, json_t *obj)
 	}
 	dirlen = (size_t)(slash - path);
 	if (parents && dirlen > 0) {
-		rc = files_mkdir_parents(path, dirlen, 0755);
+		rc = files_mkdir_parents(path, dirlen, 0755, &owner);
 		if (rc < 0) {
 			files_send_errno(c, id, "write_file", path, -rc);
 			return;
@@ -433,8 +443,12 @@ void files_op_write(struct conn *c, uint32_t id, json_t *obj)
 		return;
 	}
 	x->fd = fd;
-	/* fchmod: exactly the mode asked for, whatever the umask. */
-	if (fchmod(fd, mode) < 0) {
+	/*
+	 * The owner first (a chown may clear set-id bits), then exactly the
+	 * mode asked for, whatever the umask.
+	 */
+	if ((owner.set && fchown(fd, owner.uid, owner.gid) < 0) ||
+	    fchmod(fd, mode) < 0) {
 		files_send_errno(c, id, "write_file", path, errno);
 		xfer_end(c, x);
 	}
@@ -532,254 +546,4 @@ void files_conn_close(struct conn *c)
 {
 	while (c->files)
 		xfer_end(c, c->files);
-}
-
-/* ---- one-reply ops ------------------------------------------------------ */
-
-void files_op_stat(struct conn *c, uint32_t id, json_t *obj)
-{
-	json_t *op, *jpath, *jfollow = NULL;
-	const char *path;
-	bool follow = false;
-	struct stat st;
-	char err[512];
-	int rc;
-
-	if (proto_unpack(obj, err, sizeof(err), "stat", "{s:o,s:o,s?o}", "op",
-			 &op, "path", &jpath, "follow", &jfollow) < 0 ||
-	    files_want_path(jpath, "stat", "path", &path, err, sizeof(err)) <
-		    0 ||
-	    files_want_bool(jfollow, "stat", "follow", &follow, err,
-			    sizeof(err)) < 0) {
-		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
-		return;
-	}
-	rc = follow ? stat(path, &st) : lstat(path, &st);
-	if (rc < 0) {
-		files_send_errno(c, id, "stat", path, errno);
-		return;
-	}
-	conn_send_result(
-		c, id,
-		json_pack("{s:s,s:I,s:i,s:I,s:i,s:I,s:I}", "file_type",
-			  type_name(st.st_mode), "size", (json_int_t)st.st_size,
-			  "mode", (int)(st.st_mode & 07777), "mtime",
-			  (json_int_t)st.st_mtim.tv_sec, "mtime_nsec",
-			  (int)st.st_mtim.tv_nsec, "uid", (json_int_t)st.st_uid,
-			  "gid", (json_int_t)st.st_gid));
-}
-
-/* Reply budget for entries, well under PROTO_MAX_PAYLOAD. */
-#define LIST_REPLY_BUDGET (PROTO_MAX_PAYLOAD - 64 * 1024)
-
-void files_op_list_dir(struct conn *c, uint32_t id, json_t *obj)
-{
-	json_t *op, *jpath, *jlimit = NULL, *entries;
-	const char *path;
-	json_int_t limit = FILES_LIST_DEFAULT;
-	size_t est = 0, n = 0, skipped = 0;
-	bool truncated = false;
-	struct dirent *de;
-	char err[512];
-	DIR *d;
-
-	if (proto_unpack(obj, err, sizeof(err), "list_dir", "{s:o,s:o,s?o}",
-			 "op", &op, "path", &jpath, "limit", &jlimit) < 0 ||
-	    files_want_path(jpath, "list_dir", "path", &path, err,
-			    sizeof(err)) < 0) {
-		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
-		return;
-	}
-	if (jlimit) {
-		if (!json_is_integer(jlimit) ||
-		    json_integer_value(jlimit) < 1 ||
-		    json_integer_value(jlimit) > FILES_LIST_MAX) {
-			conn_send_error(c, id, PROTO_E_INVALID,
-					"list_dir: \"limit\" must be an "
-					"integer in 1..%d",
-					FILES_LIST_MAX);
-			return;
-		}
-		limit = json_integer_value(jlimit);
-	}
-	d = opendir(path);
-	if (!d) {
-		files_send_errno(c, id, "list_dir", path, errno);
-		return;
-	}
-	entries = json_array();
-	/* Bounded by the entry cap and the reply budget. */
-	while (entries && (de = readdir(d))) {
-		struct stat st;
-		json_t *e;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		/* JSON escapes may make a name up to 6 times longer. */
-		if ((json_int_t)n >= limit ||
-		    est + strlen(de->d_name) * 6 + 80 > LIST_REPLY_BUDGET) {
-			truncated = true;
-			break;
-		}
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue; /* removed meanwhile */
-		e = json_pack("{s:s,s:s,s:I}", "name", de->d_name, "type",
-			      type_name(st.st_mode), "size",
-			      (json_int_t)st.st_size);
-		if (!e) { /* not UTF-8: cannot be named in JSON */
-			skipped++;
-			continue;
-		}
-		json_array_append_new(entries, e);
-		est += strlen(de->d_name) * 6 + 80;
-		n++;
-	}
-	closedir(d);
-	if (!entries) {
-		conn_send_error(c, id, PROTO_E_INTERNAL,
-				"list_dir: agent out of memory");
-		return;
-	}
-	conn_send_result(c, id,
-			 json_pack("{s:o,s:b,s:I}", "entries", entries,
-				   "truncated", truncated, "skipped",
-				   (json_int_t)skipped));
-}
-
-void files_op_mkdir(struct conn *c, uint32_t id, json_t *obj)
-{
-	json_t *op, *jpath, *jparents = NULL, *jmode = NULL;
-	const char *path;
-	bool parents = false;
-	mode_t mode = 0755;
-	char err[512];
-	int rc = 0;
-
-	if (proto_unpack(obj, err, sizeof(err), "mkdir", "{s:o,s:o,s?o,s?o}",
-			 "op", &op, "path", &jpath, "parents", &jparents,
-			 "mode", &jmode) < 0 ||
-	    files_want_path(jpath, "mkdir", "path", &path, err, sizeof(err)) <
-		    0 ||
-	    files_want_bool(jparents, "mkdir", "parents", &parents, err,
-			    sizeof(err)) < 0 ||
-	    want_mode(jmode, "mkdir", &mode, err, sizeof(err)) < 0) {
-		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
-		return;
-	}
-	if (parents)
-		rc = files_mkdir_parents(path, strlen(path), mode);
-	else if (mkdir(path, mode) < 0)
-		rc = -errno;
-	if (rc < 0) {
-		files_send_errno(c, id, "mkdir", path, -rc);
-		return;
-	}
-	conn_send_result(c, id, NULL);
-}
-
-/*
- * Remove directory name (in dirfd) and everything below it without
- * following symlinks: every step is relative to a directory fd opened
- * with O_NOFOLLOW, so a symlink is removed, never entered.
- */
-static int remove_tree_at(int dirfd, const char *name, int depth)
-{
-	struct dirent *de;
-	int fd, rc = 0;
-	DIR *d;
-
-	if (depth >= FILES_MAX_DEPTH)
-		return -ELOOP;
-	fd = openat(dirfd, name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	while (rc == 0 && (de = readdir(d))) {
-		struct stat st;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT)
-				rc = -errno;
-			continue;
-		}
-		if (S_ISDIR(st.st_mode))
-			rc = remove_tree_at(fd, de->d_name, depth + 1);
-		else if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT)
-			rc = -errno;
-	}
-	closedir(d);
-	if (rc == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
-		rc = -errno;
-	return rc;
-}
-
-void files_op_remove(struct conn *c, uint32_t id, json_t *obj)
-{
-	json_t *op, *jpath, *jrec = NULL;
-	const char *path;
-	bool recursive = false;
-	struct stat st;
-	char err[512];
-	int rc = 0;
-
-	if (proto_unpack(obj, err, sizeof(err), "remove", "{s:o,s:o,s?o}", "op",
-			 &op, "path", &jpath, "recursive", &jrec) < 0 ||
-	    files_want_path(jpath, "remove", "path", &path, err, sizeof(err)) <
-		    0 ||
-	    files_want_bool(jrec, "remove", "recursive", &recursive, err,
-			    sizeof(err)) < 0) {
-		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
-		return;
-	}
-	if (strspn(path, "/") == strlen(path)) {
-		conn_send_error(
-			c, id, PROTO_E_INVALID,
-			"remove: refusing to remove the root directory");
-		return;
-	}
-	if (lstat(path, &st) < 0)
-		rc = -errno;
-	else if (!S_ISDIR(st.st_mode))
-		rc = unlink(path) < 0 ? -errno : 0;
-	else if (recursive)
-		rc = remove_tree_at(AT_FDCWD, path, 0);
-	else
-		rc = rmdir(path) < 0 ? -errno : 0;
-	if (rc < 0) {
-		files_send_errno(c, id, "remove", path, -rc);
-		return;
-	}
-	conn_send_result(c, id, NULL);
-}
-
-void files_op_rename(struct conn *c, uint32_t id, json_t *obj)
-{
-	json_t *op, *jfrom, *jto;
-	const char *from, *to;
-	char err[512];
-
-	if (proto_unpack(obj, err, sizeof(err), "rename", "{s:o,s:o,s:o}", "op",
-			 &op, "from", &jfrom, "to", &jto) < 0 ||
-	    files_want_path(jfrom, "rename", "from", &from, err, sizeof(err)) <
-		    0 ||
-	    files_want_path(jto, "rename", "to", &to, err, sizeof(err)) < 0) {
-		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
-		return;
-	}
-	if (rename(from, to) < 0) {
-		char both[2 * PATH_MAX + 8];
-
-		snprintf(both, sizeof(both), "%s -> %s", from, to);
-		files_send_errno(c, id, "rename", both, errno);
-		return;
-	}
-	conn_send_result(c, id, NULL);
 }

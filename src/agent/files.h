@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * File operations (docs/PROTOCOL.md, "Files"): read_file and write_file
- * stream content as data frames; stat, list_dir, mkdir, remove and rename
- * answer with one reply.  Transfers in flight belong to their connection
- * (conn->files) and are pumped by the connection's settle loop a bounded
- * amount at a time, so one huge file never starves other connections.
+ * stream content as data frames (files.c); stat, list_dir, mkdir, remove,
+ * rename and sync answer with one reply (files_ops.c).  Transfers in flight
+ * belong to their connection (conn->files) and are pumped by the connection's
+ * settle loop a bounded amount at a time, so one huge file never starves other
+ * connections.
  */
 #ifndef KILN_AGENT_FILES_H
 #define KILN_AGENT_FILES_H
@@ -36,6 +37,7 @@ void files_op_list_dir(struct conn *c, uint32_t id, json_t *obj);
 void files_op_mkdir(struct conn *c, uint32_t id, json_t *obj);
 void files_op_remove(struct conn *c, uint32_t id, json_t *obj);
 void files_op_rename(struct conn *c, uint32_t id, json_t *obj);
+void files_op_sync(struct conn *c, uint32_t id, json_t *obj);
 
 /* True if a transfer with request id runs on c. */
 bool files_busy_id(const struct conn *c, uint32_t id);
@@ -85,7 +87,35 @@ int files_want_path(json_t *v, const char *op, const char *field,
 		    const char **out, char *err, size_t errlen);
 int files_want_bool(json_t *v, const char *op, const char *field, bool *out,
 		    char *err, size_t errlen);
-/* mkdir -p of path[0, len): returns 0 or -errno. */
-int files_mkdir_parents(const char *path, size_t len, mode_t mode);
+/* "mode": 0..07777 (unchanged when v is NULL). */
+int files_want_mode(json_t *v, const char *op, mode_t *out, char *err,
+		    size_t errlen);
+/* "file", "dir", "symlink", ... for the type bits of m. */
+const char *files_type_name(mode_t m);
+/*
+ * The owner of what an op creates (files_owner.c): set from "user" (a
+ * name or uid looked up in the guest's passwd) or "uid" and "gid".
+ */
+struct files_owner {
+	bool set; /* else: the agent's user (root) */
+	uid_t uid;
+	gid_t gid;
+};
+
+/*
+ * Fill o from a request's "user", "uid", "gid" (each may be NULL).
+ * Returns 0, or -1 after an error reply (invalid_request, no_such_user).
+ */
+int files_want_owner(struct conn *c, uint32_t id, const char *op, json_t *juser,
+		     json_t *juid, json_t *jgid, struct files_owner *o);
+/* Give the new path (not followed if a symlink) to o; 0 or -errno. */
+int files_chown_new(const char *path, const struct files_owner *o);
+
+/*
+ * mkdir -p of path[0, len): returns 0 or -errno.  The directories it
+ * creates belong to o (NULL: the agent's user).
+ */
+int files_mkdir_parents(const char *path, size_t len, mode_t mode,
+			const struct files_owner *o);
 
 #endif

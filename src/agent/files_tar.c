@@ -28,7 +28,6 @@
 
 #include "agent/files_tmp.h"
 #include "agent/tar.h"
-#include "agent/users.h"
 
 #define FILES_E_ARCHIVE "bad_archive"
 
@@ -90,20 +89,6 @@ static struct tar_xfer *tarx_new(void)
 	if (t)
 		t->root_fd = t->file_fd = t->file_dir = t->fd = -1;
 	return t;
-}
-
-static int want_id(json_t *v, const char *field, uint32_t *out, char *err,
-		   size_t errlen)
-{
-	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > 4294967294LL) {
-		snprintf(err, errlen,
-			 "upload: \"%s\" must be an integer in 0..4294967294",
-			 field);
-		return -1;
-	}
-	*out = (uint32_t)json_integer_value(v);
-	return 0;
 }
 
 /* ---- upload ------------------------------------------------------------- */
@@ -382,54 +367,11 @@ static void up_fail(struct conn *c, uint32_t id, const char *path,
 	}
 }
 
-/*
- * "user": a name or a uid looked up in the guest's /etc/passwd (its uid
- * and primary gid own what is extracted).  Returns 0, or -1 after an
- * error reply.
- */
-static int upload_user(struct conn *c, uint32_t id, json_t *juser,
-		       struct tar_xfer *t)
-{
-	const char *name = json_string_value(juser);
-	struct user_ids ids;
-	int rc;
-
-	if (!name &&
-	    (!json_is_integer(juser) || json_integer_value(juser) < 0 ||
-	     json_integer_value(juser) > 4294967294LL)) {
-		conn_send_error(c, id, PROTO_E_INVALID,
-				"upload: \"user\" must be a user name or a "
-				"uid (integer in 0..4294967294)");
-		return -1;
-	}
-	rc = users_lookup(name, name ? 0 : (uid_t)json_integer_value(juser),
-			  name != NULL, &ids);
-	if (rc == -ENOENT) {
-		if (name)
-			conn_send_error(c, id, PROTO_E_NO_USER,
-					"upload: no user \"%.200s\" in %s",
-					name, users_passwd_path());
-		else
-			conn_send_error(c, id, PROTO_E_NO_USER,
-					"upload: no user with uid %lld in %s",
-					(long long)json_integer_value(juser),
-					users_passwd_path());
-		return -1;
-	}
-	if (rc < 0) {
-		files_send_errno(c, id, "upload", users_passwd_path(), -rc);
-		return -1;
-	}
-	t->uid = ids.uid;
-	t->gid = ids.gid;
-	t->own = true;
-	return 0;
-}
-
 void files_op_upload(struct conn *c, uint32_t id, json_t *obj)
 {
 	json_t *op, *jpath, *jparents = NULL, *juid = NULL, *jgid = NULL,
 			    *juser = NULL;
+	struct files_owner owner;
 	const char *path;
 	bool parents = false;
 	struct tar_xfer *t;
@@ -447,39 +389,23 @@ void files_op_upload(struct conn *c, uint32_t id, json_t *obj)
 		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
 		return;
 	}
-	if (!juid != !jgid || (juser && juid)) {
-		conn_send_error(c, id, PROTO_E_INVALID,
-				"upload: \"uid\" and \"gid\" go together, "
-				"and not with \"user\"");
+	if (!files_id_free(c, id, "upload") ||
+	    files_want_owner(c, id, "upload", juser, juid, jgid, &owner) < 0)
 		return;
-	}
 	t = tarx_new();
-	if (t && juid &&
-	    (want_id(juid, "uid", &t->uid, err, sizeof(err)) < 0 ||
-	     want_id(jgid, "gid", &t->gid, err, sizeof(err)) < 0)) {
-		tarx_free(t);
-		conn_send_error(c, id, PROTO_E_INVALID, "%s", err);
-		return;
-	}
 	if (!t || !(t->rd = malloc(sizeof(*t->rd)))) {
 		tarx_free(t);
 		conn_send_error(c, id, PROTO_E_INTERNAL,
 				"upload: agent out of memory");
 		return;
 	}
-	if (!files_id_free(c, id, "upload")) {
-		tarx_free(t);
-		return;
-	}
-	t->own = juid != NULL;
-	if (juser && upload_user(c, id, juser, t) < 0) {
-		tarx_free(t);
-		return;
-	}
+	t->own = owner.set;
+	t->uid = owner.uid;
+	t->gid = owner.gid;
 	tar_reader_init(t->rd);
 	/* the target directory: created (one level, or -p) if missing */
 	if (parents)
-		rc = files_mkdir_parents(path, strlen(path), 0755);
+		rc = files_mkdir_parents(path, strlen(path), 0755, NULL);
 	else if (mkdir(path, 0755) < 0 && errno != EEXIST)
 		rc = -errno;
 	if (rc == 0) {

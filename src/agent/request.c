@@ -31,7 +31,7 @@ static const char *const request_ops[] = {
 	"read_file", "write_file", "stat",    "list_dir", "mkdir",
 	"remove",    "rename",	   "status",  "identity", "resize",
 	"ps",	     "kill",	   "forward", "attach",	  "upload",
-	"download",  "net_config"};
+	"download",  "net_config", "sync"};
 
 /*
  * Fields are unpacked as plain JSON values ("o") so that a wrong type gets
@@ -221,19 +221,20 @@ int request_parse_exec(json_t *obj, struct exec_spec *spec, char *err,
 {
 	json_t *op, *argv = NULL, *env = NULL, *cwd = NULL, *in = NULL,
 		    *timeout = NULL, *tty = NULL, *rows = NULL, *cols = NULL,
-		    *user = NULL, *uid = NULL, *gid = NULL, *detach = NULL;
-	json_int_t t = 0;
+		    *user = NULL, *uid = NULL, *gid = NULL, *detach = NULL,
+		    *max_out = NULL;
+	json_int_t t = 0, mo = 0;
 	size_t i;
 
 	memset(spec, 0, sizeof(*spec));
 	spec->cwd = "/";
 	if (proto_unpack(
 		    obj, err, errlen, "exec",
-		    "{s:o,s:o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o}",
+		    "{s:o,s:o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o,s?o}",
 		    "op", &op, "argv", &argv, "env", &env, "cwd", &cwd, "stdin",
 		    &in, "timeout_ms", &timeout, "tty", &tty, "rows", &rows,
 		    "cols", &cols, "user", &user, "uid", &uid, "gid", &gid,
-		    "detach", &detach) < 0)
+		    "detach", &detach, "max_output", &max_out) < 0)
 		return -1;
 	if (!json_is_array(argv) || json_array_size(argv) == 0) {
 		snprintf(err, errlen,
@@ -249,10 +250,15 @@ int request_parse_exec(json_t *obj, struct exec_spec *spec, char *err,
 		      (json_int_t)EXEC_MAX_TIMEOUT_MS, &t, err, errlen) < 0) ||
 	    (detach && want_bool(detach, "exec", "detach", &spec->detach, err,
 				 errlen) < 0) ||
+	    (max_out &&
+	     want_int(max_out, "exec", "max_output", 0,
+		      (json_int_t)EXEC_MAX_OUTPUT_MAX, &mo, err, errlen) < 0) ||
 	    parse_tty(tty, rows, cols, spec, err, errlen) < 0 ||
 	    parse_user(user, uid, gid, spec, err, errlen) < 0)
 		return -1;
 	spec->timeout_ms = (uint64_t)t;
+	spec->cap_output = max_out != NULL;
+	spec->max_output = (uint64_t)mo;
 	spec->argc = json_array_size(argv);
 	spec->argv = calloc(spec->argc + 1, sizeof(char *));
 	if (!spec->argv) {
@@ -631,6 +637,7 @@ static void handle_control(struct conn *c, uint32_t id, const uint8_t *buf,
 		{"mkdir", files_op_mkdir},
 		{"remove", files_op_remove},
 		{"rename", files_op_rename},
+		{"sync", files_op_sync},
 		{"upload", files_op_upload},
 		{"download", files_op_download},
 		{"status", status_op},

@@ -42,6 +42,9 @@ struct exec_spec {
 	uint32_t uid, gid; /* EXEC_USER_UID: uid; EXEC_USER_IDS: both */
 	/* "detach": outlive the connection, reattach by session id */
 	bool detach;
+	/* "max_output": forward at most this many bytes of each stream */
+	bool cap_output;
+	uint64_t max_output;
 };
 
 struct spawned {

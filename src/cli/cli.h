@@ -32,6 +32,8 @@ int cli_attach(int argc, char **argv);
 int cli_cp(int argc, char **argv);
 int cli_ps(int argc, char **argv);
 int cli_kill(int argc, char **argv);
+/* `kiln fs`: guest file operations (cmd_fs.c). */
+int cli_fs(int argc, char **argv);
 int cli_port_forward(int argc, char **argv);
 int cli_pause(int argc, char **argv);
 int cli_resume(int argc, char **argv);

@@ -93,6 +93,15 @@ struct json_t;
 struct json_t *cli_sandbox_json(const struct kiln_sandbox_info *info);
 
 /*
+ * A checkpoint as JSON (docs/CLI.md, `kiln snapshot ls`), and what
+ * `kiln rollback --json` prints: {"sandbox": its object after the
+ * rollback, "checkpoint": the checkpoint's}.  NULL when out of memory.
+ */
+struct json_t *cli_checkpoint_json(const struct kiln_checkpoint_info *i);
+struct json_t *cli_rollback_json(const struct kiln_sandbox_info *sb,
+				 const struct kiln_checkpoint_info *cp);
+
+/*
  * Print o (consumed) on stdout, indented, with a newline.  Returns 0, or
  * CLI_EXIT_FAILURE (message printed) if o is NULL or writing failed.
  */

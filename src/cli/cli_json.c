@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The JSON form of a persistent sandbox, shared by `kiln create --json`,
- * `kiln ls --json` and `kiln inspect --json`.  The schema is documented in
- * docs/CLI.md and stable: fields are only ever added.
+ * The JSON forms of a persistent sandbox (`kiln create/ls/inspect/start/
+ * stop/pause/resume/fork --json`) and of a checkpoint (`kiln checkpoint/
+ * rollback/snapshot ls/snapshot rm --json`).  The schemas are documented
+ * in docs/CLI.md and stable: fields are only ever added.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -15,15 +16,24 @@ static json_t *str_or_null(const char *s)
 	return s && *s ? json_string(s) : json_null();
 }
 
+/* YYYY-MM-DDTHH:MM:SSZ, "" if the time cannot be shown */
+static void utc(int64_t secs, char created[32])
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	created[0] = '\0';
+	if (gmtime_r(&t, &tm) &&
+	    !strftime(created, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		created[0] = '\0';
+}
+
 json_t *cli_sandbox_json(const struct kiln_sandbox_info *info)
 {
-	time_t t = (time_t)info->created_at;
-	char created[32] = "";
-	struct tm tm;
+	char created[32];
 	json_t *o;
 
-	if (gmtime_r(&t, &tm))
-		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	utc(info->created_at, created);
 	o = json_pack(
 		"{s:s, s:o, s:s, s:o, s:o, s:I, s:I, s:s, s:I, s:I, s:I, s:o, "
 		"s:o, s:o, s:o, s:o}",
@@ -43,4 +53,24 @@ json_t *cli_sandbox_json(const struct kiln_sandbox_info *info)
 		str_or_null(info->runtime_dir), "exit_reason",
 		str_or_null(info->exit_reason));
 	return o;
+}
+
+json_t *cli_checkpoint_json(const struct kiln_checkpoint_info *i)
+{
+	char created[32];
+
+	utc(i->created_at, created);
+	return json_pack(
+		"{s:s, s:o, s:s, s:s, s:I, s:I, s:s}", "sandbox", i->sandbox_id,
+		"sandbox_name", str_or_null(i->sandbox_name), "name", i->name,
+		"created", created, "created_unix", (json_int_t)i->created_at,
+		"size_bytes", (json_int_t)i->size_bytes, "path",
+		i->path ? i->path : "");
+}
+
+json_t *cli_rollback_json(const struct kiln_sandbox_info *sb,
+			  const struct kiln_checkpoint_info *cp)
+{
+	return json_pack("{s:o, s:o}", "sandbox", cli_sandbox_json(sb),
+			 "checkpoint", cli_checkpoint_json(cp));
 }

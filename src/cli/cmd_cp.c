@@ -22,7 +22,7 @@
 #include "kiln.h"
 
 static const char usage[] =
-	"usage: kiln cp [-r [-u USER] [--max-bytes SIZE] [--max-entries N]]\n"
+	"usage: kiln cp [-r] [-u USER] [--max-bytes SIZE] [--max-entries N]\n"
 	"               [--json] SRC DST\n"
 	"\n"
 	"Copy a regular file between the host and a running persistent\n"
@@ -42,9 +42,10 @@ static const char usage[] =
 	"                       mtimes; devices, fifos, sockets are skipped.\n"
 	"                       With - as SRC or DST the tree is a tar\n"
 	"                       archive on stdin/stdout.\n"
-	"  -u, --user USER      with -r into a sandbox: what is created "
-	"belongs\n"
-	"                       to USER (name or uid in the guest; default\n"
+	"  -u, --user USER      into a sandbox: the file, or what a tree "
+	"copy\n"
+	"                       creates, belongs to USER (name or uid in the\n"
+	"                       guest: its uid and primary group; default\n"
 	"                       root)\n"
 	"  --max-bytes SIZE     with -r out of a sandbox: fail if the files\n"
 	"                       hold more than SIZE bytes (suffix K, M, G, T:\n"
@@ -122,9 +123,13 @@ static int copy_in(struct cli *c, struct kiln_sandbox *sb, const char *src,
 		report_tree(c, rc, &stats);
 		return rc;
 	}
-	if (!strcmp(src, "-"))
-		return kiln_sandbox_copy_to_guest(sb, STDIN_FILENO, gpath, NULL,
-						  0644);
+	if (!strcmp(src, "-")) {
+		rc = kiln_sandbox_copy_to_guest_user(sb, STDIN_FILENO, gpath,
+						     NULL, 0644, user);
+		if (rc)
+			fprintf(stderr, "kiln: %s\n", kiln_errmsg(c->k));
+		return rc;
+	}
 	fd = open(src, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		fprintf(stderr, "kiln: cannot open %s: %s\n", src,
@@ -154,8 +159,9 @@ static int copy_in(struct cli *c, struct kiln_sandbox *sb, const char *src,
 		return KILN_EINVAL;
 	}
 	dup = strdup(src);
-	rc = kiln_sandbox_copy_to_guest(
-		sb, fd, gpath, dup ? basename(dup) : NULL, st.st_mode & 07777);
+	rc = kiln_sandbox_copy_to_guest_user(sb, fd, gpath,
+					     dup ? basename(dup) : NULL,
+					     st.st_mode & 07777, user);
 	if (rc)
 		fprintf(stderr, "kiln: %s\n", kiln_errmsg(c->k));
 	free(dup);
@@ -318,10 +324,12 @@ int cli_cp(int argc, char **argv)
 			"cp", "--max-bytes and --max-entries apply to "
 			      "trees copied out of a sandbox (with -r, "
 			      "DST not -)");
-	if (user && (!recursive || !in))
+	if (user && !in)
 		return cli_usage_error("cp",
-				       "-u applies to trees copied into a "
-				       "sandbox (with -r)");
+				       "-u applies to copies into a sandbox "
+				       "(files out of one belong to you)");
+	if (user && !user[0])
+		return cli_usage_error("cp", "-u needs a user name or uid");
 	if (gpath[0] != '/')
 		return cli_usage_error("cp",
 				       "the guest path '%s' is not "

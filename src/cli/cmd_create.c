@@ -3,6 +3,7 @@
  * `kiln create`: boot a persistent sandbox whose VMM keeps running after
  * kiln exits; print its id (or its JSON) once its agent answers.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -42,6 +43,15 @@ static const char usage[] =
 	"pid\n"
 	"                       limits (debugging only; `kiln inspect` shows\n"
 	"                       CGROUP LIMITS DISABLED)\n"
+	"  --no-pid-ns          jailed in the host's PID namespace (debugging\n"
+	"                       only; `kiln inspect` shows PID NAMESPACE\n"
+	"                       DISABLED)\n"
+	"  --from SANDBOX:CHECKPOINT  restore that checkpoint (`kiln\n"
+	"                       snapshot ls`) instead of booting afresh: its\n"
+	"                       processes, memory and files, with this\n"
+	"                       sandbox's own id, CID, name and network; its\n"
+	"                       kernel, image, cpus and memory are the\n"
+	"                       checkpoint's (other values are refused)\n"
 	"  --json               print the sandbox as JSON (see docs/CLI.md)\n"
 	"  -q, --quiet          no boot progress on stderr\n"
 	"  -h, --help           show this help\n"
@@ -61,10 +71,12 @@ static const struct option longopts[] = {
 	{"image", required_argument, NULL, 'I'},
 	{"kernel", required_argument, NULL, 'K'},
 	{"boot-timeout", required_argument, NULL, 'B'},
+	{"from", required_argument, NULL, 'F'},
 	{"json", no_argument, NULL, 'j'},
 	{"no-jail", no_argument, NULL, 'U'},
 	{"no-seccomp", no_argument, NULL, 'S'},
 	{"no-cgroup-limits", no_argument, NULL, 'G'},
+	{"no-pid-ns", no_argument, NULL, 'P'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	NET_ARGS_LONGOPTS,
@@ -72,7 +84,8 @@ static const struct option longopts[] = {
 };
 
 /*
- * --no-seccomp, --no-cgroup-limits: added to $KILN_JAIL_RELAX, which
+ * --no-seccomp, --no-cgroup-limits, --no-pid-ns: added to $KILN_JAIL_RELAX,
+ * which
  * kiln_open() reads (kiln_options.jail_relax's complement) and the new
  * sandbox records.
  */
@@ -100,16 +113,84 @@ static int net_usage_error(const char *msg)
 	return CLI_EXIT_USAGE;
 }
 
+/*
+ * The create cannot be reported (its object not read back, stdout not
+ * written): it fails as a whole, so the sandbox goes again, as for any
+ * failed create (docs/CLI.md: on failure nothing is left).
+ */
+static int create_undo(struct cli *c, const char *id, const char *what)
+{
+	int sig = cli_signal_received(c);
+
+	fprintf(stderr, "kiln: sandbox %s was created, but %s; removing it\n",
+		id, what);
+	if (kiln_sandbox_remove(c->k, id, 1))
+		fprintf(stderr,
+			"kiln: removing sandbox %s failed: %s; remove it with "
+			"'kiln rm --force %s'\n",
+			id, kiln_errmsg(c->k), id);
+	return sig > 0 ? 128 + sig : CLI_EXIT_FAILURE;
+}
+
+static int create_print_id(struct cli *c, const char *id)
+{
+	char what[256];
+
+	if (printf("%s\n", id) >= 0 && fflush(stdout) != EOF)
+		return 0;
+	snprintf(what, sizeof(what), "its id cannot be written to stdout: %s",
+		 strerror(errno));
+	return create_undo(c, id, what);
+}
+
+/*
+ * --json: the whole object or nothing (docs/CLI.md, "JSON output": every
+ * field is always present), never a partial one with exit status 0.
+ */
+static int create_print_json(struct cli *c, const char *id)
+{
+	struct kiln_sandbox_info info;
+	char what[1024];
+	json_t *o = NULL;
+	int rc;
+
+	rc = kiln_sandbox_get(c->k, id, &info);
+	if (rc == KILN_ENOTFOUND) {
+		/* another kiln removed it meanwhile: nothing to undo */
+		fprintf(stderr, "kiln: sandbox %s was created, but %s\n", id,
+			kiln_errmsg(c->k));
+		return CLI_EXIT_FAILURE;
+	}
+	if (rc) {
+		snprintf(what, sizeof(what), "reading it back failed: %s",
+			 kiln_errmsg(c->k));
+		return create_undo(c, id, what);
+	}
+	o = cli_sandbox_json(&info);
+	kiln_sandbox_info_clear(&info);
+	if (!o)
+		return create_undo(c, id, "out of memory");
+	if (json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ||
+	    putchar('\n') == EOF || fflush(stdout) == EOF) {
+		snprintf(what, sizeof(what),
+			 "its JSON cannot be written to stdout: %s",
+			 strerror(errno));
+		json_decref(o);
+		return create_undo(c, id, what);
+	}
+	json_decref(o);
+	return 0;
+}
+
 int cli_create(int argc, char **argv)
 {
 	struct kiln_sandbox_config cfg = {.persistent = 1};
 	struct kiln_net_policy pol;
 	struct net_args na;
-	struct kiln_sandbox_info info;
 	struct kiln_sandbox *sb;
 	unsigned int boot_s = 0;
 	bool json = false, quiet = false;
-	char err[512], *image = NULL, seen[128] = {0};
+	char err[512], *image = NULL, seen[128] = {0}, id[KILN_ID_LEN + 1];
 	const char *image_arg = NULL;
 	struct cli c;
 	int opt, rc, code = 0;
@@ -161,6 +242,9 @@ int cli_create(int argc, char **argv)
 		case 'K':
 			cfg.kernel_path = optarg;
 			break;
+		case 'F':
+			cfg.from_checkpoint = optarg;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -170,7 +254,10 @@ int cli_create(int argc, char **argv)
 			break;
 		case 'S':
 		case 'G':
-			if (relax_add(opt == 'S' ? "seccomp" : "cgroup")) {
+		case 'P':
+			if (relax_add(opt == 'S'   ? "seccomp"
+				      : opt == 'G' ? "cgroup"
+						   : "pid-ns")) {
 				fprintf(stderr, "kiln create: out of memory\n");
 				return CLI_EXIT_FAILURE;
 			}
@@ -191,6 +278,9 @@ int cli_create(int argc, char **argv)
 	if ((image_arg && !*image_arg) ||
 	    (cfg.kernel_path && !*cfg.kernel_path))
 		return cli_usage_error("create", "empty path");
+	if (cfg.from_checkpoint && !*cfg.from_checkpoint)
+		return cli_usage_error("create", "--from needs "
+						 "SANDBOX:CHECKPOINT");
 	if (na.given) {
 		if (net_args_finish(&na, &pol, err, sizeof(err)))
 			return net_usage_error(err);
@@ -218,28 +308,9 @@ int cli_create(int argc, char **argv)
 		code = cli_fail(&c, rc);
 		goto out;
 	}
-	if (json) {
-		json_t *o = NULL;
-
-		rc = kiln_sandbox_get(c.k, kiln_sandbox_id(sb), &info);
-		if (!rc) {
-			o = cli_sandbox_json(&info);
-			kiln_sandbox_info_clear(&info);
-		}
-		if (o) {
-			json_dumpf(o, stdout,
-				   JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			putchar('\n');
-			json_decref(o);
-		} else {
-			printf("{\"id\": \"%s\"}\n", kiln_sandbox_id(sb));
-		}
-	} else {
-		printf("%s\n", kiln_sandbox_id(sb));
-	}
+	snprintf(id, sizeof(id), "%s", kiln_sandbox_id(sb));
 	kiln_sandbox_close(sb);
-	if (fflush(stdout) == EOF)
-		code = CLI_EXIT_FAILURE;
+	code = json ? create_print_json(&c, id) : create_print_id(&c, id);
 out:
 	free(image);
 	cli_close(&c);

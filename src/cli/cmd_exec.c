@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/cli_tty.h"
 #include "cli/detach_keys.h"
+#include "cli/exec_output.h"
 
 static const char *const cmd_names[] = {"exec", "shell", "attach"};
 
@@ -190,6 +191,14 @@ int cli_exec_run(struct cli *c, struct kiln_sandbox *sb, enum exec_args_cmd cmd,
 	ex.stderr_ctx = &errout;
 	ex.stdin_fd = a->interactive ? STDIN_FILENO : -1;
 	ex.tty = a->tty;
+	ex.max_output = a->max_output;
+	if (a->json) {
+		/* collected, printed as one object (exec_output.c) */
+		ex.collect = 1;
+		ex.on_stdout = ex.on_stderr = NULL;
+		if (!ex.max_output)
+			ex.max_output = EXEC_JSON_DEFAULT_CAP;
+	}
 	/* raw mode only when we pass the keyboard on (and not detaching) */
 	if (a->tty &&
 	    cli_term_open(&t, a->interactive ? STDIN_FILENO : -1, STDOUT_FILENO,
@@ -256,8 +265,19 @@ int cli_exec_run(struct cli *c, struct kiln_sandbox *sb, enum exec_args_cmd cmd,
 			kill_started(c, a, pid);
 			session = 0; /* killed, as a plain exec would be */
 		}
+		bool ran = rc == KILN_OK || rc == KILN_ETIMEOUT;
+		int jcode = 0;
+
+		/* the command ran: its output, then what kiln has to say */
+		if (a->json && ran)
+			jcode = cli_json_print(exec_output_json(&res));
+		if (ran)
+			exec_output_warn(&res, ex.max_output);
 		code = exec_outcome(c, rc, &res, &out, &errout, session);
+		if (jcode)
+			code = jcode; /* the JSON was lost (message printed) */
 	}
+	kiln_exec_result_free(&res);
 	if (lost)
 		fprintf(stderr,
 			"kiln: %llu bytes of output were dropped while "

@@ -192,6 +192,10 @@ static void inspect_text(const struct kiln_sandbox_info *s)
 		printf("relaxed:       !!! CGROUP LIMITS DISABLED: no CPU, "
 		       "memory or pid limits (created with "
 		       "--no-cgroup-limits) !!!\n");
+	if (s->jail_relax & KILN_JAIL_NO_PID_NS)
+		printf("relaxed:       !!! PID NAMESPACE DISABLED: kiln-vmm "
+		       "sees and can signal the host's processes of its uid "
+		       "(created with --no-pid-ns) !!!\n");
 	if (s->exit_reason)
 		printf("exit reason:   %s\n", s->exit_reason);
 }
@@ -229,9 +233,9 @@ static int inspect_network(struct cli *c, const struct kiln_sandbox_info *s,
 
 /*
  * The jail's fields for --json: "jail" (the running VMM's confinement
- * line, null when none was started), "seccomp" and "cgroup_limits"
- * (false when the sandbox was created without them), "jail_relax" (their
- * names).  0, or -1 when out of memory.
+ * line, null when none was started), "seccomp", "cgroup_limits" and
+ * "pid_namespace" (false when the sandbox was created without them),
+ * "jail_relax" (their names).  0, or -1 when out of memory.
  */
 static int inspect_jail_json(const struct kiln_sandbox_info *s, json_t *o)
 {
@@ -254,6 +258,9 @@ static int inspect_jail_json(const struct kiln_sandbox_info *s, json_t *o)
 	    json_object_set_new(
 		    o, "cgroup_limits",
 		    json_boolean(!(s->jail_relax & KILN_JAIL_NO_CGROUP))) ||
+	    json_object_set_new(
+		    o, "pid_namespace",
+		    json_boolean(!(s->jail_relax & KILN_JAIL_NO_PID_NS))) ||
 	    json_object_set_new(
 		    o, "jail",
 		    kiln_sandbox_jail_status(s, jail, sizeof(jail)) == KILN_OK

@@ -23,6 +23,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_common.h"
+#include "cli/exec_output.h"
 #include "cli/run_args.h"
 #include "kiln.h"
 
@@ -44,6 +45,14 @@ static int run_with(struct kiln *k, const struct run_args *a,
 	ex.stdout_ctx = out;
 	ex.on_stderr = cli_output_write;
 	ex.stderr_ctx = errout;
+	ex.max_output = a->max_output;
+	if (a->json) {
+		/* collected, printed as one object (exec_output.c) */
+		ex.collect = 1;
+		ex.on_stdout = ex.on_stderr = NULL;
+		if (!ex.max_output)
+			ex.max_output = EXEC_JSON_DEFAULT_CAP;
+	}
 	/* an unusable stdin (closed) is treated as empty */
 	ex.stdin_fd = (a->no_stdin || fcntl(STDIN_FILENO, F_GETFD) < 0)
 			      ? -1
@@ -76,7 +85,7 @@ int cli_run(int argc, char **argv)
 	struct run_args a;
 	struct cli c;
 	char err[512];
-	int rc, sig, code;
+	int rc, sig, code, jcode = 0;
 
 	switch (run_args_parse(argc, argv, &a, err, sizeof(err))) {
 	case RUN_ARGS_HELP:
@@ -92,6 +101,14 @@ int cli_run(int argc, char **argv)
 		return CLI_EXIT_FAILURE;
 	rc = run_with(c.k, &a, &c.prog, &out, &errout, &res);
 	cli_progress_clear(&c.prog);
+	/* the command ran: its output, then what kiln has to say */
+	if (a.json && (rc == KILN_OK || rc == KILN_ETIMEOUT))
+		jcode = cli_json_print(exec_output_json(&res));
+	if (rc == KILN_OK || rc == KILN_ETIMEOUT)
+		exec_output_warn(&res, a.max_output ? a.max_output
+				       : a.json	    ? EXEC_JSON_DEFAULT_CAP
+						    : 0);
+	kiln_exec_result_free(&res);
 	code = cli_exec_exit_code(rc, &res);
 	if (rc == KILN_ECANCELED && (sig = cli_signal_received(&c)) > 0) {
 		if (!a.quiet)
@@ -114,5 +131,5 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "kiln: %s\n", kiln_errmsg(c.k));
 	}
 	cli_close(&c);
-	return code;
+	return jcode ? jcode : code; /* jcode: the JSON was lost */
 }

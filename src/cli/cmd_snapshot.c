@@ -19,8 +19,8 @@
 static const char snapshot_usage[] =
 	"usage: kiln snapshot ls [--json] [SANDBOX]\n"
 	"       kiln snapshot ls --base [--json]\n"
-	"       kiln snapshot rm SANDBOX NAME...\n"
-	"       kiln snapshot rm --all-of SANDBOX\n"
+	"       kiln snapshot rm [--json] SANDBOX NAME...\n"
+	"       kiln snapshot rm [--json] --all-of SANDBOX\n"
 	"       kiln snapshot prune [--all] [--dry-run] [--json]\n"
 	"\n"
 	"List or remove the checkpoints of persistent sandboxes (made by\n"
@@ -28,7 +28,8 @@ static const char snapshot_usage[] =
 	"SANDBOX NAME CHECKPOINT CREATED SIZE (disk space); --json: an array\n"
 	"of objects (see docs/CLI.md).  rm: the checkpoints NAME... of\n"
 	"SANDBOX, or all of its checkpoints with --all-of; prints each "
-	"removed.\n"
+	"removed\n"
+	"(--json: an array of their objects, as ls --json shows them).\n"
 	"\n"
 	"Base snapshots are the cached boots sandboxes restore\n"
 	"($KILN_CACHE/snapshots); each new kiln-vmm, kernel or image makes a\n"
@@ -38,7 +39,7 @@ static const char snapshot_usage[] =
 	"every one), never one a running sandbox uses; --dry-run only lists.\n"
 	"\n"
 	"options:\n"
-	"  --json             ls, prune: JSON output\n"
+	"  --json             ls, rm, prune: JSON output\n"
 	"  --base             ls: base snapshots instead of checkpoints\n"
 	"  --all-of SANDBOX   rm: every checkpoint of SANDBOX\n"
 	"  --all              prune: current and other ones too (unused)\n"
@@ -66,20 +67,6 @@ static void time_utc(int64_t secs, char *buf, size_t len)
 		snprintf(buf, len, "%lld", (long long)secs);
 }
 
-static json_t *checkpoint_json(const struct kiln_checkpoint_info *i)
-{
-	char created[32];
-
-	time_utc(i->created_at, created, sizeof(created));
-	return json_pack("{s:s, s:o, s:s, s:s, s:I, s:I, s:s}", "sandbox",
-			 i->sandbox_id, "sandbox_name",
-			 i->sandbox_name[0] ? json_string(i->sandbox_name)
-					    : json_null(),
-			 "name", i->name, "created", created, "created_unix",
-			 (json_int_t)i->created_at, "size_bytes",
-			 (json_int_t)i->size_bytes, "path", i->path);
-}
-
 static int snapshot_ls(struct cli *c, const char *ref, bool json)
 {
 	struct kiln_checkpoint_info *list;
@@ -93,8 +80,8 @@ static int snapshot_ls(struct cli *c, const char *ref, bool json)
 		json_t *arr = json_array();
 
 		for (size_t i = 0; arr && i < n; i++)
-			if (json_array_append_new(arr,
-						  checkpoint_json(&list[i]))) {
+			if (json_array_append_new(
+				    arr, cli_checkpoint_json(&list[i]))) {
 				json_decref(arr);
 				arr = NULL;
 			}
@@ -122,6 +109,87 @@ static int snapshot_ls(struct cli *c, const char *ref, bool json)
 		}
 	}
 	kiln_checkpoint_info_list_free(list, n);
+	return code;
+}
+
+/* The listed checkpoint name in list (NULL: none). */
+static const struct kiln_checkpoint_info *
+checkpoint_in(const struct kiln_checkpoint_info *list, size_t n,
+	      const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i].name, name))
+			return &list[i];
+	return NULL;
+}
+
+/*
+ * rm: names[0..n-1] of sandbox ref, or (names NULL) all of its
+ * checkpoints.  Each removed one is printed (its name, or with json its
+ * object in one array, as listed just before its removal); goes on past
+ * a failure (exit 125 then).
+ */
+static int snapshot_rm(struct cli *c, const char *ref, char **names, int n,
+		       bool json)
+{
+	struct kiln_checkpoint_info *list = NULL;
+	json_t *arr = json ? json_array() : NULL;
+	size_t count = 0;
+	bool oom = false;
+	int rc, code = 0;
+
+	if (json && !arr) {
+		fprintf(stderr, "kiln: out of memory\n");
+		return CLI_EXIT_FAILURE;
+	}
+	/* what there is, to print what goes */
+	rc = kiln_checkpoint_list(c->k, ref, &list, &count);
+	if (rc) {
+		json_decref(arr);
+		return cli_fail(c, rc);
+	}
+	if (!names) {
+		rc = kiln_checkpoint_remove(c->k, ref, NULL);
+		if (rc)
+			code = cli_fail(c, rc);
+		for (size_t i = 0; !rc && i < count; i++) {
+			if (!json)
+				printf("%s\n", list[i].name);
+			else if (json_array_append_new(
+					 arr, cli_checkpoint_json(&list[i])))
+				oom = true;
+		}
+	}
+	for (int i = 0; names && i < n; i++) {
+		const struct kiln_checkpoint_info *cp =
+			checkpoint_in(list, count, names[i]);
+
+		rc = kiln_checkpoint_remove(c->k, ref, names[i]);
+		if (rc) {
+			code = cli_fail(c, rc);
+			if (code != CLI_EXIT_FAILURE)
+				break; /* a signal */
+			continue;
+		}
+		if (!json)
+			printf("%s\n", names[i]);
+		/* made after the listing: removed, but not described */
+		else if (!cp)
+			fprintf(stderr,
+				"kiln: checkpoint '%s' was made while "
+				"removing it; it is not in the JSON\n",
+				names[i]);
+		else if (json_array_append_new(arr, cli_checkpoint_json(cp)))
+			oom = true;
+	}
+	kiln_checkpoint_info_list_free(list, count);
+	if (oom) {
+		fprintf(stderr, "kiln: out of memory\n");
+		code = code ? code : CLI_EXIT_FAILURE;
+	}
+	/* what was removed, also when something else failed */
+	if (json && cli_json_print(arr) && !code)
+		code = CLI_EXIT_FAILURE;
 	return code;
 }
 
@@ -312,8 +380,6 @@ int cli_snapshot(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, ":h", snap_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
-			if (!strcmp(sub, "rm"))
-				goto unknown;
 			json = true;
 			break;
 		case 'b':
@@ -366,23 +432,10 @@ int cli_snapshot(int argc, char **argv)
 	} else if (!strcmp(sub, "ls")) {
 		code = snapshot_ls(&c, optind < argc ? argv[optind] : NULL,
 				   json);
-	} else if (all_of) {
-		int rc = kiln_checkpoint_remove(c.k, all_of, NULL);
-
-		code = rc ? cli_fail(&c, rc) : 0;
 	} else {
-		for (int i = optind + 1; i < argc; i++) {
-			int rc = kiln_checkpoint_remove(c.k, argv[optind],
-							argv[i]);
-
-			if (rc) {
-				code = cli_fail(&c, rc);
-				if (code != CLI_EXIT_FAILURE)
-					break; /* a signal */
-				continue;
-			}
-			printf("%s\n", argv[i]);
-		}
+		code = snapshot_rm(&c, all_of ? all_of : argv[optind],
+				   all_of ? NULL : argv + optind + 1,
+				   all_of ? 0 : argc - optind - 1, json);
 	}
 	fflush(stdout);
 	cli_close(&c);

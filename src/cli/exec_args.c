@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli/cli_common.h"
+#include "cli/exec_output.h"
 
 #define EXIT_STATUS_TEXT                                                     \
 	"exit status: CMD's (128+N if signal N killed it); 124 timed out;\n" \
@@ -38,8 +39,18 @@ const char exec_args_usage_exec[] =
 	"  -e, --env NAME=VALUE  set an environment variable (repeatable)\n"
 	"  -w, --workdir DIR     run CMD in DIR (absolute, default /)\n"
 	"  -u, --user USER       run CMD as USER (a name or uid in the\n"
-	"                        guest's /etc/passwd; default root)\n"
+	"                        guest's /etc/passwd, or UID:GID exactly;\n"
+	"                        default root)\n"
 	"  --timeout S           kill CMD after S seconds (exit status 124)\n"
+	"  --max-output SIZE     pass on at most SIZE bytes of CMD's stdout\n"
+	"                        and of its stderr (K, M, G, T suffixes); the\n"
+	"                        rest is counted and dropped, and kiln says "
+	"so\n"
+	"                        on stderr\n"
+	"  --json                collect CMD's output and print one JSON\n"
+	"                        object with it and how CMD ended (output\n"
+	"                        capped at --max-output, default 16M, at most\n"
+	"                        1G per stream; not with -t or -d)\n"
 	"  -d, --detach          start CMD, print its session id and return;\n"
 	"                        CMD keeps running ('kiln attach' to it)\n"
 	"  --detach-keys KEYS    with -it on a terminal: the keys that detach\n"
@@ -92,7 +103,7 @@ const char exec_args_usage_attach[] =
 	"  -h, --help            show this help\n"
 	"\n" EXIT_STATUS_TEXT;
 
-enum { OPT_TIMEOUT = 256, OPT_DETACH_KEYS };
+enum { OPT_TIMEOUT = 256, OPT_DETACH_KEYS, OPT_MAX_OUTPUT, OPT_JSON };
 
 static const struct option longopts[] = {
 	{"interactive", no_argument, NULL, 'i'},
@@ -103,6 +114,8 @@ static const struct option longopts[] = {
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"detach", no_argument, NULL, 'd'},
 	{"detach-keys", required_argument, NULL, OPT_DETACH_KEYS},
+	{"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+	{"json", no_argument, NULL, OPT_JSON},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -209,6 +222,17 @@ static int one_opt(enum exec_args_cmd cmd, int opt, struct exec_args *a,
 	case OPT_DETACH_KEYS: /* checked by cmd_exec.c (detach_keys.c) */
 		a->detach_keys = optarg;
 		return 0;
+	case OPT_MAX_OUTPUT:
+		if (a->max_output)
+			return set_err(err, errlen, "--max-output given twice");
+		return exec_output_parse_size("--max-output", optarg,
+					      KILN_EXEC_MAX_OUTPUT,
+					      &a->max_output, err, errlen)
+			       ? EXEC_ARGS_ERROR
+			       : 0;
+	case OPT_JSON:
+		a->json = true;
+		return 0;
 	case OPT_TIMEOUT:
 		if (a->timeout_s)
 			return set_err(err, errlen, "--timeout given twice");
@@ -277,6 +301,18 @@ enum exec_args_result exec_args_parse(enum exec_args_cmd cmd, int argc,
 	case EXEC_ARGS_EXEC:
 		if (optind >= argc)
 			return set_err(err, errlen, "no command given");
+		if (a->json && (a->tty || a->detach))
+			return set_err(err, errlen,
+				       "--json collects the output of a "
+				       "command that runs to its end: not "
+				       "with %s",
+				       a->tty ? "-t" : "-d");
+		if (a->json && a->max_output > KILN_EXEC_COLLECT_MAX)
+			return set_err(
+				err, errlen,
+				"--max-output: with --json at most "
+				"%llu bytes (1G) per stream",
+				(unsigned long long)KILN_EXEC_COLLECT_MAX);
 		if (!argv[optind][0])
 			return set_err(err, errlen,
 				       "the command name is empty");

@@ -30,6 +30,8 @@ struct exec_args {
 	char **cmd; /* exec: NULL-terminated, points into argv */
 	uint32_t session; /* attach */
 	const char *detach_keys; /* --detach-keys, NULL: the default */
+	uint64_t max_output; /* --max-output, per stream; 0: none */
+	bool json; /* --json: collect the output, print one object */
 };
 
 enum exec_args_result {

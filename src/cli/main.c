@@ -22,6 +22,7 @@ static const char usage[] =
 	"\n"
 	"  create [--name N] [OPTIONS]        boot a persistent sandbox, print "
 	"its id\n"
+	"  create --from SANDBOX:CHECKPOINT   ... restored from a checkpoint\n"
 	"  ls [--all] [--json]                list persistent sandboxes\n"
 	"  inspect SANDBOX [--json]           show one sandbox\n"
 	"  exec SANDBOX [OPTIONS] [--] CMD    run CMD in a running sandbox\n"
@@ -29,6 +30,7 @@ static const char usage[] =
 	"it\n"
 	"  attach SANDBOX SESSION [-i] [-t]   reattach to 'exec --detach' CMD\n"
 	"  cp [-r] SRC DST                    copy files/trees; SANDBOX:PATH\n"
+	"  fs SANDBOX stat|ls|mkdir|rm|mv|sync ARGS  guest file operations\n"
 	"  ps SANDBOX [--json]                list the guest's processes\n"
 	"  kill SANDBOX PID|--exec ID[@CONN] [-s SIG]  signal a guest process\n"
 	"  port-forward SANDBOX [HOST:]PORT:GUEST_PORT  forward a host port "
@@ -40,12 +42,13 @@ static const char usage[] =
 	"  rm [--force] SANDBOX... | --all    stop and remove sandboxes\n"
 	"  pause SANDBOX... [--json]          freeze a sandbox's vCPUs\n"
 	"  resume SANDBOX... [--json]         let a paused sandbox run again\n"
-	"  checkpoint SANDBOX NAME            save a sandbox's state as NAME\n"
-	"  rollback SANDBOX NAME              go back to checkpoint NAME\n"
+	"  checkpoint [--json] SANDBOX NAME   save a sandbox's state as NAME\n"
+	"  rollback [--json] SANDBOX NAME     go back to checkpoint NAME\n"
 	"  fork [--count N] [--json] SANDBOX  new sandboxes from a running "
 	"one\n"
 	"  snapshot ls [--json] [SANDBOX]     list checkpoints\n"
-	"  snapshot rm SANDBOX NAME... | --all-of SANDBOX  remove checkpoints\n"
+	"  snapshot rm [--json] SANDBOX NAME... | --all-of SANDBOX  remove "
+	"checkpoints\n"
 	"  snapshot ls --base | prune [--all] [--dry-run]  base snapshots\n"
 	"\n"
 	"  doctor [--json]                    check that this host can run "
@@ -101,6 +104,7 @@ static const struct {
 	{"shell", cli_shell},
 	{"attach", cli_attach},
 	{"cp", cli_cp},
+	{"fs", cli_fs},
 	{"ps", cli_ps},
 	{"kill", cli_kill},
 	{"port-forward", cli_port_forward},

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli_common.h"
+#include "cli/exec_output.h"
 #include "cli/net_args.h"
 #include "cli/run_args.h"
 #include "kiln.h"
@@ -34,6 +35,14 @@ const char run_args_usage[] =
 	"(repeatable)\n"
 	"  -w, --workdir DIR    run CMD in DIR (absolute, default /)\n"
 	"  -n, --no-stdin       give CMD an empty stdin instead of kiln's\n"
+	"  --max-output SIZE    pass on at most SIZE bytes of CMD's stdout "
+	"and\n"
+	"                       of its stderr (K, M, G, T suffixes); the rest\n"
+	"                       is counted and dropped, and kiln says so\n"
+	"  --json               collect CMD's output and print one JSON "
+	"object\n"
+	"                       with it and how CMD ended (capped at\n"
+	"                       --max-output, default 16M, at most 1G)\n"
 	"  -q, --quiet          no boot progress on stderr (errors still are)\n"
 	"  --agent unix:PATH    run CMD through an already running kiln-agent\n"
 	"                       instead of booting a microVM\n"
@@ -68,6 +77,8 @@ enum opt_id {
 	OPT_NO_STDIN,
 	OPT_QUIET,
 	OPT_AGENT,
+	OPT_MAX_OUTPUT,
+	OPT_JSON,
 	OPT_HELP,
 	OPT_COUNT,
 };
@@ -92,6 +103,8 @@ static const struct opt_def opts[] = {
 	{OPT_NO_STDIN, "no-stdin", 'n', 0, 0},
 	{OPT_QUIET, "quiet", 'q', 0, 0},
 	{OPT_AGENT, "agent", 0, 1, 0},
+	{OPT_MAX_OUTPUT, "max-output", 0, 1, 0},
+	{OPT_JSON, "json", 0, 0, 0},
 	{OPT_HELP, "help", 'h', 0, 0},
 };
 
@@ -158,6 +171,12 @@ static int opt_apply(const struct opt_def *d, const char *name, const char *val,
 		return 0;
 	case OPT_QUIET:
 		a->quiet = true;
+		return 0;
+	case OPT_MAX_OUTPUT:
+		return exec_output_parse_size(name, val, KILN_EXEC_MAX_OUTPUT,
+					      &a->max_output, err, errlen);
+	case OPT_JSON:
+		a->json = true;
 		return 0;
 	case OPT_HELP:
 	case OPT_COUNT:
@@ -275,6 +294,13 @@ enum run_args_result run_args_parse(int argc, char **argv, struct run_args *out,
 		snprintf(err, errlen,
 			 "--agent uses a running agent; --kernel, --image, "
 			 "--cpus, --memory and --boot-timeout do not apply");
+		return RUN_ARGS_ERROR;
+	}
+	if (out->json && out->max_output > KILN_EXEC_COLLECT_MAX) {
+		snprintf(err, errlen,
+			 "--max-output: with --json at most %llu bytes (1G) "
+			 "per stream",
+			 (unsigned long long)KILN_EXEC_COLLECT_MAX);
 		return RUN_ARGS_ERROR;
 	}
 	out->cmd = argv + i;

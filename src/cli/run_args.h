@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define RUN_TIMEOUT_MAX_S 604800u /* a week */
 #define RUN_BOOT_TIMEOUT_MAX_S 86400u
@@ -24,6 +25,8 @@ struct run_args {
 	unsigned int boot_timeout_s; /* 0: library default */
 	bool quiet;
 	bool no_stdin;
+	uint64_t max_output; /* --max-output, per stream; 0: none */
+	bool json; /* --json: collect the output, print one object */
 	const char *env[RUN_ENV_MAX + 1]; /* NULL-terminated */
 	int nenv;
 	char **cmd; /* NULL-terminated, points into argv */

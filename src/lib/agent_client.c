@@ -448,13 +448,26 @@ void agent_client_close(struct agent_client *c)
 	free(c);
 }
 
+bool agent_client_usable(struct agent_client *c)
+{
+	struct pollfd p;
+
+	if (!c || c->broken || c->fd < 0)
+		return false;
+	/* idle: buffered input or a readable socket is nothing we asked for */
+	p = (struct pollfd){.fd = c->fd, .events = POLLIN | POLLRDHUP};
+	if (c->in_off < c->in_len || poll(&p, 1, 0) > 0)
+		c->broken = true;
+	return !c->broken;
+}
+
 const char *agent_client_agent_version(const struct agent_client *c)
 {
 	return c ? c->agent_version : "";
 }
 
-static int handshake(struct agent_client *c, int64_t deadline, char *err,
-		     size_t errlen)
+static int handshake(struct agent_client *c, int64_t deadline, int cancel_fd,
+		     char *err, size_t errlen)
 {
 	const char *ver = NULL;
 	uint32_t id = aclient_new_id(c);
@@ -465,9 +478,9 @@ static int handshake(struct agent_client *c, int64_t deadline, char *err,
 			       json_pack("{s:s,s:i,s:s}", "op", "hello",
 					 "version", PROTO_VERSION, "client",
 					 "libkiln"),
-			       deadline, -1, err, errlen);
+			       deadline, cancel_fd, err, errlen);
 	if (rc == 0)
-		rc = aclient_wait_reply(c, id, deadline, -1, &reply, err,
+		rc = aclient_wait_reply(c, id, deadline, cancel_fd, &reply, err,
 					errlen);
 	if (rc == AGENT_ERR_REMOTE)
 		rc = AGENT_ERR_PROTO; /* e.g. version_mismatch: incompatible */
@@ -541,7 +554,7 @@ int agent_client_connect_unix(const char *path, int timeout_ms,
 		aclient_seterr(err, errlen, "out of memory");
 		return AGENT_ERR_IO;
 	}
-	rc = handshake(c, deadline, err, errlen);
+	rc = handshake(c, deadline, -1, err, errlen);
 	/* Closed before the agent said a word: right after a restore the
 	 * guest's vsock transport reset drops connections the VMM had just
 	 * accepted for it.  Not ready yet rather than broken. */
@@ -612,8 +625,9 @@ static int vsock_connect_line(int fd, const char *uds, uint32_t port,
 }
 
 int agent_client_connect_vsock(const char *uds_path, uint32_t port,
-			       int timeout_ms, struct agent_client **out,
-			       char *err, size_t errlen)
+			       int timeout_ms, int hello_ms, int cancel_fd,
+			       struct agent_client **out, char *err,
+			       size_t errlen)
 {
 	int64_t deadline = aclient_deadline_in(timeout_ms);
 	struct agent_client *c;
@@ -636,7 +650,8 @@ int agent_client_connect_vsock(const char *uds_path, uint32_t port,
 		aclient_seterr(err, errlen, "out of memory");
 		return AGENT_ERR_IO;
 	}
-	rc = handshake(c, deadline, err, errlen);
+	rc = handshake(c, aclient_deadline_in(hello_ms), cancel_fd, err,
+		       errlen);
 	/* Closed before the agent said a word: right after a restore the
 	 * guest's vsock transport reset drops connections the VMM had just
 	 * accepted for it.  Not ready yet rather than broken. */
@@ -662,8 +677,8 @@ int agent_client_wait_ready(const char *uds_path, uint32_t port, int timeout_ms,
 	for (;;) { /* bounded by the deadline */
 		struct agent_client *c;
 		int left = aclient_poll_timeout(deadline);
-		int rc = agent_client_connect_vsock(uds_path, port, left, &c,
-						    err, errlen);
+		int rc = agent_client_connect_vsock(uds_path, port, left, left,
+						    cancel_fd, &c, err, errlen);
 		struct pollfd p = {.fd = cancel_fd, .events = POLLIN};
 
 		if (rc == 0) {

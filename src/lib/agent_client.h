@@ -59,11 +59,15 @@ int agent_client_connect_unix(const char *path, int timeout_ms,
  * (Firecracker protocol: write "CONNECT <port>\n", read "OK <n>\n"), then
  * the hello handshake.  AGENT_ERR_NOT_READY when the socket does not exist
  * yet, refuses, or the VMM hangs up before "OK" (no guest listener yet):
- * the caller may retry.  timeout_ms bounds this attempt (< 0: no limit).
+ * the caller may retry.  timeout_ms bounds the connect up to "OK" (< 0:
+ * no limit); hello_ms the handshake after it (a guest that accepted the
+ * connection is up, only maybe starved of CPU: worth waiting for), which
+ * also ends when cancel_fd (-1: none) becomes readable.
  */
 int agent_client_connect_vsock(const char *uds_path, uint32_t port,
-			       int timeout_ms, struct agent_client **out,
-			       char *err, size_t errlen);
+			       int timeout_ms, int hello_ms, int cancel_fd,
+			       struct agent_client **out, char *err,
+			       size_t errlen);
 
 /*
  * Retry agent_client_connect_vsock() until it succeeds, fails for a reason
@@ -78,6 +82,15 @@ int agent_client_wait_ready(const char *uds_path, uint32_t port, int timeout_ms,
 
 /* Close the connection; the agent kills commands still running on it. */
 void agent_client_close(struct agent_client *c);
+
+/*
+ * Whether c can take a request: false after an error that left the stream
+ * in an unknown state (see the conventions above), and when the idle
+ * connection has something to read: the agent sends nothing unasked, so
+ * that is a hang-up (the VM was restored or stopped, the agent restarted)
+ * or a stray frame.  Either way: close it and connect again.
+ */
+bool agent_client_usable(struct agent_client *c);
 
 /* The agent's version string from the handshake, e.g. "0.1.0". */
 const char *agent_client_agent_version(const struct agent_client *c);
@@ -109,7 +122,11 @@ int agent_client_ping(struct agent_client *c, int timeout_ms,
  * user: run as this guest user (a name in the guest's /etc/passwd, or a
  * decimal uid found there), with its groups and HOME; or set_ids: as
  * uid/gid exactly, no lookup (NULL user and false: as the agent, root).
+ * cap_output: at most max_output bytes of stdout and at most max_output of
+ * stderr reach the callbacks ("max_output", 0..AGENT_MAX_OUTPUT); the
+ * agent drains and counts the rest, and the client enforces the cap too.
  */
+#define AGENT_MAX_OUTPUT (1ull << 40)
 struct agent_exec_opts {
 	const char *const *argv;
 	const char *const *env;
@@ -121,6 +138,8 @@ struct agent_exec_opts {
 	const char *user;
 	bool set_ids;
 	uint32_t uid, gid;
+	bool cap_output;
+	uint64_t max_output;
 };
 
 /*
@@ -180,6 +199,16 @@ struct agent_exec_result {
 	int exit_code;
 	uint64_t duration_ms; /* measured by the agent */
 	uint64_t lost_bytes; /* attach: output dropped while detached */
+	/*
+	 * From the exit message (agents before these fields: have_totals
+	 * false, all zero): bytes the command wrote per stream, whether
+	 * the cap dropped some, whether a terminal still had output after
+	 * the agent's post-exit drain (what it held was lost).
+	 */
+	bool have_totals;
+	uint64_t stdout_bytes, stderr_bytes;
+	bool stdout_capped, stderr_capped;
+	bool output_dropped;
 };
 
 /*
@@ -319,6 +348,14 @@ struct agent_exec_state {
 	struct agent_exec_result *res;
 	bool started;
 	bool cancel; /* a callback asked to stop */
+	/*
+	 * Set by the caller: cap_known (an exec, not an attach: the cap is
+	 * known) and the request's cap.  got: bytes received per stream.
+	 */
+	bool cap_known;
+	bool cap_output;
+	uint64_t max_output;
+	uint64_t got[2];
 	char *err;
 	size_t errlen;
 };
@@ -356,7 +393,10 @@ int agent_client_read_file(struct agent_client *c, const char *path, int out_fd,
  * half-written and a failed write leaves no trace.  Content comes from
  * src_fd when >= 0 (read to EOF), else data[len].  mode: permission bits
  * (0 means 0644), applied exactly (no umask).  mkdir_parents: create
- * missing parent directories (0755) first.
+ * missing parent directories (0755) first.  user: the file (and the
+ * parents created) belong to this user (a name or decimal uid in the
+ * guest's /etc/passwd: its uid and primary gid; unknown: AGENT_ERR_REMOTE,
+ * no_such_user, nothing written); NULL: to the agent's user (root).
  */
 struct agent_write_opts {
 	unsigned int mode;
@@ -364,6 +404,7 @@ struct agent_write_opts {
 	int src_fd;
 	const void *data;
 	size_t len;
+	const char *user;
 };
 
 int agent_client_write_file(struct agent_client *c, const char *path,
@@ -412,10 +453,14 @@ int agent_client_list_dir(struct agent_client *c, const char *path,
 			  bool *truncated, char *err, size_t errlen);
 void agent_dir_free(struct agent_dir_entry *entries, size_t n);
 
-/* mkdir (mode 0: 0755, less the umask); parents: like mkdir -p. */
+/*
+ * mkdir (mode 0: 0755, less the umask); parents: like mkdir -p.  user (a
+ * name or decimal uid in the guest's /etc/passwd; NULL: root) owns the
+ * directories created (an unknown user: AGENT_ERR_REMOTE, no_such_user).
+ */
 int agent_client_mkdir(struct agent_client *c, const char *path,
-		       unsigned int mode, bool parents, int timeout_ms,
-		       char *err, size_t errlen);
+		       unsigned int mode, bool parents, const char *user,
+		       int timeout_ms, char *err, size_t errlen);
 
 /* Remove a file or an empty directory; recursive: a whole tree, never
  * following symlinks (a symlink is removed, not what it points to). */
@@ -426,6 +471,13 @@ int agent_client_remove(struct agent_client *c, const char *path,
 int agent_client_rename(struct agent_client *c, const char *from,
 			const char *to, int timeout_ms, char *err,
 			size_t errlen);
+
+/*
+ * Flush the guest's page cache to its disks: the file system holding path
+ * (syncfs), or with path NULL every file system (sync).
+ */
+int agent_client_sync(struct agent_client *c, const char *path, int timeout_ms,
+		      char *err, size_t errlen);
 
 /*
  * Directory trees as tar streams (ops upload / download).  Counts from the

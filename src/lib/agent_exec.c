@@ -2,8 +2,9 @@
 /*
  * agent_client_exec(): run one command over a connection (see
  * agent_client.h).  The frame handling is a pure state machine,
- * agent_exec_feed(), so it is unit-tested and fuzzed without sockets; the
- * loop around it moves bytes between the socket, stdin and the callbacks.
+ * agent_exec_feed() (agent_exec_feed.c), so it is unit-tested and fuzzed
+ * without sockets; the loop around it moves bytes between the socket,
+ * stdin and the callbacks.
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,172 +26,59 @@
 /* Bound for sending what is still queued once the command has ended. */
 #define EXEC_DRAIN_MS 5000
 
-static int feed_control(struct agent_exec_state *st, const uint8_t *payload,
-			size_t len)
-{
-	struct agent_exec_result *res = st->res;
-	json_int_t pid, code, sig, dur = 0;
-	const char *type, *ecode = "";
-	int timed_out, rc;
-	char jerr[256];
-	json_t *obj;
-
-	obj = proto_json_parse(payload, len, jerr, sizeof(jerr));
-	if (!obj) {
-		aclient_seterr(st->err, st->errlen, "agent reply: %s", jerr);
-		return AGENT_ERR_PROTO;
-	}
-	type = json_string_value(json_object_get(obj, "type"));
-	if (!type)
-		type = "";
-	if (strcmp(type, "started") == 0) {
-		if (st->started || json_unpack(obj, "{s:I}", "pid", &pid) < 0 ||
-		    pid <= 0 || pid > INT_MAX) {
-			aclient_seterr(st->err, st->errlen,
-				       "agent sent a malformed or repeated "
-				       "\"started\" message");
-			rc = AGENT_ERR_PROTO;
-			goto out;
-		}
-		st->started = true;
-		res->pid = (int)pid;
-		/* attach: output dropped while no client was attached */
-		for (const char *const *f =
-			     (const char *const[]){"lost_stdout", "lost_stderr",
-						   NULL};
-		     *f; f++) {
-			json_t *v = json_object_get(obj, *f);
-
-			if (json_is_integer(v) && json_integer_value(v) > 0)
-				res->lost_bytes +=
-					(uint64_t)json_integer_value(v);
-		}
-		if (st->io->on_started)
-			st->io->on_started(st->io->started_ctx, (int)pid);
-		rc = 0;
-	} else if (strcmp(type, "exit") == 0) {
-		if (!st->started ||
-		    json_unpack(obj, "{s:I,s:I,s:b,s?I}", "exit_code", &code,
-				"signal", &sig, "timed_out", &timed_out,
-				"duration_ms", &dur) < 0 ||
-		    sig < 0 || sig >= 128 ||
-		    (sig == 0 && (code < 0 || code > 255)) ||
-		    (sig > 0 && code != 128 + sig) || dur < 0) {
-			aclient_seterr(
-				st->err, st->errlen,
-				"agent sent a malformed \"exit\" message");
-			rc = AGENT_ERR_PROTO;
-			goto out;
-		}
-		res->exited = sig == 0;
-		res->signaled = sig > 0;
-		res->term_signal = (int)sig;
-		res->exit_code = (int)code;
-		res->timed_out = timed_out;
-		res->duration_ms = (uint64_t)dur;
-		rc = 1;
-	} else if (strcmp(type, "error") == 0) {
-		aclient_remote_error(obj, st->err, st->errlen, &ecode);
-		if (strcmp(ecode, PROTO_E_NOT_FOUND) == 0) {
-			res->exit_code = 127;
-			rc = AGENT_ERR_NOT_FOUND;
-		} else if (strcmp(ecode, PROTO_E_PERM) == 0) {
-			res->exit_code = 126;
-			rc = AGENT_ERR_PERM;
-		} else if (strcmp(ecode, PROTO_E_NO_PROCESS) == 0) {
-			rc = AGENT_ERR_NOT_FOUND; /* attach: no such session */
-		} else {
-			rc = AGENT_ERR_REMOTE;
-		}
-	} else {
-		aclient_seterr(
-			st->err, st->errlen,
-			"agent sent an unexpected message type \"%.32s\" "
-			"for an exec",
-			type);
-		rc = AGENT_ERR_PROTO;
-	}
-out:
-	json_decref(obj);
-	return rc;
-}
-
-int agent_exec_feed(struct agent_exec_state *st, const struct proto_hdr *h,
-		    const uint8_t *payload)
-{
-	agent_output_fn fn;
-	void *ctx;
-	char msg[256];
-	json_t *obj;
-
-	if (h->id != st->id) {
-		if (h->id != 0)
-			return 0; /* a late frame of an earlier request */
-		/* The agent gave up on the connection; say why. */
-		obj = h->kind == PROTO_CONTROL
-			      ? proto_json_parse(payload, h->len, msg,
-						 sizeof(msg))
-			      : NULL;
-		if (obj)
-			aclient_remote_error(obj, st->err, st->errlen, NULL);
-		else
-			aclient_seterr(st->err, st->errlen,
-				       "agent sent a %s frame with id 0",
-				       proto_kind_name(h->kind));
-		json_decref(obj);
-		return AGENT_ERR_PROTO;
-	}
-	switch (h->kind) {
-	case PROTO_CONTROL:
-		return feed_control(st, payload, h->len);
-	case PROTO_STDOUT:
-	case PROTO_STDERR:
-		if (!st->started) {
-			aclient_seterr(st->err, st->errlen,
-				       "agent sent output before \"started\"");
-			return AGENT_ERR_PROTO;
-		}
-		fn = h->kind == PROTO_STDOUT ? st->io->on_stdout
-					     : st->io->on_stderr;
-		ctx = h->kind == PROTO_STDOUT ? st->io->stdout_ctx
-					      : st->io->stderr_ctx;
-		if (st->cancel || !fn || h->len == 0)
-			return 0;
-		if (fn(ctx, payload, h->len) != 0) {
-			st->cancel = true;
-			aclient_seterr(
-				st->err, st->errlen,
-				"exec: cancelled by the output callback");
-			return AGENT_ERR_CANCELLED;
-		}
-		return 0;
-	case PROTO_EOF:
-		if (h->len != 1 || (payload[0] != PROTO_STREAM_STDOUT &&
-				    payload[0] != PROTO_STREAM_STDERR)) {
-			aclient_seterr(st->err, st->errlen,
-				       "agent sent a malformed eof frame");
-			return AGENT_ERR_PROTO;
-		}
-		return 0;
-	default:
-		aclient_seterr(st->err, st->errlen,
-			       "agent sent an unexpected %s frame (kind %u)",
-			       proto_kind_name(h->kind), h->kind);
-		return AGENT_ERR_PROTO;
-	}
-}
-
 /* "user": a decimal string is a uid (an integer on the wire), else a name. */
+/* A decimal id below 2^32 - 1 (no sign, no spaces): 0, else -1. */
+static int exec_parse_id(const char *s, const char *stop, uint32_t *id)
+{
+	unsigned long long v = 0;
+
+	if (s == stop)
+		return -1;
+	for (; s < stop; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (unsigned long long)(*s - '0');
+		if (v >= 0xffffffffULL)
+			return -1;
+	}
+	*id = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * "user": a name or a uid looked up in the guest's /etc/passwd; or
+ * "UID:GID" (as `docker run -u`): exactly those ids, no lookup, no
+ * supplementary groups.
+ */
 static int exec_request_user(json_t *req, const char *user, char *err,
 			     size_t errlen)
 {
+	const char *colon = strchr(user, ':');
 	unsigned long uid;
+	uint32_t u, g;
 	char *end;
 	json_t *v;
 
 	if (!user[0]) {
 		aclient_seterr(err, errlen, "exec: user must not be empty");
 		return -1;
+	}
+	if (colon) {
+		if (exec_parse_id(user, colon, &u) ||
+		    exec_parse_id(colon + 1, colon + strlen(colon), &g)) {
+			aclient_seterr(err, errlen,
+				       "exec: user \"%.64s\" is neither a name "
+				       "nor UID:GID (two decimal ids below "
+				       "4294967295)",
+				       user);
+			return -1;
+		}
+		if (json_object_set_new(req, "uid", json_integer(u)) < 0 ||
+		    json_object_set_new(req, "gid", json_integer(g)) < 0) {
+			aclient_seterr(err, errlen, "exec: out of memory");
+			return -1;
+		}
+		return 0;
 	}
 	errno = 0;
 	uid = strtoul(user, &end, 10);
@@ -278,6 +166,18 @@ static json_t *exec_request(const struct agent_exec_opts *o, bool stdin_pipe,
 	if (o->timeout_ms &&
 	    json_object_set_new(req, "timeout_ms",
 				json_integer(o->timeout_ms)) < 0)
+		goto nomem;
+	if (o->cap_output && o->max_output > AGENT_MAX_OUTPUT) {
+		aclient_seterr(err, errlen,
+			       "exec: max_output %llu is too large (at most "
+			       "%llu bytes per stream)",
+			       (unsigned long long)o->max_output,
+			       AGENT_MAX_OUTPUT);
+		goto fail;
+	}
+	if (o->cap_output &&
+	    json_object_set_new(req, "max_output",
+				json_integer((json_int_t)o->max_output)) < 0)
 		goto nomem;
 	if (o->tty &&
 	    (json_object_set_new(req, "tty", json_true()) < 0 ||
@@ -541,11 +441,12 @@ static int exec_step(struct exec_run *r, const struct agent_exec_io *io)
  */
 static int exec_run_request(struct agent_client *c, const char *request,
 			    size_t len, bool stdin_pipe, bool kill_on_cancel,
-			    unsigned int wait_timeout_ms,
+			    const struct agent_exec_opts *o,
 			    const struct agent_exec_io *io,
 			    struct agent_exec_result *res, char *err,
 			    size_t errlen)
 {
+	unsigned int wait_timeout_ms = o ? o->wait_timeout_ms : 0;
 	struct exec_run r;
 	int rc;
 
@@ -565,6 +466,10 @@ static int exec_run_request(struct agent_client *c, const char *request,
 	r.st.res = res;
 	r.st.err = err;
 	r.st.errlen = errlen;
+	/* an attach (o NULL) cannot know the cap its exec was started with */
+	r.st.cap_known = o != NULL;
+	r.st.cap_output = o && o->cap_output;
+	r.st.max_output = o ? o->max_output : 0;
 	rc = queue_frame(&r, PROTO_CONTROL, request, len);
 	/* Bounded: every step waits for progress or the deadline. */
 	while (rc == 0)
@@ -637,8 +542,8 @@ int agent_client_exec(struct agent_client *c, const struct agent_exec_opts *o,
 	s = exec_request_text(o, stdin_pipe, &len, err, errlen);
 	if (!s)
 		return AGENT_ERR_INVAL;
-	rc = exec_run_request(c, s, len, stdin_pipe, true, o->wait_timeout_ms,
-			      io, res, err, errlen);
+	rc = exec_run_request(c, s, len, stdin_pipe, true, o, io, res, err,
+			      errlen);
 	free(s);
 	return rc;
 }
@@ -730,7 +635,7 @@ int agent_client_attach(struct agent_client *c, uint32_t session,
 		return AGENT_ERR_INVAL;
 	}
 	rc = exec_run_request(c, s, len, io->stdin_fd >= 0 || io->stdin_data,
-			      false, 0, io, res, err, errlen);
+			      false, NULL, io, res, err, errlen);
 	free(s);
 	return rc;
 }

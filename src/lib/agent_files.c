@@ -45,8 +45,8 @@ static int files_call(struct agent_client *c, const char *op, json_t *req,
 	json_decref(req);
 	if (!s) {
 		aclient_seterr(err, errlen,
-			       "%s: path is not valid UTF-8 (or out of "
-			       "memory)",
+			       "%s: a path or user name is not valid UTF-8 "
+			       "(or out of memory)",
 			       op);
 		return AGENT_ERR_INVAL;
 	}
@@ -90,8 +90,8 @@ static int queue_json(struct outq *q, uint32_t id, json_t *obj, const char *op,
 	json_decref(obj);
 	if (!s || aclient_outq_push(q, PROTO_CONTROL, id, s, len) < 0) {
 		aclient_seterr(err, errlen,
-			       "%s: path is not valid UTF-8 (or out of "
-			       "memory)",
+			       "%s: a path or user name is not valid UTF-8 "
+			       "(or out of memory)",
 			       op);
 		rc = AGENT_ERR_INVAL;
 	}
@@ -522,6 +522,30 @@ static int write_stream(struct agent_client *c, const char *op,
 	return aclient_result(c, rc);
 }
 
+/*
+ * The owner of what req creates: "user", a name, or a uid when all digits
+ * (as for exec).  Consumes req and returns NULL when user cannot go in
+ * JSON (not UTF-8): no request rather than a silent root owner.
+ */
+static json_t *with_user(json_t *req, const char *user)
+{
+	bool num;
+	json_t *ju;
+
+	if (!req || !user)
+		return req;
+	num = user[0] && strlen(user) <= 10 &&
+	      strspn(user, "0123456789") == strlen(user) &&
+	      strtoull(user, NULL, 10) <= 4294967294ULL;
+	ju = num ? json_integer((json_int_t)strtoull(user, NULL, 10))
+		 : json_string(user);
+	if (!ju || json_object_set_new(req, "user", ju) < 0) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
 int agent_client_write_file(struct agent_client *c, const char *path,
 			    const struct agent_write_opts *o, int timeout_ms,
 			    uint64_t *written, char *err, size_t errlen)
@@ -531,6 +555,7 @@ int agent_client_write_file(struct agent_client *c, const char *path,
 				(int)(o && o->mode ? o->mode & 07777 : 0644),
 				"mkdir_parents", o && o->mkdir_parents);
 
+	req = with_user(req, o ? o->user : NULL);
 	return write_stream(c, "write_file", path, req, o, timeout_ms, written,
 			    NULL, err, errlen);
 }
@@ -550,20 +575,8 @@ int agent_client_upload_tar(struct agent_client *c, const char *dir,
 
 	if (ts)
 		memset(ts, 0, sizeof(*ts));
-	if (req && u && u->user) {
-		/* all digits: a uid, as for exec */
-		bool num = u->user[0] && strlen(u->user) <= 10 &&
-			   strspn(u->user, "0123456789") == strlen(u->user) &&
-			   strtoull(u->user, NULL, 10) <= 4294967294ULL;
-		json_t *ju = num ? json_integer((json_int_t)strtoull(u->user,
-								     NULL, 10))
-				 : json_string(u->user);
-
-		/* not UTF-8: no request (rather than a silent root owner) */
-		if (!ju || json_object_set_new(req, "user", ju) < 0) {
-			json_decref(req);
-			req = NULL;
-		}
+	if (u && u->user) {
+		req = with_user(req, u->user);
 	} else if (req && u && u->own) {
 		json_object_set_new(req, "uid", json_integer(u->uid));
 		json_object_set_new(req, "gid", json_integer(u->gid));
@@ -701,19 +714,21 @@ bad:
 }
 
 int agent_client_mkdir(struct agent_client *c, const char *path,
-		       unsigned int mode, bool parents, int timeout_ms,
-		       char *err, size_t errlen)
+		       unsigned int mode, bool parents, const char *user,
+		       int timeout_ms, char *err, size_t errlen)
 {
 	json_t *rep;
 	int rc = check_path("mkdir", path, err, errlen);
 
 	if (rc == 0)
-		rc = files_call(c, "mkdir",
-				json_pack("{s:s,s:s,s:b,s:i}", "op", "mkdir",
-					  "path", path, "parents", parents,
-					  "mode",
-					  (int)(mode ? mode & 07777 : 0755)),
-				timeout_ms, &rep, err, errlen);
+		rc = files_call(
+			c, "mkdir",
+			with_user(json_pack("{s:s,s:s,s:b,s:i}", "op", "mkdir",
+					    "path", path, "parents", parents,
+					    "mode",
+					    (int)(mode ? mode & 07777 : 0755)),
+				  user),
+			timeout_ms, &rep, err, errlen);
 	if (rc == 0)
 		json_decref(rep);
 	return rc;
@@ -750,6 +765,30 @@ int agent_client_rename(struct agent_client *c, const char *from,
 				json_pack("{s:s,s:s,s:s}", "op", "rename",
 					  "from", from, "to", to),
 				timeout_ms, &rep, err, errlen);
+	if (rc == 0)
+		json_decref(rep);
+	return rc;
+}
+
+int agent_client_sync(struct agent_client *c, const char *path, int timeout_ms,
+		      char *err, size_t errlen)
+{
+	json_t *rep, *req;
+	int rc;
+
+	if (path && !path[0]) {
+		aclient_seterr(err, errlen,
+			       "sync: the path is empty (NULL: every file "
+			       "system)");
+		return AGENT_ERR_INVAL;
+	}
+	req = json_pack("{s:s}", "op", "sync");
+	if (req && path &&
+	    json_object_set_new(req, "path", json_string(path)) < 0) {
+		json_decref(req);
+		req = NULL;
+	}
+	rc = files_call(c, "sync", req, timeout_ms, &rep, err, errlen);
 	if (rc == 0)
 		json_decref(rep);
 	return rc;

@@ -519,9 +519,8 @@ out:
 	return rc;
 }
 
-/* The files of checkpoint cp, checked to exist (*ovl: NULL if none). */
-static int checkpoint_files(struct kiln *k, const struct state_checkpoint *cp,
-			    char **state, char **mem, char **ovl)
+int checkpoint_files(struct kiln *k, const struct state_checkpoint *cp,
+		     char **state, char **mem, char **ovl)
 {
 	struct stat st;
 

@@ -26,6 +26,14 @@ int checkpoint_tree_remove(struct kiln *k, const char *path);
 int checkpoint_tree_rm(const char *path);
 
 /*
+ * The files of checkpoint cp (its state, mem and root.ovl), checked to
+ * exist; *ovl is NULL for a checkpoint without a disk overlay.  Free the
+ * three in every case.  KILN_ENOTFOUND (recorded on k) if one is missing.
+ */
+int checkpoint_files(struct kiln *k, const struct state_checkpoint *cp,
+		     char **state, char **mem, char **ovl);
+
+/*
  * Snapshot row's running VMM into dir/{state,mem} (dir exists): pause it
  * through its API unless it is paused already, PUT /snapshot/create
  * (Full), resume it (always, also after a failure) unless it was paused.

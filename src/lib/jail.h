@@ -66,6 +66,8 @@ struct jail_config {
 	uint64_t memory_bytes; /* guest memory + VMM overhead */
 	uint64_t pids_max;
 	bool no_cgroup; /* no cgroup at all (relaxed mode) */
+	bool no_pid_ns; /* stay in the caller's PID namespace (relaxed mode):
+			   no PID-1 fork, the exec'd VMM is the forked child */
 	const char *cgroup_root; /* NULL: /sys/fs/cgroup */
 	uint64_t nofile; /* RLIMIT_NOFILE; 0: JAIL_DEFAULT_NOFILE */
 	uint64_t fsize; /* RLIMIT_FSIZE in bytes; 0: unlimited */

@@ -21,6 +21,7 @@
 #include "common/proto.h"
 #include "kiln.h"
 #include "lib/console.h"
+#include "lib/exec_output.h"
 #include "lib/handle.h"
 #include "lib/net.h"
 #include "lib/hooks.h"
@@ -28,6 +29,7 @@
 #include "lib/sandbox.h"
 #include "lib/snapshot_base.h"
 #include "lib/sandbox_config.h"
+#include "lib/sandbox_from.h"
 #include "lib/sandbox_jail.h"
 #include "lib/vmm_argv.h"
 
@@ -130,8 +132,12 @@ int sandbox_teardown(struct kiln_sandbox *sb, bool graceful, char *err,
 	int rc = 0, r;
 
 	err[0] = '\0';
+	/* a lost or given-up connection is replaced for the power-off */
+	if (graceful && sb->vmm.pid > 0 && vmm_proc_poll(&sb->vmm) == 0 &&
+	    !agent_client_usable(sb->agent))
+		sandbox_agent_reconnect_quiet(sb, SHUTDOWN_ACK_MS);
 	if (sb->agent) {
-		if (graceful && sb->vmm.pid > 0 && !sb->broken &&
+		if (graceful && sb->vmm.pid > 0 &&
 		    vmm_proc_poll(&sb->vmm) == 0) {
 			r = agent_client_shutdown(sb->agent, SHUTDOWN_ACK_MS,
 						  e2, sizeof(e2));
@@ -156,8 +162,7 @@ int sandbox_teardown(struct kiln_sandbox *sb, bool graceful, char *err,
 				asked = true;
 			}
 		}
-		agent_client_close(sb->agent);
-		sb->agent = NULL;
+		sandbox_agent_drop(sb);
 	}
 	if (sb->vmm.pid > 0) {
 		r = vmm_proc_stop(&sb->vmm, asked ? POWEROFF_WAIT_MS : 0,
@@ -191,6 +196,7 @@ int sandbox_teardown(struct kiln_sandbox *sb, bool graceful, char *err,
 		rc = KILN_ESYS;
 	}
 	sandbox_unlink(sb);
+	free(sb->endpoint);
 	free(sb->dir);
 	free(sb->uds_path);
 	free(sb->console_path);
@@ -236,8 +242,14 @@ int kiln_sandbox_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 	bool announced = false;
 
 	*out = NULL;
+	if (cfg && cfg->persistent && cfg->from_checkpoint)
+		return sandbox_create_from_checkpoint(k, cfg, out);
 	if (cfg && cfg->persistent)
 		return sandbox_store_create(k, cfg, out);
+	if (cfg && cfg->from_checkpoint)
+		return handle_fail(k, KILN_EINVAL,
+				   "only a persistent sandbox can be created "
+				   "from a checkpoint");
 	if (cfg && cfg->name)
 		return handle_fail(k, KILN_EINVAL,
 				   "only a persistent sandbox has a name");
@@ -321,6 +333,12 @@ int kiln_sandbox_attach(struct kiln *k, const char *endpoint,
 		sandbox_teardown(sb, false, err, sizeof(err));
 		return handle_fail(k, KILN_ESYS, "getrandom failed");
 	}
+	/* kept: a lost connection is replaced (sandbox_agent_get()) */
+	sb->endpoint = strdup(endpoint + 5);
+	if (!sb->endpoint) {
+		sandbox_teardown(sb, false, err, sizeof(err));
+		return handle_fail(k, KILN_ENOMEM, "out of memory");
+	}
 	ms = k->boot_timeout_ms < ATTACH_DEFAULT_MS ? (int)k->boot_timeout_ms
 						    : ATTACH_DEFAULT_MS;
 	r = agent_client_connect_unix(endpoint + 5, ms, &sb->agent, err,
@@ -354,53 +372,24 @@ void kiln_exec_init(struct kiln_exec *ex)
 	ex->resize_fd = -1;
 }
 
-/* After the agent connection failed: say whether the VM died, and how. */
-static int exec_fail_connection(struct kiln_sandbox *sb, int r, const char *err)
-{
-	struct kiln *k = sb->k;
-	char what[128];
-
-	sb->broken = true;
-	if (r == AGENT_ERR_CANCELLED)
-		return handle_fail(k, KILN_ECANCELED,
-				   "cancelled; the command was killed");
-	if ((sb->vmm.pid > 0 && vmm_proc_wait(&sb->vmm, 1000, -1) == 1) ||
-	    (sb->opened && sandbox_vmm_gone(sb, 1000))) {
-		if (sb->opened)
-			snprintf(what, sizeof(what), "kiln-vmm (pid %d) exited",
-				 sb->opened_pid);
-		else
-			vmm_proc_describe(&sb->vmm, what, sizeof(what));
-		handle_fail(k, KILN_EVMM,
-			    "the VM stopped during the command: %s", what);
-		sandbox_fail_tails(sb);
-		return KILN_EVMM;
-	}
-	handle_fail(k, r == AGENT_ERR_TIMEOUT ? KILN_ETIMEOUT : KILN_EGUEST,
-		    "lost the guest agent during the command: %s", err);
-	if (sb->vmm.pid > 0 || sb->opened)
-		sandbox_fail_tails(sb);
-	return r == AGENT_ERR_TIMEOUT ? KILN_ETIMEOUT : KILN_EGUEST;
-}
-
 int kiln_sandbox_exec(struct kiln_sandbox *sb, const struct kiln_exec *ex,
 		      struct kiln_exec_result *res)
 {
 	struct kiln *k = sb->k;
 	struct agent_exec_opts o = {0};
 	struct agent_exec_result ar;
+	struct exec_collect col;
 	struct agent_exec_io io;
+	struct agent_client *c;
 	char err[ERRLEN];
 	int r;
 
 	memset(res, 0, sizeof(*res));
 	if (!ex || !ex->argv || !ex->argv[0] || !ex->argv[0][0])
 		return handle_fail(k, KILN_EINVAL, "no command given");
-	if (sb->broken || !sb->agent)
-		return handle_fail(k, KILN_ESTATE,
-				   "sandbox %s failed earlier and cannot run "
-				   "commands; destroy it",
-				   sb->id);
+	r = sandbox_agent_get(sb, &c);
+	if (r)
+		return r;
 	o.argv = ex->argv;
 	o.env = ex->env;
 	o.cwd = ex->cwd;
@@ -422,11 +411,16 @@ int kiln_sandbox_exec(struct kiln_sandbox *sb, const struct kiln_exec *ex,
 	io.resize_fd = ex->on_resize ? ex->resize_fd : -1;
 	io.on_resize = ex->on_resize;
 	io.resize_ctx = ex->resize_ctx;
+	/* max_output, collect: exec_output.c */
+	r = exec_output_setup(k, ex, res, &col, &o, &io);
+	if (r)
+		return r;
 
 	memset(&ar, 0, sizeof(ar));
-	r = agent_client_exec(sb->agent, &o, &io, &ar, err, sizeof(err));
+	r = agent_client_exec(c, &o, &io, &ar, err, sizeof(err));
 	switch (r) {
 	case AGENT_OK:
+		exec_output_finish(res, &ar, &col);
 		res->exited = ar.exited;
 		res->signaled = ar.signaled;
 		res->signal = ar.term_signal;
@@ -450,8 +444,13 @@ int kiln_sandbox_exec(struct kiln_sandbox *sb, const struct kiln_exec *ex,
 	case AGENT_ERR_REMOTE:
 		return handle_fail(k, KILN_EGUEST,
 				   "the guest agent refused: %s", err);
+	case AGENT_ERR_CANCELLED:
+		/* the next call connects again */
+		sandbox_agent_drop(sb);
+		return handle_fail(k, KILN_ECANCELED,
+				   "cancelled; the command was killed");
 	default:
-		return exec_fail_connection(sb, r, err);
+		return sandbox_agent_lost(sb, r, "exec", err);
 	}
 }
 

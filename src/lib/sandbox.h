@@ -28,12 +28,15 @@ struct kiln_sandbox {
 	char *api_path; /* the VMM's REST API socket (pause, snapshots) */
 	struct vmm_proc vmm; /* pid 0 when attached */
 
+	/* the agent connection: take it with sandbox_agent_get(), which
+	 * opens a fresh one when it was lost (a restore, a rollback) or
+	 * abandoned (a cancel, a timeout); NULL until then */
 	struct agent_client *agent;
+	char *endpoint; /* attached: the agent's Unix socket; else NULL */
 	bool restored; /* from a snapshot: give the guest its identity */
 	/* restore this snapshot instead of the base one (checkpoints);
 	 * restore_overlay: its root disk overlay (NULL: it has none) */
 	const char *restore_state, *restore_mem, *restore_overlay;
-	bool broken; /* the agent connection failed: only destroy is left */
 
 	/* persistent sandboxes (sandbox_store.c) */
 	bool persistent; /* recorded in the state database */
@@ -104,6 +107,39 @@ int sandbox_wait_agent(struct kiln_sandbox *sb,
 
 /* Append kiln-vmm's output and the console's last lines to k's message. */
 void sandbox_fail_tails(struct kiln_sandbox *sb);
+
+/* ---- sandbox_agent.c: the one way to the agent ---- */
+
+/*
+ * sb's agent connection for the next request, in *out.  A connection that
+ * was lost (hung up while idle: the VM was restored or rolled back, the
+ * agent restarted) or abandoned (sandbox_agent_lost()) is replaced by a
+ * fresh one, with the handshake, bounded by SANDBOX_RECONNECT_MS, as long
+ * as the VMM runs; a persistent sandbox's VMM is the one its row names,
+ * so the handle follows a rollback or restart by any process.  Else a
+ * status with a message saying which sandbox, what happened and what to
+ * do.
+ */
+#define SANDBOX_RECONNECT_MS 10000
+int sandbox_agent_get(struct kiln_sandbox *sb, struct agent_client **out);
+
+/* Close sb's connection (the agent kills what still runs on it). */
+void sandbox_agent_drop(struct kiln_sandbox *sb);
+
+/* Replace sb's connection by a fresh one, recording nothing on k (for
+ * the teardown's power-off request).  An agent_err. */
+int sandbox_agent_reconnect_quiet(struct kiln_sandbox *sb, int timeout_ms);
+
+/*
+ * Request `what` failed on sb's connection with r (an agent_err that left
+ * the connection unusable: I/O, protocol, timeout, cancel): drop the
+ * connection so the next call reconnects (the request itself is not
+ * retried), and record on k why: KILN_ECANCELED, KILN_EVMM when the VM
+ * stopped (with its last output), else KILN_ETIMEOUT or KILN_EGUEST.
+ * Returns that status.
+ */
+int sandbox_agent_lost(struct kiln_sandbox *sb, int r, const char *what,
+		       const char *err);
 
 /* ---- sandbox_store.c ---- */
 

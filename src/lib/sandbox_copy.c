@@ -23,7 +23,7 @@
 /* no overall deadline for the content: a dead VM closes the connection */
 #define COPY_DATA_MS (-1)
 
-/* The agent's status as a kiln status; a lost connection breaks sb. */
+/* The agent's status as a kiln status; a lost connection is dropped. */
 static int copy_fail(struct kiln_sandbox *sb, int r, const char *what,
 		     const char *err)
 {
@@ -37,35 +37,41 @@ static int copy_fail(struct kiln_sandbox *sb, int r, const char *what,
 		return handle_fail(sb->k, KILN_EINVAL, "%s: %s", what, err);
 	case AGENT_ERR_LOCAL: /* the host side of a tree copy */
 		return handle_fail(sb->k, KILN_ESYS, "%s: %s", what, err);
-	case AGENT_ERR_CANCELLED:
-		sb->broken = true;
-		return handle_fail(sb->k, KILN_ECANCELED, "%s: cancelled",
-				   what);
 	default:
-		sb->broken = true;
-		return handle_fail(sb->k, KILN_EGUEST,
-				   "%s: lost the guest agent: %s", what, err);
+		return sandbox_agent_lost(sb, r, what, err);
 	}
 }
 
+/*
+ * Check guest_path, then make sure sb->agent is a usable connection (a
+ * lost one is replaced).  Every failure on it below ends the call through
+ * copy_fail(), so sb->agent stays valid for the rest of a call.
+ */
 static int copy_ready(struct kiln_sandbox *sb, const char *guest_path)
 {
-	if (sb->broken || !sb->agent)
-		return handle_fail(sb->k, KILN_ESTATE,
-				   "sandbox %s failed earlier; open it again",
-				   sb->id);
+	struct agent_client *c;
+
 	if (!guest_path || guest_path[0] != '/')
 		return handle_fail(sb->k, KILN_EINVAL,
 				   "guest path '%s' is not absolute",
 				   guest_path ? guest_path : "(null)");
-	return KILN_OK;
+	return sandbox_agent_get(sb, &c);
 }
 
 int kiln_sandbox_copy_to_guest(struct kiln_sandbox *sb, int src_fd,
 			       const char *guest_path, const char *name,
 			       unsigned int mode)
 {
-	struct agent_write_opts o = {.mode = mode & 07777, .src_fd = src_fd};
+	return kiln_sandbox_copy_to_guest_user(sb, src_fd, guest_path, name,
+					       mode, NULL);
+}
+
+int kiln_sandbox_copy_to_guest_user(struct kiln_sandbox *sb, int src_fd,
+				    const char *guest_path, const char *name,
+				    unsigned int mode, const char *user)
+{
+	struct agent_write_opts o = {
+		.mode = mode & 07777, .src_fd = src_fd, .user = user};
 	struct agent_file_stat st;
 	char err[ERRLEN], *target = NULL;
 	int rc, r;

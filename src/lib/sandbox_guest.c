@@ -15,18 +15,16 @@
 #define ERRLEN 1024
 #define GUEST_REQUEST_MS 30000
 
-static int guest_ready(struct kiln_sandbox *sb)
+/* sb's agent connection in *c (a lost one is replaced). */
+static int guest_ready(struct kiln_sandbox *sb, struct agent_client **c)
 {
+	*c = NULL;
 	if (!sb)
 		return KILN_EINVAL;
-	if (sb->broken || !sb->agent)
-		return handle_fail(sb->k, KILN_ESTATE,
-				   "sandbox %s failed earlier; open it again",
-				   sb->id);
-	return KILN_OK;
+	return sandbox_agent_get(sb, c);
 }
 
-/* An agent failure as a kiln status; a lost connection breaks sb. */
+/* An agent failure as a kiln status; a lost connection is dropped. */
 static int guest_fail(struct kiln_sandbox *sb, int r, const char *what,
 		      const char *err)
 {
@@ -35,30 +33,23 @@ static int guest_fail(struct kiln_sandbox *sb, int r, const char *what,
 		return handle_fail(sb->k, KILN_EGUEST, "%s: %s", what, err);
 	case AGENT_ERR_INVAL:
 		return handle_fail(sb->k, KILN_EINVAL, "%s: %s", what, err);
-	case AGENT_ERR_TIMEOUT:
-		sb->broken = true;
-		return handle_fail(sb->k, KILN_ETIMEOUT,
-				   "%s: the guest agent did not answer: %s",
-				   what, err);
 	default:
-		sb->broken = true;
-		return handle_fail(sb->k, KILN_EGUEST,
-				   "%s: lost the guest agent: %s", what, err);
+		return sandbox_agent_lost(sb, r, what, err);
 	}
 }
 
 int kiln_sandbox_status(struct kiln_sandbox *sb, struct kiln_guest_status *st)
 {
 	struct agent_status as;
+	struct agent_client *c;
 	char err[ERRLEN];
-	int rc = guest_ready(sb), r;
+	int rc = guest_ready(sb, &c), r;
 
 	if (rc)
 		return rc;
 	if (!st)
 		return handle_fail(sb->k, KILN_EINVAL, "status: no result");
-	r = agent_client_status(sb->agent, GUEST_REQUEST_MS, &as, err,
-				sizeof(err));
+	r = agent_client_status(c, GUEST_REQUEST_MS, &as, err, sizeof(err));
 	if (r)
 		return guest_fail(sb, r, "guest status", err);
 	memset(st, 0, sizeof(*st));
@@ -82,16 +73,20 @@ int kiln_sandbox_set_identity(struct kiln_sandbox *sb, const char *hostname)
 	struct agent_identity id = {.hostname = hostname,
 				    .sandbox_id = sb ? sb->id : NULL};
 	struct agent_identity_result res;
+	struct agent_client *c;
 	char err[ERRLEN];
-	int rc = guest_ready(sb), r;
+	int rc, r;
 
-	if (rc)
-		return rc;
+	if (!sb)
+		return KILN_EINVAL;
 	if (hostname && (!hostname[0] || strlen(hostname) > 64))
 		return handle_fail(sb->k, KILN_EINVAL,
 				   "hostname '%s' must be 1..64 characters",
 				   hostname);
-	r = agent_client_identity(sb->agent, &id, GUEST_REQUEST_MS, &res, err,
+	rc = guest_ready(sb, &c);
+	if (rc)
+		return rc;
+	r = agent_client_identity(c, &id, GUEST_REQUEST_MS, &res, err,
 				  sizeof(err));
 	if (r)
 		return guest_fail(sb, r, "guest identity", err);

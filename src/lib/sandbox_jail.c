@@ -60,6 +60,7 @@ static const struct {
 } relax_parts[] = {
 	{KILN_JAIL_NO_SECCOMP, "seccomp", "SECCOMP DISABLED"},
 	{KILN_JAIL_NO_CGROUP, "cgroup", "CGROUP LIMITS DISABLED"},
+	{KILN_JAIL_NO_PID_NS, "pid-ns", "PID NAMESPACE DISABLED"},
 };
 #define NRELAX (sizeof(relax_parts) / sizeof(relax_parts[0]))
 
@@ -84,7 +85,8 @@ int sandbox_jail_relax_parse(const char *s, unsigned int *relax, char *err,
 		if (n && i == NRELAX) {
 			snprintf(err, errlen,
 				 "$KILN_JAIL_RELAX: unknown part '%.*s' (a "
-				 "comma-separated list of: seccomp, cgroup)",
+				 "comma-separated list of: seccomp, cgroup, "
+				 "pid-ns)",
 				 (int)(n > 64 ? 64 : n), s);
 			return KILN_EINVAL;
 		}
@@ -122,6 +124,8 @@ void sandbox_jail_relax_config(unsigned int relax, struct jail_config *c)
 {
 	if (relax & KILN_JAIL_NO_CGROUP)
 		c->no_cgroup = true;
+	if (relax & KILN_JAIL_NO_PID_NS)
+		c->no_pid_ns = true;
 }
 
 void sandbox_jail_relax_text(unsigned int relax, char *buf, size_t len)

@@ -32,10 +32,14 @@
 
 #define ERRLEN 1024
 /*
- * One vsock connect + hello.  While the guest's vsock driver is not up yet
- * the VMM holds CONNECT requests, so attempts run into this timeout; it
- * also bounds how late progress reports and cancellation are noticed.  A
- * handshake with a running agent is a few small packets, far below it.
+ * One vsock connect up to the VMM's "OK".  While the guest's vsock driver
+ * is not up yet the VMM holds CONNECT requests, so attempts run into this
+ * timeout; it also bounds how late progress reports are made.  Once the
+ * guest accepted the connection, its hello and then its identity and
+ * network replies get the rest of the boot deadline (at least the fixed
+ * times below): a guest starved of CPU answers late, and dropping the
+ * connection would only throw its work away (seen with ten clones
+ * restoring at once on an emulating host: every 2 s hello timed out).
  */
 #define CONNECT_ATTEMPT_MS 2000
 #define RETRY_MIN_MS 10
@@ -51,6 +55,17 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* What is left until deadline, but at least min_ms. */
+static int left_ms(uint64_t deadline, int min_ms)
+{
+	uint64_t now = now_ms();
+	uint64_t left = deadline > now ? deadline - now : 0;
+
+	return left > (uint64_t)min_ms
+		       ? (int)(left > INT32_MAX ? INT32_MAX : left)
+		       : min_ms;
 }
 
 static char *path_in(const char *dir, const char *name)
@@ -142,7 +157,7 @@ static void progress_report(const struct kiln_sandbox_config *cfg,
  * entropy reseeds its CRNG, the clock jumps to now, the hostname names
  * the sandbox.
  */
-static int sandbox_give_identity(struct kiln_sandbox *sb)
+static int sandbox_give_identity(struct kiln_sandbox *sb, int timeout_ms)
 {
 	char host[64], err[ERRLEN];
 	struct agent_identity id = {.hostname = host, .sandbox_id = sb->id};
@@ -150,8 +165,8 @@ static int sandbox_give_identity(struct kiln_sandbox *sb)
 	int r;
 
 	snprintf(host, sizeof(host), "kiln-%.12s", sb->id);
-	r = agent_client_identity(sb->agent, &id, IDENTITY_TIMEOUT_MS, &res,
-				  err, sizeof(err));
+	r = agent_client_identity(sb->agent, &id, timeout_ms, &res, err,
+				  sizeof(err));
 	if (r) {
 		handle_fail(sb->k, KILN_EGUEST,
 			    "the restored guest did not take its identity "
@@ -169,7 +184,7 @@ static int sandbox_give_identity(struct kiln_sandbox *sb)
  * the namespace).  After every restore: a clone's snapshot holds another
  * sandbox's address, or none (the base snapshot's NIC was never set up).
  */
-static int sandbox_give_address(struct kiln_sandbox *sb)
+static int sandbox_give_address(struct kiln_sandbox *sb, int timeout_ms)
 {
 	char err[ERRLEN], addr[24], gw[16], ip[16];
 	struct agent_net_config nc = {.iface = VMM_NET_ID,
@@ -185,8 +200,8 @@ static int sandbox_give_address(struct kiln_sandbox *sb)
 		return handle_fail(sb->k, r, "sandbox %s: %s", sb->id, err);
 	snprintf(addr, sizeof(addr), "%s/30", net_ip_str(a.guest, ip));
 	net_ip_str(a.ns_tap, gw);
-	r = agent_client_net_config(sb->agent, &nc, NET_CONFIG_TIMEOUT_MS,
-				    &link_up, err, sizeof(err));
+	r = agent_client_net_config(sb->agent, &nc, timeout_ms, &link_up, err,
+				    sizeof(err));
 	if (r) {
 		handle_fail(sb->k, KILN_EGUEST,
 			    "the guest did not take its network address %s "
@@ -254,12 +269,16 @@ int sandbox_wait_agent(struct kiln_sandbox *sb,
 		r = agent_client_connect_vsock(
 			sb->uds_path, PROTO_AGENT_PORT,
 			wait < CONNECT_ATTEMPT_MS ? wait : CONNECT_ATTEMPT_MS,
-			&sb->agent, err, sizeof(err));
+			wait, k->cancel_fd, &sb->agent, err, sizeof(err));
 		if (r == AGENT_OK) {
-			if (sb->restored && sandbox_give_identity(sb))
+			if (sb->restored &&
+			    sandbox_give_identity(
+				    sb, left_ms(deadline, IDENTITY_TIMEOUT_MS)))
 				return KILN_EGUEST;
 			if (sb->netns && !sb->net_offline &&
-			    sandbox_give_address(sb))
+			    sandbox_give_address(
+				    sb,
+				    left_ms(deadline, NET_CONFIG_TIMEOUT_MS)))
 				return KILN_EGUEST;
 			progress_report(cfg, sb, KILN_PHASE_READY,
 					now_ms() - start);
@@ -409,28 +428,38 @@ static int sandbox_spawn(struct kiln_sandbox *sb, const struct vmm_launch *l,
 	return rc ? handle_fail(sb->k, rc, "%s", err) : KILN_OK;
 }
 
-int sandbox_launch_vmm_api(struct kiln_sandbox *sb,
-			   const struct sandbox_params *p, const char *vmm_path,
-			   int log_fd, const char *api_sock,
-			   const char *overlay)
+/* What every launch of sb's VMM has in common: the machine and its files. */
+static struct vmm_launch launch_init(const struct kiln_sandbox *sb,
+				     const struct sandbox_params *p,
+				     const char *vmm_path, unsigned int cid,
+				     const char *api_sock)
 {
-	struct vmm_launch l = {
+	return (struct vmm_launch){
 		.vmm_path = vmm_path,
 		.kernel = p->kernel,
 		.image = p->image,
 		.cmdline_extra = p->cmdline_extra,
 		.cpus = p->cpus,
 		.memory_mib = p->memory_mib,
-		.cid = VMM_GUEST_CID,
+		.cid = cid,
 		.vsock_uds = sb->uds_path,
 		.console = sb->console_path,
 		.api_sock = api_sock,
-		.overlay = overlay,
-		/* a NIC without a cable: every clone has the device, and a
-		 * restore with a network connects it to its tap0 */
-		.net_tap = VMM_NET_NONE,
 	};
+}
 
+int sandbox_launch_vmm_api(struct kiln_sandbox *sb,
+			   const struct sandbox_params *p, const char *vmm_path,
+			   int log_fd, const char *api_sock,
+			   const char *overlay)
+{
+	struct vmm_launch l =
+		launch_init(sb, p, vmm_path, VMM_GUEST_CID, api_sock);
+
+	l.overlay = overlay;
+	/* a NIC without a cable: every clone has the device, and a restore
+	 * with a network connects it to its tap0 */
+	l.net_tap = VMM_NET_NONE;
 	return sandbox_spawn(sb, &l, log_fd, false, false);
 }
 
@@ -474,18 +503,7 @@ int sandbox_launch_vmm(struct kiln_sandbox *sb, const struct sandbox_params *p,
 		       const char *vmm_path, int log_fd, unsigned int cid,
 		       bool detach)
 {
-	struct vmm_launch l = {
-		.vmm_path = vmm_path,
-		.kernel = p->kernel,
-		.image = p->image,
-		.cmdline_extra = p->cmdline_extra,
-		.cpus = p->cpus,
-		.memory_mib = p->memory_mib,
-		.cid = cid,
-		.vsock_uds = sb->uds_path,
-		.console = sb->console_path,
-		.api_sock = sb->api_path,
-	};
+	struct vmm_launch l = launch_init(sb, p, vmm_path, cid, sb->api_path);
 	struct snapshot_base base = {0};
 	const char *ovl_src = NULL;
 	char err[ERRLEN], *ovl;

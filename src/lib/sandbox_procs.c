@@ -12,6 +12,7 @@
 
 #include "kiln.h"
 #include "lib/agent_client.h"
+#include "lib/exec_output.h"
 #include "lib/handle.h"
 #include "lib/port_forward.h"
 #include "lib/sandbox.h"
@@ -19,18 +20,16 @@
 #define ERRLEN 1024
 #define PROCS_REQUEST_MS 30000
 
-static int procs_ready(struct kiln_sandbox *sb)
+/* sb's agent connection in *c (a lost one is replaced). */
+static int procs_ready(struct kiln_sandbox *sb, struct agent_client **c)
 {
+	*c = NULL;
 	if (!sb)
 		return KILN_EINVAL;
-	if (sb->broken || !sb->agent)
-		return handle_fail(sb->k, KILN_ESTATE,
-				   "sandbox %s failed earlier; open it again",
-				   sb->id);
-	return KILN_OK;
+	return sandbox_agent_get(sb, c);
 }
 
-/* An agent failure as a kiln status; a lost connection breaks sb. */
+/* An agent failure as a kiln status; a lost connection is dropped. */
 static int procs_fail(struct kiln_sandbox *sb, int r, const char *what,
 		      const char *err)
 {
@@ -42,15 +41,8 @@ static int procs_fail(struct kiln_sandbox *sb, int r, const char *what,
 		return handle_fail(sb->k, KILN_EGUEST, "%s: %s", what, err);
 	case AGENT_ERR_INVAL:
 		return handle_fail(sb->k, KILN_EINVAL, "%s: %s", what, err);
-	case AGENT_ERR_TIMEOUT:
-		sb->broken = true;
-		return handle_fail(sb->k, KILN_ETIMEOUT,
-				   "%s: the guest agent did not answer: %s",
-				   what, err);
 	default:
-		sb->broken = true;
-		return handle_fail(sb->k, KILN_EGUEST,
-				   "%s: lost the guest agent: %s", what, err);
+		return sandbox_agent_lost(sb, r, what, err);
 	}
 }
 
@@ -59,20 +51,24 @@ int kiln_sandbox_ps(struct kiln_sandbox *sb, struct kiln_process **list,
 {
 	struct agent_proc_info *procs = NULL;
 	struct kiln_process *out;
+	struct agent_client *c;
 	char err[ERRLEN];
 	size_t count = 0;
-	int rc = procs_ready(sb), r;
+	int rc, r;
 
 	if (list)
 		*list = NULL;
 	if (n)
 		*n = 0;
-	if (rc)
-		return rc;
+	if (!sb)
+		return KILN_EINVAL;
 	if (!list || !n)
 		return handle_fail(sb->k, KILN_EINVAL, "ps: no result");
-	r = agent_client_ps(sb->agent, PROCS_REQUEST_MS, &procs, &count, NULL,
-			    err, sizeof(err));
+	rc = procs_ready(sb, &c);
+	if (rc)
+		return rc;
+	r = agent_client_ps(c, PROCS_REQUEST_MS, &procs, &count, NULL, err,
+			    sizeof(err));
 	if (r)
 		return procs_fail(sb, r, "guest ps", err);
 	out = calloc(count ? count : 1, sizeof(*out));
@@ -108,12 +104,13 @@ int kiln_sandbox_ps(struct kiln_sandbox *sb, struct kiln_process **list,
 int kiln_sandbox_kill(struct kiln_sandbox *sb, int pid, uint32_t exec_id,
 		      uint32_t exec_conn, int signo)
 {
+	struct agent_client *c;
 	char err[ERRLEN];
-	int rc = procs_ready(sb), r;
+	int rc = procs_ready(sb, &c), r;
 
 	if (rc)
 		return rc;
-	r = agent_client_kill(sb->agent, pid, exec_id, exec_conn, signo,
+	r = agent_client_kill(c, pid, exec_id, exec_conn, signo,
 			      PROCS_REQUEST_MS, err, sizeof(err));
 	return r ? procs_fail(sb, r, "guest kill", err) : KILN_OK;
 }
@@ -193,6 +190,9 @@ static void exec_to_opts(const struct kiln_exec *ex, struct agent_exec_opts *o)
 	o->rows = ex->rows;
 	o->cols = ex->cols;
 	o->user = ex->user;
+	/* its cap; checked as kiln_sandbox_exec() does, in the agent */
+	o->cap_output = ex->max_output != 0;
+	o->max_output = ex->max_output;
 }
 
 int kiln_sandbox_exec_detach(struct kiln_sandbox *sb,
@@ -200,22 +200,26 @@ int kiln_sandbox_exec_detach(struct kiln_sandbox *sb,
 			     int *pid)
 {
 	struct agent_exec_opts o;
+	struct agent_client *c;
 	char err[ERRLEN];
-	int rc = procs_ready(sb), r, dpid = 0;
+	int rc, r, dpid = 0;
 	uint32_t s = 0;
 
 	if (session)
 		*session = 0;
 	if (pid)
 		*pid = 0;
-	if (rc)
-		return rc;
+	if (!sb)
+		return KILN_EINVAL;
 	if (!ex || !ex->argv || !ex->argv[0] || !ex->argv[0][0] || !session)
 		return handle_fail(sb->k, KILN_EINVAL,
 				   "exec --detach: no command or no session "
 				   "result given");
+	rc = procs_ready(sb, &c);
+	if (rc)
+		return rc;
 	exec_to_opts(ex, &o);
-	r = agent_client_exec_detach(sb->agent, &o, ex->stdin_fd >= 0,
+	r = agent_client_exec_detach(c, &o, ex->stdin_fd >= 0,
 				     DETACH_REQUEST_MS, &s, &dpid, err,
 				     sizeof(err));
 	if (r == AGENT_ERR_NOT_FOUND || r == AGENT_ERR_PERM)
@@ -233,35 +237,41 @@ int kiln_sandbox_exec_attach(struct kiln_sandbox *sb, uint32_t session,
 			     struct kiln_exec_result *res, uint64_t *lost)
 {
 	struct agent_exec_result ar;
+	struct exec_collect col;
 	struct agent_exec_io io;
+	struct agent_client *c;
 	char err[ERRLEN];
-	int rc = procs_ready(sb), r;
+	int rc, r;
 
 	if (res)
 		memset(res, 0, sizeof(*res));
 	if (lost)
 		*lost = 0;
-	if (rc)
-		return rc;
+	if (!sb)
+		return KILN_EINVAL;
 	if (!ex || !res || session == 0)
 		return handle_fail(sb->k, KILN_EINVAL,
 				   "attach: give a session id (> 0), a struct "
 				   "kiln_exec and a result");
+	rc = procs_ready(sb, &c);
+	if (rc)
+		return rc;
 	agent_exec_io_init(&io);
-	io.on_stdout = ex->on_stdout;
-	io.stdout_ctx = ex->stdout_ctx;
-	io.on_stderr = ex->on_stderr;
-	io.stderr_ctx = ex->stderr_ctx;
+	/* collect (no cap here: the detached exec's applies) */
+	rc = exec_output_setup(sb->k, ex, res, &col, NULL, &io);
+	if (rc)
+		return rc;
 	io.stdin_fd = ex->stdin_fd;
 	io.cancel_fd = sb->k->cancel_fd;
 	io.resize_fd = ex->on_resize ? ex->resize_fd : -1;
 	io.on_resize = ex->on_resize;
 	io.resize_ctx = ex->resize_ctx;
-	r = agent_client_attach(sb->agent, session, &io, &ar, err, sizeof(err));
+	r = agent_client_attach(c, session, &io, &ar, err, sizeof(err));
 	if (lost)
 		*lost = ar.lost_bytes;
 	if (r == AGENT_ERR_CANCELLED) {
-		sb->broken = true;
+		/* closed: the session detaches; the next call reconnects */
+		sandbox_agent_drop(sb);
 		return handle_fail(sb->k, KILN_ECANCELED,
 				   "attach: cancelled; session %u goes on "
 				   "detached",
@@ -271,6 +281,7 @@ int kiln_sandbox_exec_attach(struct kiln_sandbox *sb, uint32_t session,
 		return handle_fail(sb->k, KILN_ENOTFOUND, "%s", err);
 	if (r)
 		return procs_fail(sb, r, "attach", err);
+	exec_output_finish(res, &ar, &col);
 	res->exited = ar.exited;
 	res->signaled = ar.signaled;
 	res->signal = ar.term_signal;

@@ -121,7 +121,8 @@ int store_vmm_stop(const struct state_sandbox *row, bool graceful, char *err,
 	if (graceful && row->runtime_dir &&
 	    asprintf(&uds, "%s/vsock.sock", row->runtime_dir) >= 0 &&
 	    agent_client_connect_vsock(uds, PROTO_AGENT_PORT, STORE_CONNECT_MS,
-				       &c, e2, sizeof(e2)) == AGENT_OK) {
+				       STORE_CONNECT_MS, -1, &c, e2,
+				       sizeof(e2)) == AGENT_OK) {
 		r = agent_client_shutdown(c, STORE_SHUTDOWN_ACK_MS, e2,
 					  sizeof(e2));
 		/* the reply may be lost with the VM: the exit tells */

@@ -317,7 +317,8 @@ int kiln_sandbox_list(struct kiln *k, struct kiln_sandbox_info **list,
 	struct kiln_sandbox_info *infos;
 	struct state *st;
 	char err[ERRLEN];
-	size_t count;
+	size_t count, listed = 0;
+	bool fresh = !k->state, deleted;
 	int rc;
 
 	*list = NULL;
@@ -335,15 +336,31 @@ int kiln_sandbox_list(struct kiln *k, struct kiln_sandbox_info **list,
 		state_sandbox_list_free(rows, count);
 		return handle_fail(k, KILN_ENOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < count && !rc; i++)
-		rc = info_from_row(k, &rows[i], &infos[i]);
+	for (size_t i = 0; i < count && !rc; i++) {
+		/*
+		 * Each row as it is now, as for kiln_sandbox_get(): a VMM
+		 * may have died since this handle opened the store (which
+		 * reconciled everything then).  Cheap: rows in a live state
+		 * cost a read of /proc/PID/stat, the others nothing.
+		 */
+		deleted = false;
+		if (!fresh && reconcile_row(k, st, &rows[i], &deleted))
+			handle_log(k, KILN_LOG_WARN, "reconciling: %s",
+				   kiln_errmsg(k));
+		if (!deleted)
+			rc = info_from_row(k, &rows[i], &infos[listed++]);
+	}
 	state_sandbox_list_free(rows, count);
 	if (rc) {
 		kiln_sandbox_info_list_free(infos, count);
 		return rc;
 	}
+	if (!listed) {
+		free(infos);
+		infos = NULL;
+	}
 	*list = infos;
-	*n = count;
+	*n = listed;
 	return KILN_OK;
 }
 
@@ -420,8 +437,9 @@ int kiln_sandbox_open(struct kiln *k, const char *ref,
 	}
 	ms = k->boot_timeout_ms < STORE_CONNECT_MS ? (int)k->boot_timeout_ms
 						   : STORE_CONNECT_MS;
-	r = agent_client_connect_vsock(sb->uds_path, PROTO_AGENT_PORT, ms,
-				       &sb->agent, err, sizeof(err));
+	r = agent_client_connect_vsock(sb->uds_path, PROTO_AGENT_PORT, ms, ms,
+				       k->cancel_fd, &sb->agent, err,
+				       sizeof(err));
 	if (r) {
 		rc = handle_fail(
 			k, KILN_EGUEST,

@@ -126,6 +126,15 @@ int store_create_from(struct kiln *k, const struct kiln_sandbox_config *cfg,
 		      struct kiln_sandbox **out);
 
 /*
+ * Undo a creation that failed (row in creating, its VMM gone): its
+ * network, runtime directory and row.  If the directory cannot be
+ * removed, the row stays, failed, naming it (for `kiln rm`).  What failed
+ * is appended to k's message.
+ */
+void store_create_undo(struct kiln *k, struct state *st,
+		       const struct state_sandbox *row);
+
+/*
  * Remove the files of sandbox id's checkpoint name (NULL: all of them,
  * <state_dir>/checkpoints/<id>, with leftovers of interrupted checkpoints
  * and forks).  Failures are recorded on k.

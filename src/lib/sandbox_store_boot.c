@@ -145,6 +145,55 @@ int store_boot(struct kiln *k, struct state *st, struct kiln_sandbox **sbp,
 	return rc;
 }
 
+/*
+ * A failed creation whose runtime directory could not be removed (why:
+ * rm_err): the row stays, failed, so that the directory is not left with
+ * nothing naming it.  `kiln ls` shows it and `kiln rm` removes both (as
+ * for a sandbox whose VMM died); reconciliation leaves a failed row alone.
+ */
+static void create_keep_failed(struct kiln *k, struct state *st,
+			       const struct state_sandbox *row,
+			       const char *rm_err)
+{
+	struct state_update u = {.status = STATE_SB_FAILED};
+	char reason[STORE_REASON_MAX], err[ERRLEN];
+
+	snprintf(reason, sizeof(reason),
+		 "its creation failed and its runtime directory was left "
+		 "behind: %.400s",
+		 rm_err);
+	u.exit_reason = reason;
+	if (state_sandbox_transition(st, row->id, STATE_SB_CREATING, &u, err,
+				     sizeof(err))) {
+		handle_fail_append(k,
+				   "\nwhile cleaning up: %s; and the sandbox "
+				   "could not be kept to remove it later (%s): "
+				   "remove %s by hand",
+				   rm_err, err, row->runtime_dir);
+		return;
+	}
+	handle_fail_append(k,
+			   "\nwhile cleaning up: %s; sandbox %s is kept as "
+			   "failed: remove it with `kiln rm %s` (once that "
+			   "directory can be removed)",
+			   rm_err, row->id, row->id);
+}
+
+void store_create_undo(struct kiln *k, struct state *st,
+		       const struct state_sandbox *row)
+{
+	char err[ERRLEN];
+
+	/* nothing may remain: the VMM and directory went with sb */
+	net_sandbox_cleanup(k, row);
+	if (row->runtime_dir &&
+	    rundir_remove(row->runtime_dir, err, sizeof(err)))
+		create_keep_failed(k, st, row, err);
+	else if (state_sandbox_delete(st, row->id, err, sizeof(err)) &&
+		 !strstr(err, "no sandbox"))
+		handle_fail_append(k, "\nwhile cleaning up: %s", err);
+}
+
 int sandbox_store_create(struct kiln *k, const struct kiln_sandbox_config *cfg,
 			 struct kiln_sandbox **out)
 {
@@ -241,16 +290,8 @@ int store_create_from(struct kiln *k, const struct kiln_sandbox_config *cfg,
 		sb->restore_overlay = restore_overlay;
 		rc = store_boot(k, st, &sb, &row, cfg, STATE_SB_CREATING, &own);
 	}
-	if (rc) {
-		/* nothing may remain: the VMM and directory went with sb */
-		if (row.runtime_dir &&
-		    rundir_remove(row.runtime_dir, err, sizeof(err)))
-			handle_fail_append(k, "\nwhile cleaning up: %s", err);
-		net_sandbox_cleanup(k, &row);
-		if (state_sandbox_delete(st, row.id, err, sizeof(err)) &&
-		    !strstr(err, "no sandbox"))
-			handle_fail_append(k, "\nwhile cleaning up: %s", err);
-	}
+	if (rc)
+		store_create_undo(k, st, &row);
 	rc = hooks_after(
 		k, rc, KILN_EV_AFTER_CREATE, "create", row.id, row.name,
 		json_pack("{s:I, s:I, s:s?}", "cid", (json_int_t)row.cid,

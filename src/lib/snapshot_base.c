@@ -256,8 +256,7 @@ static int snapshot_base_build(struct kiln *k,
 	if (!rc) {
 		/* No connection of ours in the snapshot: clones start with
 		 * the agent idle and only its listener open. */
-		agent_client_close(sb->agent);
-		sb->agent = NULL;
+		sandbox_agent_drop(sb);
 		rc = snapshot_base_capture(k, api, tmp_dir);
 		if (rc)
 			sandbox_fail_tails(sb);

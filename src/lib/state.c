@@ -138,6 +138,28 @@ static const char *const migrations[] = {
 	 */
 	"ALTER TABLE sandboxes ADD COLUMN jail_relax INTEGER NOT NULL"
 	" DEFAULT 0 CHECK (jail_relax BETWEEN 0 AND 3);",
+	/*
+	 * 5 -> 6: drop `images` and `snapshots` (0 -> 1), which no kiln ever
+	 * wrote.  Images are files, not records: each sandbox's `config`
+	 * names its image's path (a name given to create is
+	 * <cache_dir>/images/NAME.ext4).  Checkpoints are `checkpoints`
+	 * (2 -> 3).  Base snapshots are content-keyed entries
+	 * <cache_dir>/snapshots/<key>/ shared by every state directory using
+	 * that cache (their inputs.json says what they were made from), so no
+	 * state database can own them.  A DROP deletes the rows first, with
+	 * foreign keys on: unlink any `parent` so RESTRICT cannot refuse it.
+	 */
+	"UPDATE snapshots SET parent = NULL;"
+	"DROP TABLE snapshots;"
+	"DROP TABLE images;",
+	/*
+	 * 6 -> 7: KILN_JAIL_NO_PID_NS (4), which jail_relax's CHECK (4 -> 5)
+	 * does not admit and SQLite cannot widen without rebuilding the
+	 * table: its own column, 1 = the jail has a PID namespace.
+	 * state_sandbox.c folds it into the bit mask both ways.
+	 */
+	"ALTER TABLE sandboxes ADD COLUMN jail_pid_ns INTEGER NOT NULL"
+	" DEFAULT 1 CHECK (jail_pid_ns IN (0, 1));",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Persistent state in SQLite: sandboxes (with their vsock CID and network
- * slot), images and snapshots.  Several kiln processes may share one state
+ * slot) and their checkpoints.  Several kiln processes may share one state
  * file; every allocation runs in a BEGIN IMMEDIATE transaction so two
  * processes never hand out the same CID or slot (UNIQUE constraints are the
  * backstop).
@@ -18,7 +18,7 @@
 
 #include "lib/rundir.h"
 
-#define STATE_SCHEMA_VERSION 5
+#define STATE_SCHEMA_VERSION 7
 /* PRAGMA application_id of a kiln state database: "kiln" in ASCII. */
 #define STATE_APPLICATION_ID 0x6b696c6e
 #define STATE_MEMORY ":memory:"

@@ -30,7 +30,7 @@ static const char *const status_names[] = {
 #define SB_COLUMNS                                                           \
 	"id, name, state, vmm_pid, cid, net_slot, runtime_dir, created_at, " \
 	"config, vmm_start, owner_pid, owner_start, exit_reason, jail, "     \
-	"jail_relax"
+	"jail_relax, jail_pid_ns"
 
 const char *state_status_name(enum state_sandbox_status st)
 {
@@ -107,6 +107,8 @@ static int sandbox_from_row(struct state *s, sqlite3_stmt *st,
 	sb->exit_reason = column_strdup(st, 12, &oom);
 	sb->no_jail = sqlite3_column_int(st, 13) == 0;
 	sb->jail_relax = (unsigned int)sqlite3_column_int(st, 14);
+	if (sqlite3_column_int(st, 15) == 0)
+		sb->jail_relax |= KILN_JAIL_NO_PID_NS;
 	if (oom) {
 		state_sandbox_clear(sb);
 		return state_fail(err, errlen, KILN_ENOMEM, "out of memory");
@@ -192,7 +194,7 @@ static int insert_row(struct state *s, const struct insert_args *a,
 		s,
 		"INSERT INTO sandboxes (" SB_COLUMNS ") VALUES "
 		"(?, ?, 'creating', NULL, ?, ?, ?, ?, ?, NULL, ?, ?, "
-		"NULL, ?, ?)",
+		"NULL, ?, ?, ?)",
 		&st, err, errlen);
 	if (rc) {
 		free(dir);
@@ -213,7 +215,11 @@ static int insert_row(struct state *s, const struct insert_args *a,
 		sqlite3_bind_int64(st, 9, (int64_t)a->owner_start);
 	}
 	sqlite3_bind_int(st, 10, a->no_jail ? 0 : 1);
-	sqlite3_bind_int(st, 11, (int)(a->jail_relax & KILN_JAIL_RELAX_ALL));
+	/* the column's CHECK admits the bits of schema 5 only (0..3) */
+	sqlite3_bind_int(st, 11,
+			 (int)(a->jail_relax &
+			       (KILN_JAIL_NO_SECCOMP | KILN_JAIL_NO_CGROUP)));
+	sqlite3_bind_int(st, 12, a->jail_relax & KILN_JAIL_NO_PID_NS ? 0 : 1);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = state_db_fail(s, err, errlen, "adding a sandbox");
 	sqlite3_finalize(st);

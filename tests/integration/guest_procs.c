@@ -6,7 +6,9 @@
  * forwarded to busybox httpd in the guest serves a small and a 4 MiB
  * file intact; 200 sequential and 32 concurrent execs, a shell on a
  * terminal driven by a script (resize, exit status), and detached
- * commands attached to while running and after they ended.  (Every
+ * commands attached to while running and after they ended; a cancelled
+ * exec and a rollback under an open handle, after which the handle's next
+ * call connects again (issue #4).  (Every
  * sandbox starts restored from the base snapshot, so all of this also
  * runs after a snapshot restore.)  Prints one "PASS: name" / "FAIL: name: why"
  * line per check; exit status 1 if any failed.
@@ -95,8 +97,8 @@ static void *sleeper_run(void *arg)
 	struct agent_client *c;
 	struct agent_exec_io io;
 
-	s->rc = agent_client_connect_vsock(s->uds, 1024, 60000, &c, s->err,
-					   sizeof(s->err));
+	s->rc = agent_client_connect_vsock(s->uds, 1024, 60000, 60000, -1, &c,
+					   s->err, sizeof(s->err));
 	if (s->rc)
 		return NULL;
 	agent_exec_io_init(&io);
@@ -396,8 +398,8 @@ static void *conc_run(void *arg)
 	struct agent_client *c;
 	struct agent_exec_io io;
 
-	x->rc = agent_client_connect_vsock(x->uds, 1024, 60000, &c, x->err,
-					   sizeof(x->err));
+	x->rc = agent_client_connect_vsock(x->uds, 1024, 60000, 60000, -1, &c,
+					   x->err, sizeof(x->err));
 	if (x->rc) {
 		if (write(x->ready_fd, "e", 1) != 1)
 			x->rc = -100;
@@ -424,7 +426,7 @@ static void test_exec_concurrent(struct kiln_sandbox *sb)
 	enum { N = 32 };
 	static struct conc x[N];
 	pthread_t t[N];
-	int ready[2], got = 0, bad = -1;
+	int ready[2], got = 0, failed = 0, bad = -1;
 	char line[32], want[48], ch;
 
 	if (pipe(ready))
@@ -438,15 +440,21 @@ static void test_exec_concurrent(struct kiln_sandbox *sb)
 			return;
 		pthread_create(&t[i], NULL, conc_run, &x[i]);
 	}
+	/* 'r': one runs; 'e': one failed (no use waiting for all then) */
 	for (int64_t deadline = now_ms() + 240000;
-	     got < N && now_ms() < deadline;) {
+	     got < N && !failed && now_ms() < deadline;) {
 		struct pollfd p = {.fd = ready[0], .events = POLLIN};
 
-		if (poll(&p, 1, 1000) == 1 && read(ready[0], &ch, 1) == 1)
-			got += ch == 'r' ? 1 : N; /* 'e': one failed */
+		if (poll(&p, 1, 1000) == 1 && read(ready[0], &ch, 1) == 1) {
+			if (ch == 'r')
+				got++;
+			else
+				failed++;
+		}
 	}
-	check("exec_concurrent_ready", got == N,
-	      "only %d of %d commands were running at once", got, N);
+	check("exec_concurrent_ready", got == N && !failed,
+	      "only %d of %d commands were running at once (%d failed)", got, N,
+	      failed);
 	for (int i = 0; i < N; i++) {
 		int n = snprintf(line, sizeof(line), "go%d\n", i);
 
@@ -609,6 +617,100 @@ static void test_detach_attach(struct kiln_sandbox *sb)
 	      kiln_errmsg(sb->k));
 }
 
+static int stop_output(void *ctx, const void *b, size_t n)
+{
+	sbuf_add(ctx, b, n);
+	return 1;
+}
+
+/* An exec cancelled by its callback kills the command; the sandbox takes
+ * the next exec on a fresh connection. */
+static void test_cancel_reconnect(struct kiln_sandbox *sb)
+{
+	const char *const argv[] = {"sh", "-c", "echo $$; exec sleep 60", NULL};
+	struct kiln_exec_result res;
+	struct kiln_exec ex;
+	struct sbuf o = {0};
+	int rc, rc2;
+	char ps[160];
+
+	kiln_exec_init(&ex);
+	ex.argv = argv;
+	ex.on_stdout = stop_output;
+	ex.stdout_ctx = &o;
+	rc = kiln_sandbox_exec(sb, &ex, &res);
+	/* gone (the agent kills it): polled in a fresh exec, new connection */
+	snprintf(ps, sizeof(ps),
+		 "i=0; while kill -0 %d 2>/dev/null; do i=$((i+1)); "
+		 "[ $i -lt 20 ] || exit 1; sleep 1; done",
+		 atoi(o.buf));
+	rc2 = sh(sb, ps);
+	check("exec_cancel_reconnect", rc == KILN_ECANCELED && rc2 == 0,
+	      "cancel rc %d, next exec %d: %s", rc, rc2, kiln_errmsg(sb->k));
+}
+
+/*
+ * Issue #4: a handle on a persistent sandbox outlives a rollback of it.
+ * A checkpoint leaves its connection alone; the rollback replaces the
+ * VMM (and with it the connection); the handle's next call finds the new
+ * VMM through the sandbox's record and connects again.
+ */
+static void test_rollback_reconnect(void)
+{
+	const char *const argv[] = {"cat", "/root/f", NULL};
+	struct kiln_sandbox_config cfg = {.persistent = 1};
+	char dir[] = "/tmp/kiln-procs-XXXXXX", cmd[64];
+	struct kiln_exec_result res;
+	struct kiln_options opts;
+	struct kiln_sandbox *sb;
+	struct sbuf o = {0};
+	struct kiln_exec ex;
+	struct kiln *k;
+	int rc, rc1, rc2, rc3;
+
+	if (!mkdtemp(dir)) {
+		check("rollback_reconnect", false, "mkdtemp: %s",
+		      strerror(errno));
+		return;
+	}
+	kiln_options_init(&opts);
+	opts.state_dir = dir;
+	if (kiln_open(&opts, &k) != KILN_OK) {
+		check("rollback_reconnect", false, "kiln_open failed");
+		return;
+	}
+	rc = kiln_sandbox_create(k, &cfg, &sb);
+	if (rc) {
+		check("rollback_reconnect", false, "create: %s",
+		      kiln_errmsg(k));
+		kiln_close(k);
+		return;
+	}
+	rc1 = sh(sb, "echo old >/root/f");
+	rc2 = kiln_checkpoint_create(k, kiln_sandbox_id(sb), "c1");
+	rc3 = sh(sb, "echo new >/root/f");
+	check("checkpoint_keeps_connection", rc1 == 0 && rc2 == 0 && rc3 == 0,
+	      "write %d, checkpoint %d, write %d: %s", rc1, rc2, rc3,
+	      kiln_errmsg(k));
+	rc1 = kiln_checkpoint_rollback(k, kiln_sandbox_id(sb), "c1", NULL,
+				       NULL);
+	kiln_exec_init(&ex);
+	ex.argv = argv;
+	ex.on_stdout = sbuf_add;
+	ex.stdout_ctx = &o;
+	rc2 = rc1 ? rc1 : kiln_sandbox_exec(sb, &ex, &res);
+	check("rollback_reconnect",
+	      rc1 == KILN_OK && rc2 == KILN_OK && !strcmp(o.buf, "old\n"),
+	      "rollback %d, exec on the same handle %d: %s, output '%s'", rc1,
+	      rc2, kiln_errmsg(k), o.buf);
+	rc = kiln_sandbox_destroy(sb);
+	check("rollback_destroy", rc == KILN_OK, "%s", kiln_errmsg(k));
+	kiln_close(k);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
 int main(void)
 {
 	struct kiln_sandbox_config cfg = {0};
@@ -635,8 +737,10 @@ int main(void)
 	test_exec_concurrent(sb);
 	test_pty_script(sb);
 	test_detach_attach(sb);
+	test_cancel_reconnect(sb);
 	rc = kiln_sandbox_destroy(sb);
 	check("procs_destroy", rc == KILN_OK, "%s", kiln_errmsg(k));
 	kiln_close(k);
+	test_rollback_reconnect();
 	return failed;
 }

@@ -388,6 +388,46 @@ else
 	pass jail_relax_cgroup
 fi
 
+# jail_relax_pid_ns: $KILN_JAIL_RELAX=pid-ns: no PID namespace and no PID-1
+# proxy, so the pid libkiln recorded is the jailed VMM itself (non-root uid,
+# seccomp on, the host's PID namespace); the status line says so.
+rm -f "$WORK/hold5"
+mkfifo "$WORK/hold5"
+KILN_JAIL_RELAX=pid-ns "$DRIVER" "$RT" "$VMM" <"$WORK/hold5" >"$WORK/relax_pid" 2>&1 &
+relaxp_pid=$!
+exec 5>"$WORK/hold5"
+ppid_ns= ; pseccomp= ; puid= ; pkids=
+if poll_for "$WORK/relax_pid" '^pid '; then
+	pvmm=$(awk '/^pid /{print $2}' "$WORK/relax_pid")
+	pid_id=$(awk '/^pid /{print $4}' "$WORK/relax_pid")
+	pid_id=${pid_id##*/}
+	for ((i = 0; i < 200; i++)); do
+		puid=$(awk '$1 == "Uid:" {print $2}' "/proc/$pvmm/status" 2>/dev/null)
+		[ -n "$puid" ] && [ "$puid" != 0 ] && [ -S "$RT/$pid_id/vm/api.sock" ] && break
+		sleep 0.05
+	done
+	pseccomp=$(awk '$1 == "Seccomp:" {print $2}' "/proc/$pvmm/status" 2>/dev/null)
+	ppid_ns=$(readlink "/proc/$pvmm/ns/pid" 2>/dev/null)
+	pkids=$(tr -d ' \n' <"/proc/$pvmm/task/$pvmm/children" 2>/dev/null)
+fi
+exec 5>&-
+wait "$relaxp_pid" 2>/dev/null
+if ! grep -q '^pid ' "$WORK/relax_pid"; then
+	fail jail_relax_pid_ns "the relaxed VMM did not start: $(head -c 400 "$WORK/relax_pid")"
+elif [ -z "$puid" ] || [ "$puid" -lt 100000 ]; then
+	fail jail_relax_pid_ns "the recorded pid is not the jailed VMM: uid '${puid:-none}'"
+elif [ "$ppid_ns" != "$(readlink /proc/self/ns/pid)" ]; then
+	fail jail_relax_pid_ns "still in its own PID namespace: $ppid_ns"
+elif [ -n "$pkids" ]; then
+	fail jail_relax_pid_ns "the VMM has child processes ($pkids): a proxy is still in between?"
+elif [ "$pseccomp" != 2 ]; then
+	fail jail_relax_pid_ns "the seccomp filter is off (Seccomp: ${pseccomp:-none}): only pid-ns was relaxed"
+elif ! grep -q '^status: jailed: .*; PID NAMESPACE DISABLED' "$WORK/relax_pid"; then
+	fail jail_relax_pid_ns "status not loud: $(grep '^status' "$WORK/relax_pid")"
+else
+	pass jail_relax_pid_ns
+fi
+
 left=$(ls -A "$RT")
 [ -z "$left" ] || echo "FAIL: jail_leftovers: $RT holds $left"
 exit 0

@@ -91,4 +91,8 @@ if [ -d "$RT" ] && [ -n "$(ls -A "$RT")" ]; then
 else
 	echo "PASS: pvm_leftovers"
 fi
+
+# Persistent sandboxes, the CLI's terminal commands, 50 creates at once and
+# the API example, all restores of the base snapshot built above.
+"$(dirname "$0")/pvm_sandbox.sh" "$KILN" "$VMM" || failed=1
 exit $failed

@@ -483,11 +483,11 @@ t_kvm() {
 # tests/integration/sandbox.sh, run like kvm.sh: directly with /dev/kvm, else
 # inside the nested-KVM L1 guest.
 
-SB_TESTS="sb_create sb_exec sb_exec_stdin sb_exec_prefix sb_cp sb_cp_r sb_pause
+SB_TESTS="sb_create sb_exec sb_exec_stdin sb_exec_prefix sb_cp sb_cp_r sb_exec_cap sb_fs sb_pause
 sb_pause_exec_refused sb_resume sb_pause_stop sb_pause_dead sb_pause_rm sb_stop_start
 sb_kill9_dead sb_rm_dead sb_create_sigint sb_half_created sb_parallel
-sb_checkpoint sb_rollback sb_rollback_again sb_checkpoint_errors sb_fork
-sb_fork_named sb_snapshot_rm sb_rm_checkpoints sb_hooks sb_hook_veto sb_leftovers"
+sb_checkpoint sb_rollback sb_rollback_again sb_checkpoint_errors sb_create_from
+sb_fork sb_fork_named sb_snapshot_rm sb_rm_checkpoints sb_hooks sb_hook_veto sb_leftovers"
 
 t_sandbox() {
 	kvm_group sb.out "$SB_TESTS" "$(kvm_prereq)" any \
@@ -696,7 +696,8 @@ GUEST_TESTS="guest_boot guest_identity guest_status guest_hostname guest_clock
 guest_urandom guest_tty guest_user_nobody guest_destroy procs_boot ps_exec ps_init
 kill_pid1_refused kill_exec kill_no_such_process forward_listen forward_small forward_4mib forward_stop
 exec_sequential_200 exec_concurrent_ready exec_concurrent_32 pty_script detach_start ps_session attach_running
-attach_ended attach_collected procs_destroy"
+attach_ended attach_collected exec_cancel_reconnect procs_destroy checkpoint_keeps_connection
+rollback_reconnect rollback_destroy"
 
 # guest_build NAME OUT: build tests/integration/NAME.c against libkiln.a.
 guest_build() {
@@ -786,7 +787,9 @@ t_net() {
 # tests/integration/pvm.sh, directly on this host: only where /dev/kvm is the
 # PVM backend (elsewhere the other groups already run on the host's KVM).
 
-PVM_TESTS="pvm_probe pvm_run_first pvm_run_restored pvm_clones_distinct pvm_leftovers"
+PVM_TESTS="pvm_probe pvm_run_first pvm_run_restored pvm_clones_distinct pvm_leftovers
+pvm_exec_user pvm_exec_tty pvm_kill pvm_port_forward pvm_shell pvm_kill9_rm pvm_api_example
+pvm_create_ids pvm_create_cancel pvm_create_many pvm_rm_all pvm_sb_leftovers"
 
 t_pvm() {
 	local cache=${KILN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln} line n=0 t why=
@@ -839,7 +842,7 @@ t_guestnet() {
 
 JAIL_TESTS="jail_identity jail_namespaces jail_root_contents jail_cgroup jail_rlimits jail_fds
 jail_host_connects jail_note jail_disabled_note jail_tap jail_cleanup jail_no_open_outside jail_no_exec jail_seccomp_kills
-jail_relax_seccomp jail_relax_cgroup"
+jail_relax_seccomp jail_relax_cgroup jail_relax_pid_ns"
 
 t_jail() {
 	local line n=0 t

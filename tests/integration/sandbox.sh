@@ -25,11 +25,11 @@ finish() {
 }
 trap finish EXIT
 
-TESTS="sb_create sb_exec sb_exec_stdin sb_exec_prefix sb_cp sb_cp_r sb_pause
+TESTS="sb_create sb_exec sb_exec_stdin sb_exec_prefix sb_cp sb_cp_r sb_exec_cap sb_fs sb_pause
 sb_pause_exec_refused sb_resume sb_pause_stop sb_pause_dead sb_pause_rm sb_stop_start
 sb_kill9_dead sb_rm_dead sb_create_sigint sb_half_created sb_parallel
-sb_checkpoint sb_rollback sb_rollback_again sb_checkpoint_errors sb_fork
-sb_fork_named sb_snapshot_rm sb_rm_checkpoints sb_hooks sb_hook_veto sb_leftovers"
+sb_checkpoint sb_rollback sb_rollback_again sb_checkpoint_errors sb_create_from
+sb_fork sb_fork_named sb_snapshot_rm sb_rm_checkpoints sb_hooks sb_hook_veto sb_leftovers"
 if [ ! -c /dev/kvm ]; then
 	for t in $TESTS; do echo "SKIP: $t: /dev/kvm not available"; done
 	exit 0
@@ -133,6 +133,56 @@ test_cp_r() {
 	report sb_cp_r $? "no-r rc=$rc0 in rc=$rc1 meta='$meta' out rc=$rc2 again rc=$rc3 cmp rc=$rc4 -u rc=$rc5 owners: $(tr '\n' ' ' <"$WORK/out")"
 }
 test_cp_r
+
+# kiln exec --max-output/--json: a capped stream says so (JSON fields, or a
+# line on stderr) and the exit status stays the command's
+k exec --json --max-output 1000 web -- sh -c 'head -c 5000 /dev/zero | tr "\0" a; echo oops >&2; exit 3'
+rc1=$RC
+cp "$WORK/out" "$WORK/cap.json"
+k exec --max-output 10 web -- head -c 100 /dev/zero
+[ "$rc1" = 3 ] && [ "$RC" = 0 ] && [ "$(wc -c <"$WORK/out")" = 10 ] &&
+	grep -q '^kiln: stdout capped at 10 bytes (100 produced)' "$WORK/err" &&
+	python3 -c 'import json,sys
+o = json.load(open(sys.argv[1]))
+sys.exit(not (o["exit_code"] == 3 and o["stdout"] == "a" * 1000 and
+	o["stdout_bytes"] == 5000 and o["stdout_capped"] is True and
+	o["stderr"] == "oops\n" and o["stderr_bytes"] == 5 and
+	o["stderr_capped"] is False))' "$WORK/cap.json"
+report sb_exec_cap $? "json rc=$rc1 $(head -c 300 "$WORK/cap.json"); plain rc=$RC $(wc -c <"$WORK/out") bytes, err: $(head -c 200 "$WORK/err")"
+
+# kiln fs and kiln cp -u: a tree owned by the image's user (uid 1000), a
+# file copied into it as that user, stat/ls/mv/rm/sync, ENOENT is exit 1
+test_fs() {
+	local rc0 rc1 rc2 rc3 rc4 rc5 rc6
+	k fs web mkdir -p -u user /tmp/fsd/a/b
+	rc0=$RC
+	k cp -u user "$WORK/blob" web:/tmp/fsd/a/b/f
+	rc1=$RC
+	k fs web mv /tmp/fsd/a/b/f /tmp/fsd/g
+	rc2=$RC
+	k fs web stat --json /tmp/fsd/g
+	rc3=$RC
+	cp "$WORK/out" "$WORK/fs_stat.json"
+	k fs web ls --json /tmp/fsd
+	cp "$WORK/out" "$WORK/fs_ls.json"
+	rc4=$RC
+	k fs web rm -r /tmp/fsd/a
+	rc5=$RC
+	k fs web sync
+	rc6=$RC
+	k fs web stat /tmp/fsd/a
+	[ "$rc0$rc1$rc2$rc3$rc4$rc5$rc6" = 0000000 ] && [ "$RC" = 1 ] &&
+		python3 -c 'import json,sys
+st = json.load(open(sys.argv[1]))
+ls = json.load(open(sys.argv[2]))
+names = sorted((e["name"], e["type"]) for e in ls["entries"])
+sys.exit(not (st["type"] == "file" and st["size"] == 300000 and
+	st["uid"] == 1000 and st["gid"] == 1000 and
+	names == [("a", "dir"), ("g", "file")] and ls["truncated"] is False))' \
+			"$WORK/fs_stat.json" "$WORK/fs_ls.json"
+	report sb_fs $? "rcs=$rc0$rc1$rc2$rc3$rc4$rc5$rc6 stat-after-rm rc=$RC stat=$(head -c 200 "$WORK/fs_stat.json") ls=$(head -c 200 "$WORK/fs_ls.json")"
+}
+test_fs
 
 # ---- pause / resume (a sandbox of its own: pz) ------------------------------
 # wait_count SANDBOX ABOVE: poll the guest loop's counter /tmp/n until it
@@ -330,8 +380,15 @@ cp "$WORK/err" "$WORK/create.err"
 CPID=$(field "$WORK/out" id 2>/dev/null)
 k exec cp -- sh -c 'echo old >/root/f && echo old >/tmp/f'
 rc1=$RC
-k checkpoint cp c1
+k checkpoint --json cp c1
 rc2=$RC
+# --json: the checkpoint's object, as snapshot ls shows it
+python3 -c 'import json,sys
+o=json.load(open(sys.argv[1]))
+assert list(o)==["sandbox","sandbox_name","name","created","created_unix","size_bytes","path"], o
+assert o["sandbox"]==sys.argv[2] and o["sandbox_name"]=="cp" and o["name"]=="c1", o
+' "$WORK/out" "$CPID" 2>"$WORK/py.err"
+pyok0=$?
 k snapshot ls --json cp
 python3 -c 'import json,sys,os
 l=json.load(open(sys.argv[1]))
@@ -342,8 +399,8 @@ assert os.path.isfile(l[0]["path"]+"/root.ovl"), "no disk overlay copy"
 ' "$WORK/out" "$CPID" 2>"$WORK/py.err"
 pyok=$?
 k exec cp -- cat /root/f
-[ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ $pyok = 0 ] && [ "$RC" = 0 ] && [ "$(cat "$WORK/out")" = old ] &&
-	[ "$(state_of cp)" = running ]
+[ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ $pyok0 = 0 ] && [ $pyok = 0 ] && [ "$RC" = 0 ] &&
+	[ "$(cat "$WORK/out")" = old ] && [ "$(state_of cp)" = running ]
 report sb_checkpoint $? "create rc=$rc0 ($(head -c 300 "$WORK/create.err")) exec rc=$rc1 checkpoint rc=$rc2 ls: $(tail -1 "$WORK/py.err") still running: rc=$RC"
 
 # rollback: what was written after the checkpoint is gone, the sandbox runs on
@@ -351,15 +408,25 @@ report sb_checkpoint $? "create rc=$rc0 ($(head -c 300 "$WORK/create.err")) exec
 pid1=$("$KILN" inspect --json cp >"$WORK/insp" && field "$WORK/insp" pid)
 k exec cp -- sh -c 'echo new >/root/f && echo new >/tmp/f && echo x >/root/g'
 rc1=$RC
-k rollback -q cp c1
+k rollback -q --json cp c1
 rc2=$RC
+cp "$WORK/out" "$WORK/rollback.json"
 k exec cp -- sh -c 'cat /root/f /tmp/f; ls /root/g 2>/dev/null; hostname'
 got=$(tr '\n' ' ' <"$WORK/out")
 pid2=$("$KILN" inspect --json cp >"$WORK/insp" && field "$WORK/insp" pid)
+# --json: the sandbox as it is afterwards (its new VMM) and the checkpoint
+python3 -c 'import json,sys
+o=json.load(open(sys.argv[1]))
+assert list(o)==["sandbox","checkpoint"], o
+s,c=o["sandbox"],o["checkpoint"]
+assert s["id"]==sys.argv[2] and s["state"]=="running" and str(s["pid"])==sys.argv[3], s
+assert c["name"]=="c1" and c["sandbox"]==sys.argv[2], c
+' "$WORK/rollback.json" "$CPID" "$pid2" 2>"$WORK/py.err"
+pyok=$?
 [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$RC" = 0 ] && [ "$got" = "old old kiln-$CPID " ] &&
 	[ "$pid1" != "$pid2" ] && ! kill -0 "$pid1" 2>/dev/null && [ "$(field "$WORK/insp" state)" = running ] &&
-	[ "$(field "$WORK/insp" id)" = "$CPID" ]
-report sb_rollback $? "write rc=$rc1 rollback rc=$rc2 exec rc=$RC got '$got' pids $pid1 -> $pid2"
+	[ "$(field "$WORK/insp" id)" = "$CPID" ] && [ $pyok = 0 ]
+report sb_rollback $? "write rc=$rc1 rollback rc=$rc2 exec rc=$RC got '$got' pids $pid1 -> $pid2 json: $(tail -1 "$WORK/py.err")"
 
 # the checkpoint stays pristine: roll back to it again
 k exec cp -- sh -c 'echo newer >/root/f'
@@ -385,6 +452,31 @@ k exec cp -- cat /root/f
 [ "$e1" = 125 ] && [ "$e2" = 125 ] && [ "$e3" = 125 ] && [ "$e4" = 125 ] && [ "$RC" = 0 ] &&
 	[ "$(cat "$WORK/out")" = old ]
 report sb_checkpoint_errors $? "duplicate=$e1 bad name=$e2 unknown checkpoint=$e3 unknown sandbox=$e4 still running rc=$RC"
+
+# create from a checkpoint: a new sandbox with cp's files (disk and tmpfs)
+# as at c1, its own id, CID and hostname; cp runs on unchanged.  A missing
+# checkpoint or a conflicting --memory is refused before anything boots.
+cpcid=$("$KILN" inspect --json cp >"$WORK/insp" && field "$WORK/insp" cid)
+k create -q --json --name cpb --from cp:c1
+rc1=$RC
+BID=$(field "$WORK/out" id 2>/dev/null)
+bcid=$(field "$WORK/out" cid 2>/dev/null)
+k exec cpb -- sh -c 'cat /root/f /tmp/f; hostname'
+got=$(tr '\n' ' ' <"$WORK/out")
+rc2=$RC
+k create -q --from cp:nosuch
+e1=$RC
+grep -q "no checkpoint named 'nosuch'" "$WORK/err" || e1="$e1 (message: $(head -c 200 "$WORK/err"))"
+k create -q --from cp:c1 --memory 512
+e2=$RC
+grep -q "memory 512 MiB conflicts" "$WORK/err" || e2="$e2 (message: $(head -c 200 "$WORK/err"))"
+k rm cpb
+rc3=$RC
+k exec cp -- cat /root/f
+[ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$got" = "old old kiln-$BID " ] && [ -n "$BID" ] &&
+	[ "$BID" != "$CPID" ] && [ -n "$bcid" ] && [ "$bcid" != "$cpcid" ] && [ "$e1" = 125 ] &&
+	[ "$e2" = 125 ] && [ "$rc3" = 0 ] && [ "$RC" = 0 ] && [ "$(cat "$WORK/out")" = old ]
+report sb_create_from $? "create rc=$rc1 id=$BID cid=$bcid (cp: $CPID $cpcid) exec rc=$rc2 got '$got' missing=$e1 memory=$e2 rm rc=$rc3 cp exec rc=$RC"
 
 # fork a sandbox with a running process: it runs on in every fork, each with
 # its own hostname; the parent runs on too
@@ -433,11 +525,16 @@ left=$(ls -A "$KILN_STATE/checkpoints/$CPID" 2>/dev/null | tr '\n' ' ')
 [ $pyok = 0 ] && [ "$left" = "c1 " ]
 report sb_fork_named $? "names: $(tail -1 "$WORK/py.err") checkpoint dir: '$left'"
 
-k snapshot rm cp c1
+k snapshot rm --json cp c1
 rc1=$RC
+python3 -c 'import json,sys
+l=json.load(open(sys.argv[1]))
+assert [(c["name"],c["sandbox"]) for c in l]==[("c1",sys.argv[2])], l
+' "$WORK/out" "$CPID" 2>"$WORK/py.err"
+pyok=$?
 k snapshot ls cp
-[ "$rc1" = 0 ] && ! grep -q c1 "$WORK/out" && [ ! -e "$KILN_STATE/checkpoints/$CPID/c1" ]
-report sb_snapshot_rm $? "rm rc=$rc1 ls: $(tr '\n' ' ' <"$WORK/out" | head -c 200)"
+[ "$rc1" = 0 ] && [ $pyok = 0 ] && ! grep -q c1 "$WORK/out" && [ ! -e "$KILN_STATE/checkpoints/$CPID/c1" ]
+report sb_snapshot_rm $? "rm rc=$rc1 json: $(tail -1 "$WORK/py.err") ls: $(tr '\n' ' ' <"$WORK/out" | head -c 200)"
 
 # kiln rm removes a sandbox's checkpoints
 k checkpoint cp c2

@@ -384,8 +384,8 @@ static void test_vsock_errors(void **state)
 	assert_non_null(strstr(err, "unexpected answer to CONNECT 1024"));
 	fake_vmm_stop(vmm, uds);
 	/* nobody there: one attempt says "not ready", waiting times out */
-	assert_int_equal(agent_client_connect_vsock(uds, 1024, 1000, &c, err,
-						    sizeof(err)),
+	assert_int_equal(agent_client_connect_vsock(uds, 1024, 1000, 1000, -1,
+						    &c, err, sizeof(err)),
 			 AGENT_ERR_NOT_READY);
 	t0 = now_ms();
 	assert_int_equal(agent_client_wait_ready(uds, 1024, 200, -1, &c, err,

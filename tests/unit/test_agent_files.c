@@ -262,16 +262,18 @@ static void test_dirs(void **state)
 	size_t n;
 
 	/* mkdir without parents fails, with parents works, twice */
-	assert_int_equal(
-		agent_client_mkdir(c, sub, 0, false, T_MS, err, sizeof(err)),
-		AGENT_ERR_NOT_FOUND);
-	assert_int_equal(
-		agent_client_mkdir(c, sub, 0, true, T_MS, err, sizeof(err)), 0);
-	assert_int_equal(
-		agent_client_mkdir(c, sub, 0, true, T_MS, err, sizeof(err)), 0);
-	assert_int_equal(
-		agent_client_mkdir(c, sub, 0, false, T_MS, err, sizeof(err)),
-		AGENT_ERR_REMOTE);
+	assert_int_equal(agent_client_mkdir(c, sub, 0, false, NULL, T_MS, err,
+					    sizeof(err)),
+			 AGENT_ERR_NOT_FOUND);
+	assert_int_equal(agent_client_mkdir(c, sub, 0, true, NULL, T_MS, err,
+					    sizeof(err)),
+			 0);
+	assert_int_equal(agent_client_mkdir(c, sub, 0, true, NULL, T_MS, err,
+					    sizeof(err)),
+			 0);
+	assert_int_equal(agent_client_mkdir(c, sub, 0, false, NULL, T_MS, err,
+					    sizeof(err)),
+			 AGENT_ERR_REMOTE);
 	assert_non_null(strstr(err, "EEXIST"));
 	assert_int_equal(stat(sub, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
@@ -280,8 +282,8 @@ static void test_dirs(void **state)
 	assert_int_equal(put(c, path_in("tree/a/f2"), "1", 1, 0, 0, err), 0);
 	/* a symlink out of the tree: remove -r must not follow it */
 	char *outside = path_in("outside");
-	assert_int_equal(agent_client_mkdir(c, outside, 0, false, T_MS, err,
-					    sizeof(err)),
+	assert_int_equal(agent_client_mkdir(c, outside, 0, false, NULL, T_MS,
+					    err, sizeof(err)),
 			 0);
 	assert_int_equal(put(c, path_in("outside/keep"), "k", 1, 0, 0, err), 0);
 	assert_int_equal(symlink(outside, path_in("tree/a/ln")), 0);
@@ -387,9 +389,9 @@ static void test_errors(void **state)
 	rc = put(c, "rel.txt", "x", 1, 0, false, err);
 	assert_int_equal(rc, AGENT_ERR_REMOTE);
 	assert_non_null(strstr(err, "invalid_request"));
-	assert_int_equal(
-		agent_client_mkdir(c, "a/b", 0, true, T_MS, err, sizeof(err)),
-		AGENT_ERR_REMOTE);
+	assert_int_equal(agent_client_mkdir(c, "a/b", 0, true, NULL, T_MS, err,
+					    sizeof(err)),
+			 AGENT_ERR_REMOTE);
 
 	/* directory vs file */
 	rc = agent_client_read_file(c, tmp_dir, -1, buf_append, &got, T_MS,

@@ -534,6 +534,42 @@ static void test_user_ids(void **state)
 	assert_string_equal((char *)r.out.p,
 			    "65534 7 7 /nonexistent nobody /\n");
 	urun_free(&r);
+	/* "UID:GID" as the user (kiln exec -u 31337:31338): the same */
+	o = (struct agent_exec_opts){.user = "31337:31338"};
+	urun(c, ids_script, &o, &r);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal((char *)r.out.p, "31337 31338 31338 / none /\n");
+	urun_free(&r);
+	o = (struct agent_exec_opts){.user = "65534:7"};
+	urun(c, ids_script, &o, &r);
+	assert_string_equal((char *)r.out.p,
+			    "65534 7 7 /nonexistent nobody /\n");
+	urun_free(&r);
+	/* anything else with a ':' is refused before it is sent */
+	static const char *const bad[] = {"1:",
+					  ":1",
+					  ":",
+					  "a:1",
+					  "1:b",
+					  "1:2:3",
+					  "4294967295:1",
+					  "1:99999999999",
+					  "-1:1",
+					  " 1:1",
+					  "1:1 "};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = (struct agent_exec_opts){.user = bad[i]};
+		urun(c, "true", &o, &r);
+		assert_int_not_equal(r.rc, 0);
+		assert_non_null(strstr(r.msg, "UID:GID"));
+		urun_free(&r);
+	}
+	/* and the connection still serves */
+	o = (struct agent_exec_opts){.user = "0:0"};
+	urun(c, "id -u", &o, &r);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal((char *)r.out.p, "0\n");
+	urun_free(&r);
 	/* default: the agent's own ids (root here) */
 	o = (struct agent_exec_opts){0};
 	urun(c, "id -u", &o, &r);

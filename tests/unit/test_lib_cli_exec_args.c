@@ -19,6 +19,7 @@
 #include "cli/cli_common.c"
 #include "cli/cli_tty.c"
 #include "cli/exec_args.c"
+#include "cli/exec_output.c"
 
 #define ARGS(...) ((char *[]){__VA_ARGS__, NULL})
 #define NARGS(...) ((int)(sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)))
@@ -115,6 +116,80 @@ static void test_exec_errors(void **state)
 	assert_non_null(strstr(err, "needs a value"));
 	assert_int_equal(PARSE(EXEC_ARGS_EXEC, &a, err, "exec", "--help"),
 			 EXEC_ARGS_HELP);
+}
+
+/* --max-output SIZE and --json, and what they do not go with. */
+static void test_exec_output_opts(void **state)
+{
+	struct exec_args a;
+	char err[256];
+
+	assert_int_equal(PARSE(EXEC_ARGS_EXEC, &a, err, "exec", "sb",
+			       "--max-output", "64K", "true"),
+			 EXEC_ARGS_OK);
+	assert_int_equal(a.max_output, 65536);
+	assert_false(a.json);
+	assert_int_equal(PARSE(EXEC_ARGS_EXEC, &a, err, "exec", "--json",
+			       "--max-output=1G", "sb", "true"),
+			 EXEC_ARGS_OK);
+	assert_true(a.json);
+	assert_int_equal(a.max_output, 1u << 30);
+	/* -i goes with --json: stdin is not output */
+	assert_int_equal(PARSE(EXEC_ARGS_EXEC, &a, err, "exec", "-i", "--json",
+			       "sb", "cat"),
+			 EXEC_ARGS_OK);
+	assert_int_equal(a.max_output, 0); /* the default is cmd_exec's */
+	assert_int_equal(PARSE(EXEC_ARGS_EXEC, &a, err, "exec", "sb",
+			       "--max-output", "1T", "true"),
+			 EXEC_ARGS_OK);
+	assert_int_equal(a.max_output, 1ull << 40);
+
+	static const struct {
+		const char *opt, *val, *msg;
+	} bad[] = {
+		{"--max-output", "0", "not a size > 0"},
+		{"--max-output", "-1", "not a size > 0"},
+		{"--max-output", "1.5M", "not a size > 0"},
+		{"--max-output", "12Q", "not a size > 0"},
+		{"--max-output", "1KB", "not a size > 0"},
+		{"--max-output", "", "not a size > 0"},
+		{"--max-output", "2T", "too large"},
+		{"--max-output", "99999999999999999999999", "not a size"},
+		{"--max-output", "17179869184G", "too large"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(EXEC_ARGS_EXEC, &a, err, "exec", "sb",
+				       (char *)bad[i].opt, (char *)bad[i].val,
+				       "true"),
+				 EXEC_ARGS_ERROR);
+		if (!strstr(err, bad[i].msg) || !strstr(err, "--max-output"))
+			fail_msg("%s %s: \"%s\"", bad[i].opt, bad[i].val, err);
+	}
+	assert_int_equal(PARSE(EXEC_ARGS_EXEC, &a, err, "exec", "sb",
+			       "--max-output", "1", "--max-output", "2", "x"),
+			 EXEC_ARGS_ERROR);
+	assert_non_null(strstr(err, "twice"));
+	assert_int_equal(PARSE(EXEC_ARGS_EXEC, &a, err, "exec", "sb", "--json",
+			       "--max-output", "2G", "true"),
+			 EXEC_ARGS_ERROR);
+	assert_non_null(strstr(err, "with --json at most"));
+	assert_int_equal(PARSE(EXEC_ARGS_EXEC, &a, err, "exec", "-t", "--json",
+			       "sb", "true"),
+			 EXEC_ARGS_ERROR);
+	assert_non_null(strstr(err, "not with -t"));
+	assert_int_equal(PARSE(EXEC_ARGS_EXEC, &a, err, "exec", "-d", "--json",
+			       "sb", "true"),
+			 EXEC_ARGS_ERROR);
+	assert_non_null(strstr(err, "not with -d"));
+	/* not options of shell and attach */
+	assert_int_equal(
+		PARSE(EXEC_ARGS_SHELL, &a, err, "shell", "--json", "sb"),
+		EXEC_ARGS_ERROR);
+	assert_non_null(strstr(err, "--json is not an option"));
+	assert_int_equal(PARSE(EXEC_ARGS_ATTACH, &a, err, "attach",
+			       "--max-output", "1K", "sb", "1"),
+			 EXEC_ARGS_ERROR);
+	assert_non_null(strstr(err, "--max-output is not an option"));
 }
 
 static void test_shell(void **state)
@@ -288,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_exec_full),
 		cmocka_unit_test(test_exec_positions),
 		cmocka_unit_test(test_exec_errors),
+		cmocka_unit_test(test_exec_output_opts),
 		cmocka_unit_test(test_shell),
 		cmocka_unit_test(test_attach),
 		cmocka_unit_test(test_passwd_shell),

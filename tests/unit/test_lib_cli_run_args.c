@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "cli/cli_common.c"
+#include "cli/exec_output.c"
 #include "cli/net_args.c"
 #include "cli/run_args.c"
 
@@ -54,6 +55,14 @@ static void test_full(void **state)
 	assert_string_equal(a.cmd[1], "-c");
 	assert_string_equal(a.cmd[2], "echo hi");
 	assert_null(a.cmd[3]);
+	assert_false(a.json);
+	assert_int_equal(a.max_output, 0);
+
+	assert_int_equal(
+		PARSE(&a, err, "--json", "--max-output", "16M", "true"),
+		RUN_ARGS_OK);
+	assert_true(a.json);
+	assert_int_equal(a.max_output, 16u << 20);
 }
 
 static void test_command_boundaries(void **state)
@@ -124,6 +133,17 @@ static void test_errors(void **state)
 	    "-e", "NOVALUE", "true");
 	ERR("--kernel: empty path", "--kernel=", "true");
 	ERR("--agent: 'tcp:1' is not unix:PATH", "--agent", "tcp:1", "true");
+	ERR("--max-output: '0' is not a size > 0 (bytes, optionally with K, "
+	    "M, G or T)",
+	    "--max-output", "0", "true");
+	ERR("--max-output: '2T' is too large (at most 1099511627776)",
+	    "--max-output=2T", "true");
+	ERR("--max-output: with --json at most 1073741824 bytes (1G) per "
+	    "stream",
+	    "--json", "--max-output", "1025M", "true");
+	ERR("--json takes no value", "--json=yes", "true");
+	ERR("--max-output given more than once", "--max-output", "1",
+	    "--max-output", "1", "true");
 	ERR("--agent uses a running agent; --kernel, --image, --cpus, "
 	    "--memory and --boot-timeout do not apply",
 	    "--agent", "unix:/s", "--cpus", "2", "true");

@@ -41,12 +41,19 @@ static void test_parse(void **state)
 	assert_int_equal(
 		sandbox_jail_relax_parse(",seccomp,,", &r, err, sizeof(err)),
 		0);
-	assert_int_equal(r, KILN_JAIL_RELAX_ALL);
+	assert_int_equal(r, KILN_JAIL_NO_SECCOMP | KILN_JAIL_NO_CGROUP);
 	r = 0;
-	assert_int_equal(sandbox_jail_relax_parse("cgroup,seccomp", &r, err,
-						  sizeof(err)),
+	assert_int_equal(
+		sandbox_jail_relax_parse("pid-ns", &r, err, sizeof(err)), 0);
+	assert_int_equal(r, KILN_JAIL_NO_PID_NS);
+	r = 0;
+	assert_int_equal(sandbox_jail_relax_parse("cgroup,pid-ns,seccomp", &r,
+						  err, sizeof(err)),
 			 0);
 	assert_int_equal(r, KILN_JAIL_RELAX_ALL);
+	assert_int_equal(sandbox_jail_relax_parse("pid", &r, err, sizeof(err)),
+			 KILN_EINVAL);
+	assert_non_null(strstr(err, "pid-ns"));
 	/* a wrong word is an error that names it, whatever comes before */
 	r = 0;
 	assert_int_equal(
@@ -73,15 +80,18 @@ static void test_names_and_text(void **state)
 			    "seccomp");
 	assert_string_equal(kiln_jail_relax_name(KILN_JAIL_NO_CGROUP),
 			    "cgroup");
+	assert_string_equal(kiln_jail_relax_name(KILN_JAIL_NO_PID_NS),
+			    "pid-ns");
 	assert_null(kiln_jail_relax_name(0));
 	assert_null(kiln_jail_relax_name(KILN_JAIL_RELAX_ALL));
-	assert_null(kiln_jail_relax_name(4));
+	assert_null(kiln_jail_relax_name(8));
 	sandbox_jail_relax_text(0, t, sizeof(t));
 	assert_string_equal(t, "");
 	sandbox_jail_relax_text(KILN_JAIL_NO_SECCOMP, t, sizeof(t));
 	assert_string_equal(t, "; SECCOMP DISABLED");
 	sandbox_jail_relax_text(KILN_JAIL_RELAX_ALL, t, sizeof(t));
-	assert_string_equal(t, "; SECCOMP DISABLED; CGROUP LIMITS DISABLED");
+	assert_string_equal(t, "; SECCOMP DISABLED; CGROUP LIMITS DISABLED; "
+			       "PID NAMESPACE DISABLED");
 	/* truncated, still terminated */
 	sandbox_jail_relax_text(KILN_JAIL_RELAX_ALL, t, 8);
 	assert_int_equal(strlen(t), 7);
@@ -140,8 +150,15 @@ static void test_config(void **state)
 	assert_false(c.no_cgroup);
 	sandbox_jail_relax_config(KILN_JAIL_NO_SECCOMP, &c);
 	assert_false(c.no_cgroup);
+	assert_false(c.no_pid_ns);
 	sandbox_jail_relax_config(KILN_JAIL_NO_CGROUP, &c);
 	assert_true(c.no_cgroup);
+	assert_false(c.no_pid_ns);
+	memset(&c, 0, sizeof(c));
+	c.cpu_quota_us = 100000;
+	sandbox_jail_relax_config(KILN_JAIL_NO_PID_NS, &c);
+	assert_true(c.no_pid_ns);
+	assert_false(c.no_cgroup);
 	/* the rest of the jail is untouched */
 	assert_int_equal(c.cpu_quota_us, 100000);
 }
@@ -180,8 +197,9 @@ static void test_handle(void **state)
 	assert_int_equal(open_handle(dir, 8, NULL, &k), KILN_EINVAL);
 	assert_int_equal(open_handle(dir, 0, "seccomp,nope", &k), KILN_EINVAL);
 	/* the option and the environment add up */
-	assert_int_equal(open_handle(dir, KILN_JAIL_NO_SECCOMP, "cgroup", &k),
-			 KILN_OK);
+	assert_int_equal(
+		open_handle(dir, KILN_JAIL_NO_SECCOMP, "cgroup,pid-ns", &k),
+		KILN_OK);
 	assert_int_equal(k->jail_relax, KILN_JAIL_RELAX_ALL);
 	kiln_close(k);
 
@@ -193,7 +211,8 @@ static void test_handle(void **state)
 	sb->jail_relax = KILN_JAIL_NO_CGROUP;
 	assert_int_equal(sandbox_jail_relax(sb), KILN_JAIL_NO_CGROUP);
 	k->jail_relax = KILN_JAIL_NO_SECCOMP;
-	assert_int_equal(sandbox_jail_relax(sb), KILN_JAIL_RELAX_ALL);
+	assert_int_equal(sandbox_jail_relax(sb),
+			 KILN_JAIL_NO_SECCOMP | KILN_JAIL_NO_CGROUP);
 	kiln_sandbox_close(sb);
 	kiln_close(k);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

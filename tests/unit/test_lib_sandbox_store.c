@@ -29,6 +29,7 @@
 #include "lib/rundir.h"
 #include "lib/sandbox.h"
 #include "lib/sandbox_jail.h"
+#include "lib/sandbox_store.h"
 #include "lib/state.h"
 #include "lib/vmm_proc.h"
 
@@ -254,6 +255,95 @@ static void test_dead_vmm(void **state)
 	assert_int_equal(kiln_sandbox_remove(f->k, b.id, 0), KILN_OK);
 	vmm_proc_stop(&va, 0, 0);
 	vmm_proc_stop(&vb, 0, 0);
+	state_sandbox_clear(&a);
+	state_sandbox_clear(&b);
+}
+
+/*
+ * kiln_sandbox_list() on a handle that already opened (and reconciled)
+ * the store still tells a VMM that died since from a running one, as
+ * kiln_sandbox_get() does.
+ */
+static void test_list_reconciles(void **state)
+{
+	struct fixture *f = *state;
+	struct kiln_sandbox_info *list;
+	struct state_sandbox a, b;
+	struct vmm_proc va;
+	size_t n;
+
+	vmm_start(&va);
+	row_add(f, "lima", STATE_SB_RUNNING, 0, 0, &va, &a);
+	row_add(f, "mike", STATE_SB_STOPPED, 0, 0, NULL, &b);
+	assert_int_equal(kiln_sandbox_list(f->k, &list, &n), KILN_OK);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(list[i].state, strcmp(list[i].name, "lima")
+							? KILN_SB_STOPPED
+							: KILN_SB_RUNNING);
+	kiln_sandbox_info_list_free(list, n);
+
+	kill(va.pid, SIGKILL);
+	assert_true(pid_gone(va.pid, va.start_time));
+	assert_int_equal(kiln_sandbox_list(f->k, &list, &n), KILN_OK);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(list[i].name, "lima")) {
+			assert_int_equal(list[i].state, KILN_SB_STOPPED);
+			continue;
+		}
+		assert_int_equal(list[i].state, KILN_SB_DEAD);
+		assert_int_equal(list[i].vmm_pid, 0);
+		assert_non_null(list[i].exit_reason);
+		assert_non_null(
+			strstr(list[i].exit_reason, "ended without a message"));
+	}
+	kiln_sandbox_info_list_free(list, n);
+	vmm_proc_stop(&va, 0, 0);
+	state_sandbox_clear(&a);
+	state_sandbox_clear(&b);
+}
+
+/*
+ * A failed creation is undone: row and runtime directory go.  When the
+ * directory cannot be removed, the row stays (failed, shown as dead,
+ * naming the directory) so that `kiln rm` can finish the job later.
+ */
+static void test_create_undo(void **state)
+{
+	struct fixture *f = *state;
+	struct kiln_sandbox_info info;
+	struct state_sandbox a, b;
+	char blocker[256];
+
+	row_add(f, "oscar", STATE_SB_CREATING, 0, 0, NULL, &a);
+	store_create_undo(f->k, f->st, &a);
+	assert_false(dir_exists(a.runtime_dir));
+	assert_int_equal(kiln_sandbox_get(f->k, a.id, &info), KILN_ENOTFOUND);
+
+	/* a directory in it: rundir_remove() removes files only */
+	row_add(f, "papa", STATE_SB_CREATING, 0, 0, NULL, &b);
+	snprintf(blocker, sizeof(blocker), "%s/stuck", b.runtime_dir);
+	assert_int_equal(mkdir(blocker, 0700), 0);
+	store_create_undo(f->k, f->st, &b);
+	assert_non_null(strstr(kiln_errmsg(f->k), "kept as failed"));
+	assert_non_null(strstr(kiln_errmsg(f->k), "kiln rm"));
+	assert_true(dir_exists(b.runtime_dir));
+	assert_int_equal(kiln_sandbox_get(f->k, "papa", &info), KILN_OK);
+	assert_int_equal(info.state, KILN_SB_DEAD);
+	assert_int_equal(info.vmm_pid, 0);
+	assert_non_null(info.exit_reason);
+	assert_non_null(strstr(info.exit_reason, "left behind"));
+	assert_non_null(strstr(info.exit_reason, b.runtime_dir));
+	kiln_sandbox_info_clear(&info);
+	/* rm says why it cannot finish, keeps the row, and can later */
+	assert_int_equal(kiln_sandbox_remove(f->k, "papa", 0), KILN_ESYS);
+	assert_int_equal(kiln_sandbox_get(f->k, "papa", &info), KILN_OK);
+	kiln_sandbox_info_clear(&info);
+	assert_int_equal(rmdir(blocker), 0);
+	assert_int_equal(kiln_sandbox_remove(f->k, "papa", 0), KILN_OK);
+	assert_false(dir_exists(b.runtime_dir));
+	assert_int_equal(kiln_sandbox_get(f->k, "papa", &info), KILN_ENOTFOUND);
 	state_sandbox_clear(&a);
 	state_sandbox_clear(&b);
 }
@@ -536,6 +626,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dead_vmm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_reconciles, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_create_undo, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_recycled_pid, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_half_created, setup,

@@ -193,12 +193,12 @@ static void test_create_and_reopen(void **state)
 	}
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema "
 					  "WHERE type = 'table'"),
-			 4);
+			 2);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM "
 					  "pragma_table_list WHERE strict = 1 "
-					  "AND name IN ('sandboxes', 'images', "
-					  "'snapshots', 'checkpoints')"),
-			 4);
+					  "AND name IN ('sandboxes', "
+					  "'checkpoints')"),
+			 2);
 	state_sandbox_clear(&sb);
 }
 
@@ -235,10 +235,15 @@ static void test_migrate_from_v0(void **state)
 			 STATE_SCHEMA_VERSION);
 	assert_int_equal(raw_int(f->path, "PRAGMA application_id"),
 			 STATE_APPLICATION_ID);
+	/* images and snapshots: created by 0 -> 1, dropped by 5 -> 6 */
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema "
 					  "WHERE name IN ('sandboxes', "
-					  "'images', 'snapshots')"),
-			 3);
+					  "'checkpoints')"),
+			 2);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_schema "
+					  "WHERE name IN ('images', "
+					  "'snapshots')"),
+			 0);
 }
 
 static void test_newer_version_refused(void **state)
@@ -501,7 +506,8 @@ static void test_migrate_from_v1(void **state)
 		 "net_slot INTEGER NOT NULL UNIQUE, runtime_dir TEXT, "
 		 "created_at INTEGER NOT NULL, config TEXT) STRICT;"
 		 "CREATE TABLE images (id TEXT PRIMARY KEY NOT NULL) STRICT;"
-		 "CREATE TABLE snapshots (id TEXT PRIMARY KEY NOT NULL) STRICT;"
+		 "CREATE TABLE snapshots (id TEXT PRIMARY KEY NOT NULL, parent "
+		 "TEXT) STRICT;"
 		 "INSERT INTO sandboxes VALUES ('0123456789ab', 'old', "
 		 "'running', 77, 9, 4, '/run/kiln/0123456789ab', 1000, NULL);"
 		 "PRAGMA application_id = %d; PRAGMA user_version = 1",

@@ -218,6 +218,15 @@ static void test_parse_exec(void **state)
 	assert_string_equal(s.cwd, "/");
 	assert_false(s.stdin_pipe);
 	assert_int_equal(s.timeout_ms, 0);
+	assert_false(s.cap_output);
+	request_exec_spec_free(&s);
+	json_decref(j);
+
+	/* max_output: 0 is a cap too (forward nothing, count everything) */
+	j = js("{\"op\":\"exec\",\"argv\":[\"true\"],\"max_output\":0}");
+	assert_int_equal(request_parse_exec(j, &s, err, sizeof(err)), 0);
+	assert_true(s.cap_output);
+	assert_int_equal(s.max_output, 0);
 	request_exec_spec_free(&s);
 	json_decref(j);
 
@@ -254,6 +263,15 @@ static void test_parse_exec(void **state)
 		{"{\"op\":\"exec\",\"argv\":[\"a\"],\"cwd\":7}", "cwd"},
 		{"{\"op\":\"exec\",\"argv\":[\"a\"],\"stdin\":1}",
 		 "true or false"},
+		{"{\"op\":\"exec\",\"argv\":[\"a\"],\"max_output\":-1}",
+		 "\"max_output\" must be an integer in 0..1099511627776"},
+		{"{\"op\":\"exec\",\"argv\":[\"a\"],\"max_output\":"
+		 "1099511627777}",
+		 "max_output"},
+		{"{\"op\":\"exec\",\"argv\":[\"a\"],\"max_output\":\"1\"}",
+		 "max_output"},
+		{"{\"op\":\"exec\",\"argv\":[\"a\"],\"max_output\":2.5}",
+		 "max_output"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		j = js(bad[i].json);
@@ -472,6 +490,115 @@ static void test_exec_feed(void **state)
 		AGENT_ERR_PROTO);
 }
 
+/*
+ * The output totals of an exit and the cap: what the client accepts, and
+ * what a lying agent gets (more output than the cap, totals that
+ * contradict the cap or what arrived).
+ */
+static void test_exec_feed_totals(void **state)
+{
+	static const char started[] = "{\"type\":\"started\",\"pid\":7}";
+	struct agent_exec_state st;
+	struct agent_exec_result res;
+	struct agent_exec_io io;
+	struct sink s;
+	char err[256];
+
+	exec_state_init(&st, &io, &res, &s, err, sizeof(err));
+	st.cap_known = st.cap_output = true;
+	st.max_output = 4;
+	feed(&st, PROTO_CONTROL, 5, started);
+	assert_int_equal(feed(&st, PROTO_STDOUT, 5, "abcd"), 0);
+	assert_int_equal(feed(&st, PROTO_STDERR, 5, "xy"), 0);
+	assert_int_equal(
+		feed(&st, PROTO_CONTROL, 5,
+		     "{\"type\":\"exit\",\"exit_code\":0,\"signal\":0,"
+		     "\"timed_out\":false,\"stdout_bytes\":9000,"
+		     "\"stdout_capped\":true,\"stderr_bytes\":2,"
+		     "\"stderr_capped\":false,\"output_dropped\":false}"),
+		1);
+	assert_true(res.have_totals);
+	assert_int_equal(res.stdout_bytes, 9000);
+	assert_true(res.stdout_capped);
+	assert_int_equal(res.stderr_bytes, 2);
+	assert_false(res.stderr_capped);
+	assert_false(res.output_dropped);
+
+	/* one byte over the cap: the agent broke it */
+	exec_state_init(&st, &io, &res, &s, err, sizeof(err));
+	st.cap_known = st.cap_output = true;
+	st.max_output = 4;
+	feed(&st, PROTO_CONTROL, 5, started);
+	assert_int_equal(feed(&st, PROTO_STDERR, 5, "abc"), 0);
+	assert_int_equal(feed(&st, PROTO_STDERR, 5, "de"), AGENT_ERR_PROTO);
+	assert_non_null(strstr(err, "max_output"));
+
+	/* an older agent: no totals, fine without a cap */
+	exec_state_init(&st, &io, &res, &s, err, sizeof(err));
+	st.cap_known = true;
+	feed(&st, PROTO_CONTROL, 5, started);
+	assert_int_equal(feed(&st, PROTO_CONTROL, 5,
+			      "{\"type\":\"exit\",\"exit_code\":0,"
+			      "\"signal\":0,\"timed_out\":false}"),
+			 1);
+	assert_false(res.have_totals);
+
+	static const char *const bad[] = {
+		/* a cap was asked for: its report is required */
+		"{\"type\":\"exit\",\"exit_code\":0,\"signal\":0,"
+		"\"timed_out\":false}",
+		/* capped at or under the cap */
+		"{\"type\":\"exit\",\"exit_code\":0,\"signal\":0,"
+		"\"timed_out\":false,\"stdout_bytes\":4,\"stdout_capped\":true,"
+		"\"stderr_bytes\":0,\"stderr_capped\":false}",
+		/* over the cap but not capped */
+		"{\"type\":\"exit\",\"exit_code\":0,\"signal\":0,"
+		"\"timed_out\":false,\"stdout_bytes\":5,"
+		"\"stdout_capped\":false,\"stderr_bytes\":0,"
+		"\"stderr_capped\":false}",
+		/* fewer bytes than arrived (3 on stdout) */
+		"{\"type\":\"exit\",\"exit_code\":0,\"signal\":0,"
+		"\"timed_out\":false,\"stdout_bytes\":2,"
+		"\"stdout_capped\":false,\"stderr_bytes\":0,"
+		"\"stderr_capped\":false}",
+		/* half the fields, wrong types */
+		"{\"type\":\"exit\",\"exit_code\":0,\"signal\":0,"
+		"\"timed_out\":false,\"stdout_bytes\":3,"
+		"\"stdout_capped\":false}",
+		"{\"type\":\"exit\",\"exit_code\":0,\"signal\":0,"
+		"\"timed_out\":false,\"stdout_bytes\":-3,"
+		"\"stdout_capped\":false,\"stderr_bytes\":0,"
+		"\"stderr_capped\":false}",
+		"{\"type\":\"exit\",\"exit_code\":0,\"signal\":0,"
+		"\"timed_out\":false,\"stdout_bytes\":3,"
+		"\"stdout_capped\":0,\"stderr_bytes\":0,"
+		"\"stderr_capped\":false}",
+		"{\"type\":\"exit\",\"exit_code\":0,\"signal\":0,"
+		"\"timed_out\":false,\"stdout_bytes\":3,"
+		"\"stdout_capped\":false,\"stderr_bytes\":0,"
+		"\"stderr_capped\":false,\"output_dropped\":1}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		exec_state_init(&st, &io, &res, &s, err, sizeof(err));
+		st.cap_known = st.cap_output = true;
+		st.max_output = 4;
+		feed(&st, PROTO_CONTROL, 5, started);
+		assert_int_equal(feed(&st, PROTO_STDOUT, 5, "abc"), 0);
+		if (feed(&st, PROTO_CONTROL, 5, bad[i]) != AGENT_ERR_PROTO)
+			fail_msg("case %zu accepted: %s", i, bad[i]);
+	}
+	/* without a cap, "capped" is a lie */
+	exec_state_init(&st, &io, &res, &s, err, sizeof(err));
+	st.cap_known = true;
+	feed(&st, PROTO_CONTROL, 5, started);
+	assert_int_equal(feed(&st, PROTO_CONTROL, 5,
+			      "{\"type\":\"exit\",\"exit_code\":0,\"signal\":0,"
+			      "\"timed_out\":false,\"stdout_bytes\":9,"
+			      "\"stdout_capped\":true,\"stderr_bytes\":0,"
+			      "\"stderr_capped\":false}"),
+			 AGENT_ERR_PROTO);
+}
+
 static void test_cmdline(void **state)
 {
 	struct init_options o;
@@ -508,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_parse_exec),
 		cmocka_unit_test(test_parse_signal_hello),
 		cmocka_unit_test(test_exec_feed),
+		cmocka_unit_test(test_exec_feed_totals),
 		cmocka_unit_test(test_cmdline),
 	};
 
