@@ -191,14 +191,7 @@ int cli_exec_run(struct cli *c, struct kiln_sandbox *sb, enum exec_args_cmd cmd,
 	ex.stderr_ctx = &errout;
 	ex.stdin_fd = a->interactive ? STDIN_FILENO : -1;
 	ex.tty = a->tty;
-	ex.max_output = a->max_output;
-	if (a->json) {
-		/* collected, printed as one object (exec_output.c) */
-		ex.collect = 1;
-		ex.on_stdout = ex.on_stderr = NULL;
-		if (!ex.max_output)
-			ex.max_output = EXEC_JSON_DEFAULT_CAP;
-	}
+	exec_output_configure(&ex, a->max_output, a->json);
 	/* raw mode only when we pass the keyboard on (and not detaching) */
 	if (a->tty &&
 	    cli_term_open(&t, a->interactive ? STDIN_FILENO : -1, STDOUT_FILENO,

@@ -45,14 +45,7 @@ static int run_with(struct kiln *k, const struct run_args *a,
 	ex.stdout_ctx = out;
 	ex.on_stderr = cli_output_write;
 	ex.stderr_ctx = errout;
-	ex.max_output = a->max_output;
-	if (a->json) {
-		/* collected, printed as one object (exec_output.c) */
-		ex.collect = 1;
-		ex.on_stdout = ex.on_stderr = NULL;
-		if (!ex.max_output)
-			ex.max_output = EXEC_JSON_DEFAULT_CAP;
-	}
+	exec_output_configure(&ex, a->max_output, a->json);
 	/* an unusable stdin (closed) is treated as empty */
 	ex.stdin_fd = (a->no_stdin || fcntl(STDIN_FILENO, F_GETFD) < 0)
 			      ? -1

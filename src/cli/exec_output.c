@@ -47,6 +47,18 @@ bad:
 	return -1;
 }
 
+void exec_output_configure(struct kiln_exec *ex, uint64_t max_output, bool json)
+{
+	ex->max_output = max_output;
+	if (!json)
+		return;
+	/* collected, printed as one object (exec_output_json()) */
+	ex->collect = 1;
+	ex->on_stdout = ex->on_stderr = NULL;
+	if (!ex->max_output)
+		ex->max_output = EXEC_JSON_DEFAULT_CAP;
+}
+
 char *exec_output_base64(const void *p, size_t n)
 {
 	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"

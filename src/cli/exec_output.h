@@ -8,6 +8,7 @@
 #ifndef KILN_CLI_EXEC_OUTPUT_H
 #define KILN_CLI_EXEC_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,13 @@
  */
 int exec_output_parse_size(const char *opt, const char *s, uint64_t max,
 			   uint64_t *out, char *err, size_t errlen);
+
+/*
+ * Output options into ex: the cap, and with json collected output (no
+ * callbacks; EXEC_JSON_DEFAULT_CAP without a cap) to print as one object.
+ */
+void exec_output_configure(struct kiln_exec *ex, uint64_t max_output,
+			   bool json);
 
 /* Base64 (RFC 4648, with padding) of n bytes, malloc'd; NULL: no memory. */
 char *exec_output_base64(const void *p, size_t n);

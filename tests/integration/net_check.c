@@ -202,7 +202,7 @@ static bool spawn_sees_tap(const char *id)
 }
 
 struct net_events {
-	int setup, policy;
+	int setup, policy, teardown, teardown_error;
 	char setup_details[256];
 };
 
@@ -216,6 +216,9 @@ static int on_event(void *ctx, const struct kiln_event_info *ev)
 			 ev->details ? ev->details : "");
 	} else if (ev->event == KILN_EV_NET_POLICY) {
 		n->policy++;
+	} else if (ev->event == KILN_EV_NET_TEARDOWN) {
+		n->teardown++;
+		n->teardown_error = ev->error_code;
 	}
 	return KILN_OK;
 }
@@ -294,6 +297,65 @@ static void store_lifecycle(void)
 	ok = ok && !rc && !ns_exists(row.id) && !table_exists(row.net_slot) &&
 	     access(path, F_OK) != 0;
 	report("net_store_lifecycle", ok, "rc %d: %s", rc,
+	       k ? kiln_errmsg(k) : err);
+out:
+	if (row.id[0])
+		net_teardown(row.net_slot, row.id, err, sizeof(err));
+	state_sandbox_clear(&row);
+	kiln_close(k);
+	sh("rm -rf %s", dir);
+}
+
+/*
+ * A sandbox's removal takes its namespace, table and record, and hooks
+ * see it as KILN_EV_NET_TEARDOWN (without error), after its net_setup.
+ */
+static void store_teardown_event(void)
+{
+	char dir[] = "/tmp/kiln-netrm-XXXXXX", path[512], err[512] = "";
+	struct kiln_net_policy kp;
+	struct kiln_options o;
+	struct state_sandbox row = {0};
+	struct kiln *k = NULL;
+	struct net_events ev = {0};
+	struct state *st;
+	bool ok = false;
+	int rc;
+
+	if (!mkdtemp(dir)) {
+		report("net_teardown_event", false, "mkdtemp failed");
+		return;
+	}
+	kiln_options_init(&o);
+	o.state_dir = dir;
+	o.runtime_dir = dir;
+	rc = kiln_open(&o, &k);
+	if (!rc)
+		rc = kiln_add_hook(k, on_event, &ev);
+	if (!rc)
+		rc = store_open(k, &st);
+	if (!rc)
+		rc = state_sandbox_insert(st, "netrm", NULL, NULL, &row, err,
+					  sizeof(err));
+	if (!rc && (ns_exists(row.id) || table_exists(row.net_slot))) {
+		report("net_teardown_event", false,
+		       "slot %u is in use here (left by the test before?)",
+		       row.net_slot);
+		goto out;
+	}
+	kiln_net_policy_init(&kp); /* policy none: still a namespace */
+	if (!rc)
+		rc = net_sandbox_create(k, &row, &kp);
+	snprintf(path, sizeof(path), "%s/net/%s.json", dir, row.id);
+	ok = !rc && ns_exists(row.id) && ev.setup == 1 && ev.teardown == 0;
+	if (ok)
+		rc = net_sandbox_remove(k, &row);
+	ok = ok && !rc && ev.teardown == 1 && ev.teardown_error == 0 &&
+	     !ns_exists(row.id) && !table_exists(row.net_slot) &&
+	     access(path, F_OK) != 0;
+	report("net_teardown_event", ok,
+	       "rc %d, events setup %d teardown %d (error %d): %s", rc,
+	       ev.setup, ev.teardown, ev.teardown_error,
 	       k ? kiln_errmsg(k) : err);
 out:
 	if (row.id[0])
@@ -526,6 +588,7 @@ int main(void)
 	}
 
 	store_lifecycle();
+	store_teardown_event();
 
 	cleanup();
 	sh("echo %s > /proc/sys/net/ipv4/ip_forward", fwd);

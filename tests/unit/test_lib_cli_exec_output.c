@@ -205,9 +205,40 @@ static void test_warn(void **state)
 			    88) == 0);
 }
 
+static int sink(void *ctx, const void *p, size_t n)
+{
+	(void)ctx;
+	(void)p;
+	(void)n;
+	return 0;
+}
+
+static void test_setup(void **state)
+{
+	struct kiln_exec ex = {.on_stdout = sink, .on_stderr = sink};
+
+	(void)state;
+	/* streamed: the callbacks stay, the cap (0: none) is taken */
+	exec_output_configure(&ex, 0, false);
+	assert_int_equal(ex.max_output, 0);
+	assert_int_equal(ex.collect, 0);
+	assert_ptr_equal(ex.on_stdout, sink);
+	exec_output_configure(&ex, 4096, false);
+	assert_int_equal(ex.max_output, 4096);
+	/* --json: collected, no callbacks, the default cap unless given */
+	exec_output_configure(&ex, 0, true);
+	assert_int_equal(ex.collect, 1);
+	assert_null(ex.on_stdout);
+	assert_null(ex.on_stderr);
+	assert_int_equal(ex.max_output, EXEC_JSON_DEFAULT_CAP);
+	exec_output_configure(&ex, 10, true);
+	assert_int_equal(ex.max_output, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_setup),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_json),
