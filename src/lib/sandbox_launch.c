@@ -34,14 +34,21 @@
 /*
  * One vsock connect up to the VMM's "OK".  While the guest's vsock driver
  * is not up yet the VMM holds CONNECT requests, so attempts run into this
- * timeout; it also bounds how late progress reports are made.  Once the
- * guest accepted the connection, its hello and then its identity and
- * network replies get the rest of the boot deadline (at least the fixed
- * times below): a guest starved of CPU answers late, and dropping the
- * connection would only throw its work away (seen with ten clones
- * restoring at once on an emulating host: every 2 s hello timed out).
+ * timeout; it also bounds how late progress reports are made.
+ *
+ * The agent's hello after "OK" gets CONNECT_ATTEMPT_MS on the first
+ * attempt and twice as long on each next one (up to HELLO_MAX_MS): a
+ * guest starved of CPU answers late, and a fixed 2 s threw its work away
+ * on every attempt (ten clones restoring at once on an emulating host all
+ * failed so); but a connection accepted just before the guest handled its
+ * vsock transport reset (a restore) is dropped without a word, and a long
+ * first wait would hang on it.  Identity and network replies, on a
+ * connection that has answered, get the rest of the boot deadline up to
+ * REPLY_MAX_MS (at least their fixed times below).
  */
 #define CONNECT_ATTEMPT_MS 2000
+#define HELLO_MAX_MS 64000
+#define REPLY_MAX_MS 60000
 #define RETRY_MIN_MS 10
 #define RETRY_MAX_MS 250
 #define PROGRESS_EVERY_MS 1000
@@ -57,15 +64,15 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* What is left until deadline, but at least min_ms. */
+/* What is left until deadline, at least min_ms, at most REPLY_MAX_MS. */
 static int left_ms(uint64_t deadline, int min_ms)
 {
 	uint64_t now = now_ms();
 	uint64_t left = deadline > now ? deadline - now : 0;
 
-	return left > (uint64_t)min_ms
-		       ? (int)(left > INT32_MAX ? INT32_MAX : left)
-		       : min_ms;
+	if (left > REPLY_MAX_MS)
+		left = REPLY_MAX_MS;
+	return left > (uint64_t)min_ms ? (int)left : min_ms;
 }
 
 static char *path_in(const char *dir, const char *name)
@@ -231,6 +238,7 @@ int sandbox_wait_agent(struct kiln_sandbox *sb,
 	uint64_t start = now_ms(), deadline = start + k->boot_timeout_ms;
 	uint64_t next_progress = start + PROGRESS_EVERY_MS, attempt;
 	unsigned int backoff = RETRY_MIN_MS;
+	int hello_ms = CONNECT_ATTEMPT_MS;
 	char err[ERRLEN], what[128];
 
 	progress_report(cfg, sb, KILN_PHASE_BOOTING, 0);
@@ -269,7 +277,10 @@ int sandbox_wait_agent(struct kiln_sandbox *sb,
 		r = agent_client_connect_vsock(
 			sb->uds_path, PROTO_AGENT_PORT,
 			wait < CONNECT_ATTEMPT_MS ? wait : CONNECT_ATTEMPT_MS,
-			wait, k->cancel_fd, &sb->agent, err, sizeof(err));
+			wait < hello_ms ? wait : hello_ms, k->cancel_fd,
+			&sb->agent, err, sizeof(err));
+		if (r != AGENT_OK && hello_ms < HELLO_MAX_MS)
+			hello_ms *= 2;
 		if (r == AGENT_OK) {
 			if (sb->restored &&
 			    sandbox_give_identity(
