@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_common.h"
+#include "cli/cli_text.h"
 #include "kiln.h"
 
 static const char fs_usage[] =
@@ -287,10 +288,13 @@ static int fs_ls(struct kiln_sandbox *sb, const struct fs_args *a, FILE *out)
 		return rc;
 	if (!a->json) {
 		fprintf(out, "%-8s %12s  %s\n", "TYPE", "SIZE", "NAME");
-		for (size_t i = 0; i < n; i++)
-			fprintf(out, "%-8s %12llu  %s\n",
+		for (size_t i = 0; i < n; i++) {
+			fprintf(out, "%-8s %12llu  ",
 				kiln_file_type_name(e[i].type),
-				(unsigned long long)e[i].size, e[i].name);
+				(unsigned long long)e[i].size);
+			cli_put_untrusted(out, e[i].name);
+			fputc('\n', out);
+		}
 		if (truncated)
 			fprintf(stderr,
 				"kiln: only the first %zu entries are shown "

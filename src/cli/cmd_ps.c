@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_common.h"
+#include "cli/cli_text.h"
 #include "kiln.h"
 
 /* Belongs in cli/cli.h next to the other commands. */
@@ -114,10 +115,11 @@ static void print_table(const struct kiln_process *list, size_t n)
 				 p->exec_conn);
 		if (p->session)
 			snprintf(session, sizeof(session), "%u", p->session);
-		printf("%7d %7s %7d %6u %c %9llu %5s %-9s %s%s\n", p->pid,
-		       session, p->ppid, p->uid, p->state,
-		       (unsigned long long)p->rss_kib, start, exec, p->cmdline,
-		       p->cmdline_truncated ? "..." : "");
+		printf("%7d %7s %7d %6u %c %9llu %5s %-9s ", p->pid, session,
+		       p->ppid, p->uid, p->state,
+		       (unsigned long long)p->rss_kib, start, exec);
+		cli_put_untrusted(stdout, p->cmdline);
+		printf("%s\n", p->cmdline_truncated ? "..." : "");
 	}
 }
 

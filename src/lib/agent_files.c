@@ -676,6 +676,9 @@ int agent_client_list_dir(struct agent_client *c, const char *path,
 	    !json_is_array(arr))
 		goto bad;
 	cnt = json_array_size(arr);
+	/* the guest answers: no more than asked for */
+	if (limit && cnt > limit)
+		goto bad;
 	e = calloc(cnt ? cnt : 1, sizeof(*e));
 	if (!e) {
 		json_decref(rep);
@@ -688,7 +691,8 @@ int agent_client_list_dir(struct agent_client *c, const char *path,
 
 		if (json_unpack(json_array_get(arr, i), "{s:s,s:s,s:I}", "name",
 				&name, "type", &type, "size", &size) < 0 ||
-		    size < 0 || !name[0] || strchr(name, '/'))
+		    size < 0 || !name[0] || strchr(name, '/') ||
+		    !strcmp(name, ".") || !strcmp(name, ".."))
 			goto bad;
 		e[i].name = strdup(name);
 		if (!e[i].name) {

@@ -18,6 +18,7 @@
 
 #include "agent/users.h"
 #include "cli/cli_common.c"
+#include "cli/cli_text.c"
 #include "cli/cmd_fs.c"
 
 #define T_MS 30000
