@@ -224,6 +224,70 @@ static int on_event(void *ctx, const struct kiln_event_info *ev)
 }
 
 /*
+ * A state directory with one recorded sandbox (no network yet) and a hook
+ * counting network events: what the store tests below start from.
+ */
+struct store_fix {
+	char dir[32];
+	struct kiln_options o;
+	struct kiln *k;
+	struct state *st;
+	struct state_sandbox row;
+	struct net_events ev;
+	char err[512];
+};
+
+/* 0, or -1 after reporting test as failed (then store_fix_close() it). */
+static int store_fix_open(struct store_fix *f, const char *test,
+			  const char *name)
+{
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/kiln-netstore-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		f->dir[0] = '\0';
+		report(test, false, "mkdtemp failed");
+		return -1;
+	}
+	kiln_options_init(&f->o);
+	f->o.state_dir = f->dir;
+	f->o.runtime_dir = f->dir;
+	rc = kiln_open(&f->o, &f->k);
+	if (!rc)
+		rc = kiln_add_hook(f->k, on_event, &f->ev);
+	if (!rc)
+		rc = store_open(f->k, &f->st);
+	if (!rc)
+		rc = state_sandbox_insert(f->st, name, NULL, NULL, &f->row,
+					  f->err, sizeof(f->err));
+	if (rc) {
+		report(test, false, "setup rc %d: %s", rc,
+		       f->k ? kiln_errmsg(f->k) : f->err);
+		return -1;
+	}
+	/* this program's own namespace: nothing else allocates here */
+	if (ns_exists(f->row.id) || table_exists(f->row.net_slot)) {
+		report(test, false,
+		       "slot %u is in use here (left by the test before?)",
+		       f->row.net_slot);
+		return -1;
+	}
+	return 0;
+}
+
+static void store_fix_close(struct store_fix *f)
+{
+	if (f->row.id[0])
+		net_teardown(f->row.net_slot, f->row.id, f->err,
+			     sizeof(f->err));
+	state_sandbox_clear(&f->row);
+	kiln_close(f->k);
+	if (f->dir[0])
+		sh("rm -rf %s", f->dir);
+}
+
+/*
  * The state store's side: a recorded sandbox gets its network, a policy
  * change is applied and recorded, a namespace lost (host reboot) comes
  * back with the recorded policy, and a sandbox whose record vanished
@@ -232,78 +296,52 @@ static int on_event(void *ctx, const struct kiln_event_info *ev)
 static void store_lifecycle(void)
 {
 	static const char *const allow[] = {"10.199.0.0/16", NULL};
-	char dir[] = "/tmp/kiln-netstore-XXXXXX", path[512], err[512];
+	struct store_fix f;
+	struct state_sandbox *row = &f.row;
 	struct kiln_net_policy kp;
-	struct kiln_options o;
-	struct state_sandbox row = {0};
-	struct kiln *k = NULL;
-	struct net_events ev = {0};
-	struct state *st;
+	char path[512];
 	bool netns = false, ok;
-	int rc;
+	int rc = 0;
 
-	if (!mkdtemp(dir)) {
-		report("net_store_lifecycle", false, "mkdtemp failed");
-		return;
-	}
-	kiln_options_init(&o);
-	o.state_dir = dir;
-	o.runtime_dir = dir;
-	rc = kiln_open(&o, &k);
-	if (!rc)
-		rc = kiln_add_hook(k, on_event, &ev);
-	if (!rc)
-		rc = store_open(k, &st);
-	if (!rc)
-		rc = state_sandbox_insert(st, "nettest", NULL, NULL, &row, err,
-					  sizeof(err));
-	if (!rc && (ns_exists(row.id) || table_exists(row.net_slot))) {
-		printf("SKIP: net_store_lifecycle: slot %u is in use here\n",
-		       row.net_slot);
+	if (store_fix_open(&f, "net_store_lifecycle", "nettest"))
 		goto out;
-	}
 	kiln_net_policy_init(&kp);
 	kp.mode = KILN_NET_ALLOW_ALL;
-	if (!rc)
-		rc = net_sandbox_create(k, &row, &kp);
-	snprintf(path, sizeof(path), "%s/net/%s.json", dir, row.id);
-	ok = !rc && ns_exists(row.id) && access(path, F_OK) == 0 &&
-	     set_has(row.net_slot, "allow4", "0.0.0.0/0");
+	rc = net_sandbox_create(f.k, row, &kp);
+	snprintf(path, sizeof(path), "%s/net/%s.json", f.dir, row->id);
+	ok = !rc && ns_exists(row->id) && access(path, F_OK) == 0 &&
+	     set_has(row->net_slot, "allow4", "0.0.0.0/0");
 	kp.mode = KILN_NET_CUSTOM;
 	kp.allow_cidr = allow;
 	if (ok)
-		rc = kiln_sandbox_set_network(k, "nettest", &kp);
-	ok = ok && !rc && set_has(row.net_slot, "allow4", "10.199.0.0/16") &&
-	     ev.setup == 1 && ev.policy == 1 &&
-	     strstr(ev.setup_details, "\"policy\":\"allow-all\"");
+		rc = kiln_sandbox_set_network(f.k, "nettest", &kp);
+	ok = ok && !rc && set_has(row->net_slot, "allow4", "10.199.0.0/16") &&
+	     f.ev.setup == 1 && f.ev.policy == 1 &&
+	     strstr(f.ev.setup_details, "\"policy\":\"allow-all\"");
 	if (ok)
-		ok = spawn_sees_tap(row.id);
+		ok = spawn_sees_tap(row->id);
 	/* a host reboot empties /run/netns; start rebuilds it */
 	if (ok)
-		rc = net_teardown(row.net_slot, row.id, err, sizeof(err));
+		rc = net_teardown(row->net_slot, row->id, f.err, sizeof(f.err));
 	if (ok && !rc)
-		rc = net_sandbox_prepare(k, &row, &netns);
-	ok = ok && !rc && netns && ns_exists(row.id) &&
-	     set_has(row.net_slot, "allow4", "10.199.0.0/16");
+		rc = net_sandbox_prepare(f.k, row, &netns);
+	ok = ok && !rc && netns && ns_exists(row->id) &&
+	     set_has(row->net_slot, "allow4", "10.199.0.0/16");
 	/* the record goes (as when a creation is rolled back) */
 	if (ok)
-		rc = state_sandbox_delete(st, row.id, err, sizeof(err));
-	kiln_close(k);
-	k = NULL;
+		rc = state_sandbox_delete(f.st, row->id, f.err, sizeof(f.err));
+	kiln_close(f.k);
+	f.k = NULL;
 	if (ok && !rc)
-		rc = kiln_open(&o, &k);
+		rc = kiln_open(&f.o, &f.k);
 	if (ok && !rc)
-		rc = store_open(k, &st); /* reconciles */
-	ok = ok && !rc && !ns_exists(row.id) && !table_exists(row.net_slot) &&
+		rc = store_open(f.k, &f.st); /* reconciles */
+	ok = ok && !rc && !ns_exists(row->id) && !table_exists(row->net_slot) &&
 	     access(path, F_OK) != 0;
 	report("net_store_lifecycle", ok, "rc %d: %s", rc,
-	       k ? kiln_errmsg(k) : err);
+	       f.k ? kiln_errmsg(f.k) : f.err);
 out:
-	if (row.id[0])
-		net_teardown(row.net_slot, row.id, err, sizeof(err));
-	state_sandbox_clear(&row);
-	kiln_close(k);
-	sh("rm -rf %s", dir);
+	store_fix_close(&f);
 }
 
 /*
@@ -312,57 +350,30 @@ out:
  */
 static void store_teardown_event(void)
 {
-	char dir[] = "/tmp/kiln-netrm-XXXXXX", path[512], err[512] = "";
+	struct store_fix f;
+	struct state_sandbox *row = &f.row;
 	struct kiln_net_policy kp;
-	struct kiln_options o;
-	struct state_sandbox row = {0};
-	struct kiln *k = NULL;
-	struct net_events ev = {0};
-	struct state *st;
-	bool ok = false;
+	char path[512];
+	bool ok;
 	int rc;
 
-	if (!mkdtemp(dir)) {
-		report("net_teardown_event", false, "mkdtemp failed");
-		return;
-	}
-	kiln_options_init(&o);
-	o.state_dir = dir;
-	o.runtime_dir = dir;
-	rc = kiln_open(&o, &k);
-	if (!rc)
-		rc = kiln_add_hook(k, on_event, &ev);
-	if (!rc)
-		rc = store_open(k, &st);
-	if (!rc)
-		rc = state_sandbox_insert(st, "netrm", NULL, NULL, &row, err,
-					  sizeof(err));
-	if (!rc && (ns_exists(row.id) || table_exists(row.net_slot))) {
-		report("net_teardown_event", false,
-		       "slot %u is in use here (left by the test before?)",
-		       row.net_slot);
+	if (store_fix_open(&f, "net_teardown_event", "netrm"))
 		goto out;
-	}
 	kiln_net_policy_init(&kp); /* policy none: still a namespace */
-	if (!rc)
-		rc = net_sandbox_create(k, &row, &kp);
-	snprintf(path, sizeof(path), "%s/net/%s.json", dir, row.id);
-	ok = !rc && ns_exists(row.id) && ev.setup == 1 && ev.teardown == 0;
+	rc = net_sandbox_create(f.k, row, &kp);
+	snprintf(path, sizeof(path), "%s/net/%s.json", f.dir, row->id);
+	ok = !rc && ns_exists(row->id) && f.ev.setup == 1 && f.ev.teardown == 0;
 	if (ok)
-		rc = net_sandbox_remove(k, &row);
-	ok = ok && !rc && ev.teardown == 1 && ev.teardown_error == 0 &&
-	     !ns_exists(row.id) && !table_exists(row.net_slot) &&
+		rc = net_sandbox_remove(f.k, row);
+	ok = ok && !rc && f.ev.teardown == 1 && f.ev.teardown_error == 0 &&
+	     !ns_exists(row->id) && !table_exists(row->net_slot) &&
 	     access(path, F_OK) != 0;
 	report("net_teardown_event", ok,
 	       "rc %d, events setup %d teardown %d (error %d): %s", rc,
-	       ev.setup, ev.teardown, ev.teardown_error,
-	       k ? kiln_errmsg(k) : err);
+	       f.ev.setup, f.ev.teardown, f.ev.teardown_error,
+	       kiln_errmsg(f.k));
 out:
-	if (row.id[0])
-		net_teardown(row.net_slot, row.id, err, sizeof(err));
-	state_sandbox_clear(&row);
-	kiln_close(k);
-	sh("rm -rf %s", dir);
+	store_fix_close(&f);
 }
 
 int main(void)
