@@ -20,6 +20,7 @@
 
 #include "kiln.h"
 #include "lib/dns.h"
+#include "lib/vmm_proc.h"
 
 #define START_MS 5000
 #define STOP_MS 2000
@@ -73,19 +74,9 @@ static bool is_ours(pid_t pid, const char *id)
  */
 static bool running(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
+	uint64_t start;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	return proc_start_time(pid, &start) == 0; /* not found: Z or X too */
 }
 
 int dns_proc_pid(const char *dir, const char *id)

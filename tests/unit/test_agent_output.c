@@ -13,6 +13,7 @@
 #include "agent_raw.h"
 
 #include "agent/exec.h"
+#include "lib/vmm_proc.h"
 
 struct orun {
 	struct buf out, err;
@@ -444,7 +445,8 @@ static void test_cap_detached(void **state)
 /* /proc/PID/stat's state letter, or 0 if it cannot be read. */
 static char proc_state(pid_t pid)
 {
-	char path[64], buf[512], *rp;
+	char path[64], buf[1024], state = 0;
+	uint64_t start;
 	ssize_t n;
 	int fd;
 
@@ -454,11 +456,9 @@ static char proc_state(pid_t pid)
 		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	if (n <= 0)
+	if (n <= 0 || proc_stat_parse(buf, (size_t)n, &state, &start))
 		return 0;
-	buf[n] = '\0';
-	rp = strrchr(buf, ')');
-	return rp && rp[1] == ' ' ? rp[2] : 0;
+	return state;
 }
 
 static bool wait_state(pid_t pid, char want)
