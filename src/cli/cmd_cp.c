@@ -19,6 +19,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_common.h"
+#include "cli/exec_output.h"
 #include "kiln.h"
 
 static const char usage[] =
@@ -61,26 +62,10 @@ static const char usage[] =
 /* "123", "64G": a count of bytes (K, M, G, T: powers of 1024), > 0. */
 static int parse_size(const char *opt, const char *s, uint64_t *out)
 {
-	unsigned long long v;
-	unsigned int shift = 0;
-	char *end;
+	char err[256];
 
-	errno = 0;
-	v = s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
-	if (v > 0 && !errno && end[0] && !end[1] && strchr("KMGT", end[0]))
-		shift = 10u *
-			(unsigned int)(strchr("KMGT", end[0]) - "KMGT" + 1);
-	else if (v > 0 && !errno && !end[0])
-		shift = 0;
-	else
-		return cli_usage_error("cp",
-				       "%s: '%s' is not a size > 0 "
-				       "(a number, optionally with K, M, "
-				       "G or T)",
-				       opt, s);
-	if (v > (UINT64_MAX >> shift))
-		return cli_usage_error("cp", "%s: '%s' is too large", opt, s);
-	*out = (uint64_t)v << shift;
+	if (exec_output_parse_size(opt, s, UINT64_MAX, out, err, sizeof(err)))
+		return cli_usage_error("cp", "%s", err);
 	return 0;
 }
 
